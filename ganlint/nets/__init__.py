@@ -1,0 +1,64 @@
+"""Networks and the model registry. `build_models(config, model_spec)` returns (G, D)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from ganlint.errors import ConfigError
+from ganlint.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganlint.nets.layers import MinibatchStdDev, pack
+from ganlint.nets.mlp import MLPDiscriminator, MLPGenerator
+from ganlint.nets.tabular import TabularGenerator
+from ganlint.registry import Registry
+
+Builder = Callable[..., tuple[nn.Module, nn.Module]]
+MODELS: Registry[Builder] = Registry("model")
+
+
+def _mlp_d(cfg, shape) -> nn.Module:
+    return MLPDiscriminator(shape, cfg.d_width, cfg.d_depth, cfg.dropout, cfg.spectral_norm, cfg.minibatch_std, cfg.pack)
+
+
+@MODELS.register("mlp")
+def _build_mlp(cfg, spec: dict) -> tuple[nn.Module, nn.Module]:
+    shape = tuple(spec["shape"])
+    g = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_depth, cfg.batch_norm, spec["bounded"])
+    return g, _mlp_d(cfg, shape)
+
+
+@MODELS.register("dcgan")
+def _build_dcgan(cfg, spec: dict) -> tuple[nn.Module, nn.Module]:
+    shape = tuple(spec["shape"])
+    if len(shape) != 3 or shape[1:] != (28, 28):
+        raise ConfigError(f"model 'dcgan' needs 28x28 images; this dataset's samples have shape {shape}")
+    g = DCGANGenerator(cfg.z_dim, cfg.g_width, cfg.batch_norm, channels=shape[0])
+    d = DCGANDiscriminator(cfg.d_width, cfg.dropout, cfg.spectral_norm, cfg.minibatch_std, cfg.pack, channels=shape[0])
+    return g, d
+
+
+@MODELS.register("tabular")
+def _build_tabular(cfg, spec: dict) -> tuple[nn.Module, nn.Module]:
+    if not spec["blocks"]:
+        raise ConfigError("model 'tabular' needs a tabular dataset (one with categorical columns), e.g. 'reviews'")
+    g = TabularGenerator(cfg.z_dim, spec["blocks"], cfg.g_width, cfg.g_depth, cfg.batch_norm)
+    return g, _mlp_d(cfg, tuple(spec["shape"]))
+
+
+def build_models(cfg, spec: dict) -> tuple[nn.Module, nn.Module]:
+    """Build G and D from a resolved TrainConfig and a dataset's model_spec()."""
+    return MODELS.get(cfg.model)(cfg, spec)
+
+
+__all__ = [
+    "MODELS",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "MinibatchStdDev",
+    "TabularGenerator",
+    "build_models",
+    "pack",
+]

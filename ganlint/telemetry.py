@@ -1,0 +1,117 @@
+"""The telemetry schema and its device-side recorder.
+
+One row per generator step (each step = `n_critic` discriminator updates, then one generator update):
+
+| column | meaning |
+| --- | --- |
+| step | generator step, 1-based |
+| loss_d | D's adversarial loss at its last update of the step (summed real + fake terms; penalties excluded) |
+| loss_g | G's loss at its update |
+| d_real, d_fake | D's mean output on the real and the fake batch at its last update; a probability for BCE losses, the raw score otherwise (see `d_output` in config.json) |
+| grad_norm_g, grad_norm_d | total L2 norm of the gradients each optimizer step applied |
+| update_ratio_g, update_ratio_d | ||theta_after - theta_before|| / ||theta_after|| of that step (weight clipping included) |
+| fake_mean, fake_std, real_mean, real_std | mean and std over all values of the fake and real batches |
+| time_s | host wall time since training began when the step was issued |
+| distance, diversity, modes_covered, high_quality | evaluation columns, filled every `eval_every` steps (and at steps 1 and last), NaN elsewhere |
+
+Why a device buffer: `.item()` on a CUDA tensor makes the host wait for the GPU, which on small GANs
+costs more than the step itself. Each step's scalars are written into a preallocated device tensor with
+one `torch.stack` (no sync), and the buffer is copied to the host every `flush_every` steps. The finite
+check for a NaN/inf run happens at that flush, so a broken run stops at most `flush_every` steps late.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+STEP_COLUMNS = (
+    "loss_d",
+    "loss_g",
+    "d_real",
+    "d_fake",
+    "grad_norm_g",
+    "grad_norm_d",
+    "update_ratio_g",
+    "update_ratio_d",
+    "fake_mean",
+    "fake_std",
+    "real_mean",
+    "real_std",
+)
+EVAL_COLUMNS = ("distance", "diversity", "modes_covered", "high_quality")
+COLUMNS = ("step", *STEP_COLUMNS, "time_s", *EVAL_COLUMNS)
+# A run stops when any of these is NaN or infinite (the others follow from them).
+FINITE_COLUMNS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d")
+
+
+def total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """L2 norm of all tensors together, as a 0-d tensor on their device (no host sync)."""
+    if not tensors:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))
+
+
+def snapshot(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Copies of the parameters before an optimizer step (one fused op per device)."""
+    return torch._foreach_mul(params, 1.0)
+
+
+def update_ratio(params: list[torch.Tensor], before: list[torch.Tensor]) -> torch.Tensor:
+    """||delta theta|| / ||theta|| after a step, as a 0-d device tensor."""
+    delta = torch._foreach_sub(params, before)
+    return total_norm(delta) / total_norm(params).clamp_min(1e-12)
+
+
+class TelemetryRecorder:
+    """Collects per-step rows on the device and evaluation rows on the host; builds the DataFrame."""
+
+    def __init__(self, device: torch.device, flush_every: int) -> None:
+        self.buffer = torch.empty(flush_every, len(STEP_COLUMNS), device=device)
+        self.n = 0
+        self._steps: list[int] = []
+        self._times: list[float] = []
+        self._rows: list[np.ndarray] = []
+        self._evals: dict[int, dict[str, float]] = {}
+
+    @property
+    def full(self) -> bool:
+        return self.n == len(self.buffer)
+
+    def record(self, step: int, time_s: float, values: dict[str, torch.Tensor]) -> None:
+        self.buffer[self.n] = torch.stack([values[c].detach().float().reshape(()) for c in STEP_COLUMNS])
+        self._steps.append(step)
+        self._times.append(time_s)
+        self.n += 1
+
+    def flush(self) -> tuple[int, str] | None:
+        """Copy buffered rows to the host (one sync). Returns (step, column) of the first non-finite value."""
+        if self.n == 0:
+            return None
+        rows = self.buffer[: self.n].cpu().numpy().copy()
+        self.n = 0
+        self._rows.append(rows)
+        idx = [STEP_COLUMNS.index(c) for c in FINITE_COLUMNS]
+        bad = ~np.isfinite(rows[:, idx])
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            offset = sum(len(x) for x in self._rows) - len(rows)  # rows flushed before this batch
+            return self._steps[offset + r], FINITE_COLUMNS[c]
+        return None
+
+    def record_eval(self, step: int, metrics: dict[str, float]) -> None:
+        self._evals[step] = metrics
+
+    def frame(self, last_step: int | None = None) -> pd.DataFrame:
+        """The telemetry table, cut after `last_step` when given (a run stopped on NaN keeps that row)."""
+        rows = np.concatenate(self._rows) if self._rows else np.empty((0, len(STEP_COLUMNS)), np.float32)
+        n = len(rows)
+        df = pd.DataFrame(rows.astype(np.float64), columns=list(STEP_COLUMNS))
+        df.insert(0, "step", np.asarray(self._steps[:n], dtype=np.int64))
+        df["time_s"] = np.asarray(self._times[:n], dtype=np.float64)
+        for col in EVAL_COLUMNS:
+            df[col] = df["step"].map(lambda s, col=col: self._evals.get(int(s), {}).get(col, np.nan)).astype(np.float64)
+        if last_step is not None:
+            df = df[df["step"] <= last_step].reset_index(drop=True)
+        return df[list(COLUMNS)]

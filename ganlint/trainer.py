@@ -1,0 +1,260 @@
+"""The GAN trainer: reproduces each classic pathology on purpose and records health telemetry.
+
+    import ganlint
+    run = ganlint.train({"dataset": "ring8", "steps": 300, "out": "runs/ring8"})
+    run.telemetry.tail()
+
+One step = `n_critic` discriminator updates, then one generator update. The loop never calls `.item()`
+or prints from the device: per-step scalars stay on the device (TelemetryRecorder) and are copied every
+`flush_every` steps, which is also where a NaN/inf run is caught and stopped.
+
+Randomness: `seed` seeds torch's global generator, which drives initialisation, data batches, z, dropout
+and Gumbel noise, so a CPU run is reproducible. Evaluations use their own generator and a fixed z, so
+how often one evaluates never changes the training trajectory.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+import ganlint
+from ganlint.config import TrainConfig
+from ganlint.data import get_dataset
+from ganlint.device import describe, resolve_device
+from ganlint.evaluation import evaluate
+from ganlint.losses import get_loss, gradient_penalty, r1_penalty
+from ganlint.nets import build_models
+from ganlint.run import (
+    CONFIG_FILE,
+    SAMPLES_DIR,
+    SUMMARY_FILE,
+    Run,
+    prepare_out_dir,
+    save_models,
+    save_telemetry,
+    write_json,
+)
+from ganlint.telemetry import TelemetryRecorder, snapshot, total_norm, update_ratio
+
+# Seconds between progress lines on stderr.
+PROGRESS_EVERY_S = 2.0
+# Fakes kept per picture step for later reports (the pictures draw from them).
+SAVED_SAMPLES = 512
+
+
+def eval_steps(steps: int, every: int) -> list[int]:
+    """Steps evaluated: the first (an early baseline), every `every`-th, and the last."""
+    return sorted({1, steps, *range(every, steps + 1, every)})
+
+
+def picture_steps(evals: list[int], count: int) -> list[int]:
+    """`count` evaluation steps spread over the run, first and last included."""
+    if count <= 0:
+        return []
+    idx = np.unique(np.round(np.linspace(0, len(evals) - 1, min(count, len(evals)))).astype(int))
+    return [evals[i] for i in idx]
+
+
+def _as_config(config: TrainConfig | Mapping[str, Any] | None, overrides: dict[str, Any]) -> TrainConfig:
+    if config is None:
+        cfg = TrainConfig()
+    elif isinstance(config, TrainConfig):
+        cfg = config
+    else:
+        cfg = TrainConfig.from_dict(dict(config))
+    return cfg.replace(**overrides) if overrides else cfg
+
+
+class _Progress:
+    """One line on stderr every few seconds: step, rate, ETA and the latest losses."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, step: int, loss_d: float, loss_g: float, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (not force and now - self.last < PROGRESS_EVERY_S):
+            return
+        self.last = now
+        rate = step / max(now - self.t0, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else float("nan")
+        print(f"ganlint: step {step}/{self.total}  {rate:.1f} steps/s  ETA {eta:.0f}s  "
+              f"loss_d {loss_d:.3f}  loss_g {loss_g:.3f}", file=sys.stderr, flush=True)
+
+
+def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: bool = False,
+          progress: bool = False, **overrides: Any) -> Run:
+    """Train one GAN and write its run folder.
+
+    Args:
+        config: a TrainConfig, a dict of its fields, or None for the defaults.
+        overwrite: allow writing into a folder that already holds a run.
+        progress: print progress lines on stderr.
+        **overrides: TrainConfig fields that replace those in `config`.
+
+    Returns:
+        The Run: folder, resolved config, telemetry DataFrame, summary and the trained models.
+
+    Raises:
+        ganlint.errors.GanlintError: for invalid names or values and unreadable data (exit code 2 in the CLI).
+    """
+    cfg = _as_config(config, overrides).resolve()
+    device = resolve_device(cfg.device)
+    dataset = get_dataset(cfg.dataset, cfg.data_root)
+    loss = get_loss(cfg.loss)
+    out = prepare_out_dir(cfg, overwrite)
+    cfg = cfg.replace(out=str(out))
+
+    torch.manual_seed(cfg.seed)
+    g, d = build_models(cfg, dataset.model_spec())
+    g.to(device).train()
+    d.to(device).train()
+    g_params = [p for p in g.parameters() if p.requires_grad]
+    d_params = [p for p in d.parameters() if p.requires_grad]
+    opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+
+    # Fixed evaluation inputs from their own generator (CPU, so they are identical on every device).
+    eval_gen = torch.Generator().manual_seed(cfg.seed + 10_007)
+    z_eval = torch.randn(cfg.eval_samples, cfg.z_dim, generator=eval_gen).to(device)
+    real_eval = dataset.sample(cfg.eval_samples, eval_gen, "cpu").to(device)
+
+    meta = {
+        "ganlint_version": ganlint.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "device": str(device),
+        "device_name": describe(device),
+        "dtype": "float32",
+        "d_output": loss.output,
+        "config": cfg.to_dict(),
+        "dataset": dataset.info(),
+        "parameters": {"generator": sum(p.numel() for p in g_params), "discriminator": sum(p.numel() for p in d_params)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(out / CONFIG_FILE, meta)
+
+    evals = eval_steps(cfg.steps, cfg.eval_every)
+    eval_set = set(evals)
+    pictures = set(picture_steps(evals, cfg.pictures))
+    recorder = TelemetryRecorder(device, cfg.flush_every)
+    bar = _Progress(cfg.steps, progress)
+    real_target = 1.0 - cfg.label_smoothing
+    stop_reason, last_step = "completed", 0
+    t0 = time.perf_counter()
+
+    for step in range(1, cfg.steps + 1):
+        # -- discriminator: n_critic updates on fresh batches ------------------------------------
+        for _ in range(cfg.n_critic):
+            real = dataset.sample(cfg.batch_size, None, device)
+            with torch.no_grad():
+                fake_d = g(torch.randn(cfg.batch_size, cfg.z_dim, device=device))
+            out_real, out_fake = d(real), d(fake_d)
+            loss_d = loss.d_loss(out_real, out_fake, real_target)
+            total_d = loss_d
+            if cfg.gp_weight > 0:
+                total_d = total_d + cfg.gp_weight * gradient_penalty(d, real, fake_d, cfg.pack)
+            if cfg.r1_gamma > 0:
+                total_d = total_d + 0.5 * cfg.r1_gamma * r1_penalty(d, real, cfg.pack)
+            opt_d.zero_grad(set_to_none=True)
+            total_d.backward()
+            grad_norm_d = total_norm([p.grad for p in d_params if p.grad is not None])
+            before = snapshot(d_params)
+            opt_d.step()
+            if cfg.clip:
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(d_params, -cfg.clip)
+                    torch._foreach_clamp_max_(d_params, cfg.clip)
+            ratio_d = update_ratio(d_params, before)
+
+        # -- generator: one update through a frozen D (saves D's weight gradients) -----------------
+        d.requires_grad_(False)
+        fake = g(torch.randn(cfg.batch_size, cfg.z_dim, device=device))
+        loss_g = loss.g_loss(d(fake))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        d.requires_grad_(True)
+        grad_norm_g = total_norm([p.grad for p in g_params if p.grad is not None])
+        before = snapshot(g_params)
+        opt_g.step()
+        ratio_g = update_ratio(g_params, before)
+
+        with torch.no_grad():
+            fake_flat, real_flat = fake.detach(), real
+            recorder.record(step, time.perf_counter() - t0, {
+                "loss_d": loss_d, "loss_g": loss_g,
+                "d_real": loss.d_output(out_real).mean(), "d_fake": loss.d_output(out_fake).mean(),
+                "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
+                "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
+                "fake_mean": fake_flat.mean(), "fake_std": fake_flat.std(),
+                "real_mean": real_flat.mean(), "real_std": real_flat.std(),
+            })
+        last_step = step
+
+        if step in eval_set:
+            fake_eval = _generate(g, z_eval)
+            recorder.record_eval(step, evaluate(fake_eval, real_eval, dataset))
+            if step in pictures:
+                _save_picture(fake_eval, real_eval, dataset, step, out)
+
+        if recorder.full or step == cfg.steps:
+            bad = recorder.flush()  # host sync: the only one in the loop apart from evaluations
+            if bad is not None:
+                bad_step, column = bad
+                stop_reason, last_step = f"non-finite {column} at step {bad_step}", bad_step
+                print(f"ganlint: stopping: {stop_reason}", file=sys.stderr)
+                break
+            last = recorder._rows[-1][-1]
+            bar.update(step, float(last[0]), float(last[1]), force=step == cfg.steps)
+
+    wall = time.perf_counter() - t0
+    telemetry = recorder.frame(last_step)
+    save_telemetry(telemetry, out)
+    save_models(g, d, out)
+    evals_done = telemetry.dropna(subset=["distance"])
+    final_eval = evals_done.iloc[-1][["step", "distance", "diversity", "modes_covered", "high_quality"]].to_dict() if len(evals_done) else {}
+    steps_done = int(telemetry["step"].max()) if len(telemetry) else 0
+    summary = {
+        "steps_requested": cfg.steps,
+        "steps_completed": steps_done,
+        "stop_reason": stop_reason,
+        "wall_time_s": round(wall, 3),
+        "steps_per_s": round(steps_done / wall, 3) if wall > 0 else None,
+        "device": str(device),
+        "final_eval": {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in final_eval.items()},
+        "final": {c: float(telemetry[c].iloc[-1]) for c in ("loss_d", "loss_g", "d_real", "d_fake")} if len(telemetry) else {},
+    }
+    write_json(out / SUMMARY_FILE, summary)
+    g.eval()
+    d.eval()
+    return Run(out, cfg, telemetry, summary, g, d, meta)
+
+
+def _generate(g: torch.nn.Module, z: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """G's samples in eval mode (batch-norm running statistics), restoring its mode afterwards."""
+    was_training = g.training
+    g.eval()
+    with torch.no_grad():
+        out = torch.cat([g(z[i : i + chunk]) for i in range(0, len(z), chunk)])
+    g.train(was_training)
+    return out
+
+
+def _save_picture(fake, real, dataset, step: int, out) -> None:
+    from safetensors.torch import save_file
+
+    from ganlint.plots import plot_samples
+
+    samples = out / SAMPLES_DIR
+    samples.mkdir(exist_ok=True)
+    save_file({"fake": fake[:SAVED_SAMPLES].detach().float().cpu().contiguous()}, str(samples / f"step_{step:06d}.safetensors"))
+    if torch.isfinite(fake).all():
+        plot_samples(fake[:1000], real[:1000], dataset, f"{dataset.name}: samples at step {step}", samples / f"step_{step:06d}.png")
