@@ -7,8 +7,8 @@
 
 __version__ = "0.1.0"
 
-from ganlint.config import TrainConfig  # noqa: E402
-from ganlint.run import Run, load_run  # noqa: E402
-from ganlint.trainer import train  # noqa: E402
+from ganlint.config import TrainConfig
+from ganlint.run import Run, load_run
+from ganlint.trainer import train
 
 __all__ = ["Run", "TrainConfig", "__version__", "load_run", "train"]

@@ -21,9 +21,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _field_type(f) -> type:
+def _field_type(cls: type, name: str) -> type:
     """The scalar type behind a config field's annotation ('int | None' -> int)."""
-    ann = f.type if not isinstance(f.type, str) else eval(f.type, {"__builtins__": {}}, {"int": int, "float": float, "str": str, "bool": bool, "None": None})
+    ann = typing.get_type_hints(cls)[name]
     if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union:
         ann = next(a for a in typing.get_args(ann) if a is not type(None))
     return ann
@@ -31,7 +31,7 @@ def _field_type(f) -> type:
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, with its default and help from the config (defaults in one place)."""
-    from ganlint.config import config_fields
+    from ganlint.config import TrainConfig, config_fields
     from ganlint.data import DATASETS
     from ganlint.losses import LOSSES
     from ganlint.nets import MODELS
@@ -42,9 +42,9 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         help_ = f.metadata["help"]
         if f.name in valid:
             help_ += f" ({', '.join(valid[f.name])})"
-        typ = _field_type(f)
+        typ = _field_type(TrainConfig, f.name)
         if typ is bool:
-            p.add_argument(flag, dest=f.name, action="store_true", default=f.default, help=help_)
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
         else:
             default = "per dataset" if f.default is None else f.default
             p.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar=f.name.upper(),

@@ -38,7 +38,7 @@ class TrainConfig:
     d_width: int | None = _f(None, "discriminator width (default: per dataset/model)")
     g_depth: int = _f(2, "generator hidden layers (mlp, tabular)")
     d_depth: int = _f(2, "discriminator hidden layers (mlp, tabular)")
-    batch_norm: bool = _f(False, "batch norm in the generator")
+    batch_norm: bool | None = _f(None, "batch norm in the generator (default: per dataset; on for mnist)")
     dropout: float = _f(0.0, "dropout in the discriminator")
     spectral_norm: bool = _f(False, "spectral norm on every discriminator layer")
     minibatch_std: bool = _f(False, "minibatch-stddev feature in the discriminator")
@@ -87,7 +87,7 @@ class TrainConfig:
         MODELS.get(model)
         defaults = {**DATASET_DEFAULTS.get(self.dataset, {}), **MODEL_DEFAULTS.get(model, {})}
         changes: dict[str, Any] = {"model": model}
-        for key in ("z_dim", "g_width", "d_width"):
+        for key in ("z_dim", "g_width", "d_width", "batch_norm"):
             if getattr(self, key) is None:
                 changes[key] = defaults[key]
         if self.gp_weight is None:
@@ -131,15 +131,17 @@ class TrainConfig:
 TABULAR_DATASETS = {"reviews"}
 
 # Network sizes by dataset: a 1D Gaussian needs a far smaller network than MNIST.
-DATASET_DEFAULTS: dict[str, dict[str, int]] = {
-    "gaussian1d": {"z_dim": 8, "g_width": 64, "d_width": 64},
-    "ring8": {"z_dim": 16, "g_width": 128, "d_width": 128},
-    "grid25": {"z_dim": 16, "g_width": 256, "d_width": 256},
-    "mnist": {"z_dim": 64, "g_width": 256, "d_width": 256},
-    "reviews": {"z_dim": 32, "g_width": 256, "d_width": 256},
+# Batch norm in G is on for MNIST: without it the 256-wide MLP G collapsed to a few speckled shapes in
+# 1,500 steps on the 5,000-digit subset, with it the same run drew varied digits (measured here, CPU).
+DATASET_DEFAULTS: dict[str, dict[str, int | bool]] = {
+    "gaussian1d": {"z_dim": 8, "g_width": 64, "d_width": 64, "batch_norm": False},
+    "ring8": {"z_dim": 16, "g_width": 128, "d_width": 128, "batch_norm": False},
+    "grid25": {"z_dim": 16, "g_width": 256, "d_width": 256, "batch_norm": False},
+    "mnist": {"z_dim": 64, "g_width": 256, "d_width": 256, "batch_norm": True},
+    "reviews": {"z_dim": 32, "g_width": 256, "d_width": 256, "batch_norm": False},
 }
 # dcgan widths are channel counts (64 is the DCGAN paper's base), not hidden units.
-MODEL_DEFAULTS: dict[str, dict[str, int]] = {"dcgan": {"g_width": 64, "d_width": 64}}
+MODEL_DEFAULTS: dict[str, dict[str, int | bool]] = {"dcgan": {"g_width": 64, "d_width": 64, "batch_norm": True}}
 
 
 def config_fields() -> list[dataclasses.Field]:

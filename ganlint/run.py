@@ -87,8 +87,10 @@ def prepare_out_dir(cfg: TrainConfig, overwrite: bool = False) -> Path:
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {str(out)!r} exists and is not a folder")
-    if (out / CONFIG_FILE).exists() and not overwrite:
-        raise DataError(f"--out {str(out)!r} already holds a run; choose another folder or pass --overwrite")
+    if (out / CONFIG_FILE).exists():
+        if not overwrite:
+            raise DataError(f"--out {str(out)!r} already holds a run; choose another folder or pass --overwrite")
+        _remove_run_files(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".ganlint-write-test"
@@ -97,6 +99,16 @@ def prepare_out_dir(cfg: TrainConfig, overwrite: bool = False) -> Path:
     except OSError as e:
         raise DataError(f"cannot write the run folder {str(out)!r}: {e.strerror or e}") from None
     return out
+
+
+def _remove_run_files(out: Path) -> None:
+    """Delete what an earlier run wrote (only ganlint's own files), so no stale sample outlives it."""
+    for name in (CONFIG_FILE, SUMMARY_FILE, TELEMETRY_PARQUET, TELEMETRY_CSV, GENERATOR_FILE, DISCRIMINATOR_FILE):
+        (out / name).unlink(missing_ok=True)
+    samples = out / SAMPLES_DIR
+    if samples.is_dir():
+        for f in samples.glob("step_*"):
+            f.unlink()
 
 
 def save_telemetry(df: pd.DataFrame, out: Path) -> None:
