@@ -51,15 +51,22 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                            help=f"{help_} [default: {default}]")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (plus where to look), not the whole usage block."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ganlint import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ganlint",
         description="Health checks and a test suite for GAN training.",
     )
     parser.add_argument("--version", action="version", version=f"ganlint {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a GAN and record health telemetry into a run folder",
                        description="Train a GAN on a named dataset and write a run folder (config, weights, telemetry, samples).")

@@ -22,6 +22,6 @@ class DataError(GanlintError):
     """Data that cannot be found or read."""
 
 
-def unknown_name(kind: str, name: str, valid: Iterable[str]) -> ConfigError:
+def unknown_name(kind: str, name: str, valid: Iterable[str], plural: str | None = None) -> ConfigError:
     """The one message for a name that is not in a registry, listing the valid ones."""
-    return ConfigError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")
+    return ConfigError(f"unknown {kind} {name!r}; valid {plural or kind + 's'}: {', '.join(sorted(valid))}")

@@ -99,7 +99,7 @@ def hinge_d_loss(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor
     return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
 
-LOSSES: Registry[Loss] = Registry("loss")
+LOSSES: Registry[Loss] = Registry("loss", "losses")
 LOSSES.add("minimax", Loss(bce_d_loss, minimax_g_loss, "probability", "saturating log(1 - D(G(z))) generator loss (Goodfellow 2014)"))
 LOSSES.add("nonsaturating", Loss(bce_d_loss, nonsaturating_g_loss, "probability", "BCE with the non-saturating -log D(G(z)) generator loss"))
 LOSSES.add("wgan", Loss(wgan_d_loss, wgan_g_loss, "critic", "Wasserstein critic with weight clipping at 0.01 (Arjovsky 2017)", clip=0.01))

@@ -110,11 +110,10 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     device = resolve_device(cfg.device)
     dataset = get_dataset(cfg.dataset, cfg.data_root)
     loss = get_loss(cfg.loss)
+    torch.manual_seed(cfg.seed)
+    g, d = build_models(cfg, dataset.model_spec())  # before the folder: a model error leaves no folder
     out = prepare_out_dir(cfg, overwrite)
     cfg = cfg.replace(out=str(out))
-
-    torch.manual_seed(cfg.seed)
-    g, d = build_models(cfg, dataset.model_spec())
     g.to(device).train()
     d.to(device).train()
     g_params = [p for p in g.parameters() if p.requires_grad]
