@@ -108,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from ganlint.data import DATASETS, get_dataset
     from ganlint.losses import LOSSES
-    from ganlint.nets import MODELS
+    from ganlint.nets import MODEL_DESCRIPTIONS, MODELS
 
     datasets = {}
     for name in DATASETS.names():
@@ -117,9 +117,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         else:
             datasets[name] = get_dataset(name).description
     losses = {n: LOSSES.get(n).description for n in LOSSES.names()}
-    models = {"mlp": "MLP G and D, any flat dimension", "dcgan": "DCGAN-style conv G and D for 28x28 images",
-              "tabular": "MLP G with one Gumbel-softmax head per categorical column, MLP D"}
-    assert set(models) == set(MODELS.names())
+    models = {n: MODEL_DESCRIPTIONS[n] for n in MODELS.names()}
     info = {"datasets": datasets, "losses": losses, "models": models}
     if args.format == "json":
         print(json.dumps(info, indent=2))

@@ -46,6 +46,7 @@ COLUMNS = ("step", *STEP_COLUMNS, "time_s", *EVAL_COLUMNS)
 FINITE_COLUMNS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d")
 
 
+@torch.no_grad()
 def total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
     """L2 norm of all tensors together, as a 0-d tensor on their device (no host sync)."""
     if not tensors:
@@ -53,11 +54,13 @@ def total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))
 
 
+@torch.no_grad()  # without it the copies would carry autograd history of the parameters
 def snapshot(params: list[torch.Tensor]) -> list[torch.Tensor]:
     """Copies of the parameters before an optimizer step (one fused op per device)."""
     return torch._foreach_mul(params, 1.0)
 
 
+@torch.no_grad()
 def update_ratio(params: list[torch.Tensor], before: list[torch.Tensor]) -> torch.Tensor:
     """||delta theta|| / ||theta|| after a step, as a 0-d device tensor."""
     delta = torch._foreach_sub(params, before)
@@ -99,6 +102,10 @@ class TelemetryRecorder:
             offset = sum(len(x) for x in self._rows) - len(rows)  # rows flushed before this batch
             return self._steps[offset + r], FINITE_COLUMNS[c]
         return None
+
+    def latest(self) -> np.ndarray | None:
+        """The last flushed row (STEP_COLUMNS order), for progress lines."""
+        return self._rows[-1][-1] if self._rows and len(self._rows[-1]) else None
 
     def record_eval(self, step: int, metrics: dict[str, float]) -> None:
         self._evals[step] = metrics

@@ -41,7 +41,7 @@ from ganlint.run import (
     save_telemetry,
     write_json,
 )
-from ganlint.telemetry import TelemetryRecorder, snapshot, total_norm, update_ratio
+from ganlint.telemetry import EVAL_COLUMNS, TelemetryRecorder, snapshot, total_norm, update_ratio
 
 # Seconds between progress lines on stderr.
 PROGRESS_EVERY_S = 2.0
@@ -187,14 +187,14 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
         ratio_g = update_ratio(g_params, before)
 
         with torch.no_grad():
-            fake_flat, real_flat = fake.detach(), real
+            fake = fake.detach()
             recorder.record(step, time.perf_counter() - t0, {
                 "loss_d": loss_d, "loss_g": loss_g,
                 "d_real": loss.d_output(out_real).mean(), "d_fake": loss.d_output(out_fake).mean(),
                 "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
                 "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
-                "fake_mean": fake_flat.mean(), "fake_std": fake_flat.std(),
-                "real_mean": real_flat.mean(), "real_std": real_flat.std(),
+                "fake_mean": fake.mean(), "fake_std": fake.std(),
+                "real_mean": real.mean(), "real_std": real.std(),
             })
         last_step = step
 
@@ -211,30 +211,41 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
                 stop_reason, last_step = f"non-finite {column} at step {bad_step}", bad_step
                 print(f"ganlint: stopping: {stop_reason}", file=sys.stderr)
                 break
-            last = recorder._rows[-1][-1]
+            last = recorder.latest()
             bar.update(step, float(last[0]), float(last[1]), force=step == cfg.steps)
 
     wall = time.perf_counter() - t0
     telemetry = recorder.frame(last_step)
     save_telemetry(telemetry, out)
     save_models(g, d, out)
-    evals_done = telemetry.dropna(subset=["distance"])
-    final_eval = evals_done.iloc[-1][["step", "distance", "diversity", "modes_covered", "high_quality"]].to_dict() if len(evals_done) else {}
     steps_done = int(telemetry["step"].max()) if len(telemetry) else 0
     summary = {
         "steps_requested": cfg.steps,
         "steps_completed": steps_done,
         "stop_reason": stop_reason,
         "wall_time_s": round(wall, 3),
+        # Includes evaluations and pictures: the rate a user of `ganlint train` actually gets.
         "steps_per_s": round(steps_done / wall, 3) if wall > 0 else None,
         "device": str(device),
-        "final_eval": {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in final_eval.items()},
-        "final": {c: float(telemetry[c].iloc[-1]) for c in ("loss_d", "loss_g", "d_real", "d_fake")} if len(telemetry) else {},
+        "final": _last_values(telemetry, ("loss_d", "loss_g", "d_real", "d_fake")),
+        "final_eval": _last_values(telemetry.dropna(subset=list(EVAL_COLUMNS), how="all"), ("step", *EVAL_COLUMNS)),
     }
     write_json(out / SUMMARY_FILE, summary)
     g.eval()
     d.eval()
     return Run(out, cfg, telemetry, summary, g, d, meta)
+
+
+def _last_values(df, columns) -> dict[str, float | int | None]:
+    """The last row's values as JSON-friendly numbers (NaN -> None, step -> int)."""
+    if not len(df):
+        return {}
+    row = df.iloc[-1]
+    out: dict[str, float | int | None] = {}
+    for c in columns:
+        v = float(row[c])
+        out[c] = int(v) if c == "step" else (v if np.isfinite(v) else None)
+    return out
 
 
 def _generate(g: torch.nn.Module, z: torch.Tensor, chunk: int = 1024) -> torch.Tensor:

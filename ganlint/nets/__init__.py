@@ -15,6 +15,11 @@ from ganlint.registry import Registry
 
 Builder = Callable[..., tuple[nn.Module, nn.Module]]
 MODELS: Registry[Builder] = Registry("model")
+MODEL_DESCRIPTIONS = {
+    "mlp": "MLP G and D for any flat dimension",
+    "dcgan": "DCGAN-style conv G and D for 28x28 images",
+    "tabular": "MLP G with one Gumbel-softmax head per categorical column, MLP D",
+}
 
 
 def _mlp_d(cfg, shape) -> nn.Module:
@@ -53,6 +58,7 @@ def build_models(cfg, spec: dict) -> tuple[nn.Module, nn.Module]:
 
 __all__ = [
     "MODELS",
+    "MODEL_DESCRIPTIONS",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "MLPDiscriminator",
