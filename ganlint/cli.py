@@ -98,11 +98,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"steps:  {s['steps_completed']}/{s['steps_requested']} ({s['stop_reason']}), "
           f"{s['steps_per_s']} steps/s on {s['device']}, {s['wall_time_s']} s")
     if fin:
-        print("final:  " + "  ".join(f"{k} {v:.4g}" for k, v in fin.items()))
+        print("final:  " + "  ".join(f"{k} {_num(v)}" for k, v in fin.items()))
     if ev:
-        parts = [f"{k} {v:.4g}" for k, v in ev.items() if k != "step" and v is not None]
-        print(f"eval @ step {int(ev['step'])}:  " + "  ".join(parts))
+        parts = [f"{k} {_num(v)}" for k, v in ev.items() if k != "step" and v is not None]
+        print(f"eval @ step {ev['step']}:  " + "  ".join(parts))
     return EXIT_OK
+
+
+def _num(v: float | None) -> str:
+    """A summary number for people: 4 significant digits; None (a NaN in the summary) as 'nan'."""
+    return "nan" if v is None else f"{v:.4g}"
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -108,8 +109,10 @@ class TrainConfig:
             v = getattr(self, name)
             need(isinstance(v, int) and not isinstance(v, bool) and v >= 1, f"{name} must be a positive integer, got {v!r}")
         need(self.batch_size >= 2, f"batch_size must be at least 2, got {self.batch_size}")
-        need(self.eval_samples >= 2, f"eval_samples must be at least 2, got {self.eval_samples}")
-        need(self.pictures >= 0, f"pictures must be 0 or more, got {self.pictures}")
+        for name, low in (("eval_samples", 2), ("pictures", 0), ("seed", 0)):
+            v = getattr(self, name)
+            need(isinstance(v, int) and not isinstance(v, bool) and low <= v <= MAX_SEED,
+                 f"{name} must be an integer from {low} to {MAX_SEED}, got {v!r}")
         for name in ("lr_g", "lr_d"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and math.isfinite(v) and v > 0, f"{name} must be a positive number, got {v!r}")
@@ -123,9 +126,12 @@ class TrainConfig:
         need(self.clip is None or self.clip > 0, f"clip must be positive, got {self.clip!r}")
         need(self.batch_size % self.pack == 0,
              f"batch_size ({self.batch_size}) must be a multiple of pack ({self.pack}): D judges pack samples at once")
-        need(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+        need(isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
              f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
+
+# torch.manual_seed accepts seeds below 2**64, numpy's generators below 2**63: keep to the smaller.
+MAX_SEED = 2**63 - 1
 
 # Only the models that can fit the data are offered by 'auto'.
 TABULAR_DATASETS = {"reviews"}

