@@ -1,13 +1,15 @@
 """The `ganlint` command line: parses, calls the library, prints. No logic of its own.
 
 stdout carries results (text or --format json); stderr carries progress and errors.
-Exit codes: 0 success, 2 usage or input error (one line on stderr, never a traceback), 130 interrupted.
+Exit codes: 0 success (for diagnose: the run is stable), 1 diagnose found a pathology, 2 usage or input
+error (one line on stderr, never a traceback), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import types
 import typing
@@ -17,6 +19,7 @@ from typing import Any
 from ganlint.errors import GanlintError
 
 EXIT_OK = 0
+EXIT_FAILING = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -76,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("diagnose", help="label a run from its telemetry (run folder, CSV or parquet table)",
+                       description="Label a run stable, oscillating, collapsed, vanishing-gradient, stalled or diverged, "
+                       "with the findings behind the label and remedies. Exit code 0 when stable, 1 for any other label.")
+    p.add_argument("path", metavar="RUN_DIR_OR_TABLE", help="a ganlint run folder, or a .csv/.parquet/.jsonl telemetry table")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.add_argument("--d-output", choices=("probability", "ls-score", "critic"), default=None,
+                   help="how d_real/d_fake read (default: from the run's config, else inferred from their range)")
+    p.add_argument("--num-modes", type=int, default=None, help="known modes of the data (default: from the run's config)")
+    p.add_argument("--all", action="store_true", help="text format: list passing findings too")
+    p.set_defaults(func=cmd_diagnose)
+
     p = sub.add_parser("list", help="list the datasets, losses and models",
                        description="List the names ganlint accepts for --dataset, --loss and --model.")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -103,6 +117,36 @@ def cmd_train(args: argparse.Namespace) -> int:
         parts = [f"{k} {_num(v)}" for k, v in ev.items() if k != "step" and v is not None]
         print(f"eval @ step {ev['step']}:  " + "  ".join(parts))
     return EXIT_OK
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from ganlint.diagnostics import diagnose
+
+    d = diagnose(args.path, d_output=args.d_output, num_modes=args.num_modes)
+    if args.format == "json":
+        print(json.dumps(d.to_dict(), indent=2))
+    else:
+        print(format_diagnosis(d, show_all=args.all))
+    return EXIT_OK if d.label == "stable" else EXIT_FAILING
+
+
+def format_diagnosis(d, show_all: bool = False) -> str:
+    """The text form of a Diagnosis: label line, summary, findings (failing first), remedies."""
+    onset = f", onset at step {d.onset_step}" if d.onset_step is not None else ""
+    lines = [f"label: {d.label} (confidence {d.confidence:.2f}{onset})", f"  {d.summary}"]
+    if d.other_labels:
+        lines.append(f"  also holds: {', '.join(d.other_labels)}")
+    order = {"fail": 0, "error": 1, "warn": 2, "not-assessable": 3, "pass": 4}
+    shown = [f for f in d.findings if show_all or f.status != "pass"]
+    lines.append("findings:" if shown else "findings: all checks pass")
+    for f in sorted(shown, key=lambda f: order.get(f.status, 9)):
+        value = "" if f.value is None else f"  [{_num(f.value)} vs {_num(f.threshold)}]"
+        window = f"  steps {f.window[0]}-{f.window[1]}" if f.window else ""
+        lines.append(f"  {f.status.upper():<14} {f.check:<34} {f.message}{value}{window}")
+    if d.remedies:
+        lines.append("remedies:")
+        lines.extend(f"  - {r}" for r in d.remedies)
+    return "\n".join(lines)
 
 
 def _num(v: float | None) -> str:
@@ -148,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganlint: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (`ganlint ... | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _entry() -> Any:  # pragma: no cover

@@ -1,0 +1,102 @@
+"""collapsed: the generator covers too few modes or has too little diversity.
+
+Judged from the evaluation columns (samples), never from D: a collapsed G can keep D(x) at 0.5.
+Each measure is a finding of its own; any failing one makes the run collapsed, because each alone
+is proof (a diversity ratio of 0.1 is collapse however the modes are counted).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ganlint.diagnostics.checks import linear_severity, not_assessable
+from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
+from ganlint.diagnostics.series import Context, Series, onset
+
+LABEL = "collapsed"
+
+
+def check(s: Series, ctx: Context) -> list[Finding]:
+    th = s.th
+    findings = [
+        _low("collapse.diversity", s, "diversity", th.diversity_fail, th.diversity_warn,
+             "diversity ratio (fake/real mean pairwise distance)"),
+        _modes(s, ctx),
+        _mode_kl(s, ctx),
+        _low("collapse.coverage", s, "coverage", th.coverage_fail, th.coverage_warn, "k-NN coverage of the real data"),
+    ]
+    fails = [f for f in findings if f.status == FAIL]
+    if fails:
+        worst = max(fails, key=lambda f: f.severity)
+        steps = [f.onset_step for f in fails if f.onset_step is not None]
+        findings.append(Finding("collapse", LABEL, FAIL, worst.value, worst.threshold, worst.message, window=worst.window,
+                                onset_step=min(steps) if steps else None,
+                                severity=min(1.0, worst.severity + 0.15 * (len(fails) - 1))))
+    elif all(f.status == "not-assessable" for f in findings):
+        findings.append(not_assessable("collapse", LABEL, "evaluation columns (diversity, modes_covered, mode_kl, coverage)"))
+    else:
+        findings.append(Finding("collapse", LABEL, PASS, None, None, "samples are as varied as the data"))
+    return findings
+
+
+def _late(s: Series, col: str) -> tuple[float, tuple[int, int], np.ndarray, np.ndarray] | None:
+    d = s.evals(col)
+    if not len(d):
+        return None
+    tail = d.iloc[-s.th.late_eval_rows:]
+    return (float(np.median(tail["value"])), (int(tail["step"].iloc[0]), int(tail["step"].iloc[-1])),
+            d["step"].to_numpy(), d["value"].to_numpy(dtype=np.float64))
+
+
+def _low(name: str, s: Series, col: str, fail: float, warn: float, what: str) -> Finding:
+    got = _late(s, col)
+    if got is None:
+        return not_assessable(name, LABEL, col)
+    value, window, steps, values = got
+    if value <= fail:
+        return Finding(name, LABEL, FAIL, value, fail, f"{what} is {value:.3g} (collapse below {fail:g})", window=window,
+                       onset_step=onset(steps, values <= fail), severity=linear_severity(-value, -fail, 0.0))
+    if value <= warn:
+        return Finding(name, LABEL, WARN, value, warn, f"{what} is low: {value:.3g}", window=window)
+    return Finding(name, LABEL, PASS, value, warn, f"{what} is {value:.3g}", window=window)
+
+
+def _modes(s: Series, ctx: Context) -> Finding:
+    name = "collapse.modes"
+    th = s.th
+    if not ctx.num_modes:
+        return not_assessable(name, LABEL, "known number of modes")
+    got = _late(s, "modes_covered")
+    if got is None:
+        return not_assessable(name, LABEL, "modes_covered")
+    value, window, steps, values = got
+    share = value / ctx.num_modes
+    msg = f"{value:.0f} of {ctx.num_modes} modes covered"
+    if share < th.modes_fail:
+        return Finding(name, LABEL, FAIL, share, th.modes_fail, msg, window=window,
+                       onset_step=onset(steps, values / ctx.num_modes < th.modes_fail),
+                       severity=linear_severity(-share, -th.modes_fail, -1.0 / ctx.num_modes))
+    status = WARN if share < th.modes_warn else PASS
+    return Finding(name, LABEL, status, share, th.modes_warn, msg, window=window)
+
+
+def _mode_kl(s: Series, ctx: Context) -> Finding:
+    """KL of the mode histogram to uniform, as a share of log K (all samples in one mode = 1)."""
+    name = "collapse.mode_kl"
+    th = s.th
+    if not ctx.num_modes or ctx.num_modes < 2:
+        return not_assessable(name, LABEL, "two or more known modes")
+    got = _late(s, "mode_kl")
+    if got is None:
+        return not_assessable(name, LABEL, "mode_kl")
+    value, window, steps, values = got
+    share = value / math.log(ctx.num_modes)
+    msg = f"KL of the mode histogram to uniform is {value:.3g} ({share:.0%} of a single-mode collapse)"
+    if share >= th.mode_kl_fail:
+        return Finding(name, LABEL, FAIL, share, th.mode_kl_fail, msg, window=window,
+                       onset_step=onset(steps, values / math.log(ctx.num_modes) >= th.mode_kl_fail),
+                       severity=linear_severity(share, th.mode_kl_fail, 1.0))
+    status = WARN if share >= th.mode_kl_warn else PASS
+    return Finding(name, LABEL, status, share, th.mode_kl_warn, msg, window=window)

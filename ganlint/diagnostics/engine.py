@@ -1,0 +1,189 @@
+"""The diagnostics engine: telemetry in, a labelled Diagnosis with its evidence out.
+
+    import ganlint
+    d = ganlint.diagnose("runs/ring8")          # a run folder, a CSV/parquet table, or a DataFrame
+    d.label, d.confidence, d.onset_step
+    for f in d.findings: print(f.status, f.check, f.message)
+
+Pure: it reads the table (and a run folder's config.json for how D's outputs read and how many modes
+the data has), runs every check, and never trains, plots or prints.
+
+When several labels hold, the primary one is the first in LABELS:
+  diverged > vanishing-gradient > stalled > oscillating > collapsed > stable.
+Why this order: a NaN makes every other number meaningless; a dead gradient or a stalled optimizer
+is the cause of whatever the samples look like (a generator that cannot learn also looks collapsed,
+since it is still near its initial, narrow output); oscillation is a dynamic that collapse snapshots
+can catch mid-swing (mode hopping), so the dynamic is named first. The other labels that hold are
+kept in `other_labels` and in the findings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganlint.diagnostics.checks import all_checks
+from ganlint.diagnostics.findings import ERROR, FAIL, LABELS, NOT_ASSESSABLE, PASS, Diagnosis, Finding
+from ganlint.diagnostics.remedies import remedies_for
+from ganlint.diagnostics.series import Context, Series
+from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from ganlint.errors import DataError
+
+# At least one of these must be there for anything to be assessed.
+SIGNAL_COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "distance")
+D_OUTPUTS = ("probability", "ls-score", "critic")
+
+
+def diagnose(
+    telemetry: pd.DataFrame | str | os.PathLike,
+    *,
+    d_output: str | None = None,
+    num_modes: int | None = None,
+    config: dict | None = None,
+    thresholds: Thresholds | None = None,
+) -> Diagnosis:
+    """Label a run from its telemetry.
+
+    Args:
+        telemetry: a DataFrame in ganlint's telemetry schema (optional columns may be missing), or the
+            path of a run folder or of a CSV/parquet table.
+        d_output: how d_real/d_fake read: 'probability', 'ls-score' or 'critic'. Default: from the run
+            folder's config.json, else 'probability' when all values lie in [0, 1], else 'critic'.
+        num_modes: known modes of the data (default: from config.json, else unknown).
+        config: the run's config fields (default: from config.json), used to tailor remedies.
+        thresholds: override the defaults in ganlint.diagnostics.thresholds.
+
+    Raises:
+        ganlint.errors.DataError: unreadable input or a table without a step column or any signal.
+    """
+    th = thresholds or DEFAULT_THRESHOLDS
+    df, meta = load_telemetry(telemetry) if not isinstance(telemetry, pd.DataFrame) else (telemetry, {})
+    df = validate_table(df)
+    ctx = Context(
+        d_output=d_output or meta.get("d_output") or _infer_d_output(df),
+        num_modes=num_modes if num_modes is not None else (meta.get("dataset") or {}).get("num_modes"),
+        config=config if config is not None else meta.get("config"),
+    )
+    if ctx.d_output not in D_OUTPUTS:
+        raise DataError(f"d_output must be one of {', '.join(D_OUTPUTS)}, got {ctx.d_output!r}")
+    series = Series(df, th)
+    findings: list[Finding] = []
+    for name, check in all_checks():
+        try:
+            findings.extend(check(series, ctx))
+        except Exception as e:  # a crashing check is a ganlint bug: report it, never hide it as a pass
+            findings.append(Finding(name, "stable", ERROR, None, None, f"check crashed: {type(e).__name__}: {e}"))
+    return _conclude(findings, ctx)
+
+
+def _conclude(findings: list[Finding], ctx: Context) -> Diagnosis:
+    # The summary finding of each pathology carries the check's bare name (e.g. "collapse").
+    failing = {f.label: f for f in findings if f.status == FAIL and "." not in f.check}
+    failing.update({f.label: f for f in findings if f.status == FAIL and f.check == "divergence.non_finite"})
+    for f in findings:  # any failing divergence finding is a divergence
+        if f.status == FAIL and f.label == "diverged" and "diverged" not in failing:
+            failing["diverged"] = f
+    held = [label for label in LABELS if label in failing]
+    if held:
+        label = held[0]
+        primary = failing[label]
+        confidence = 0.55 + 0.4 * primary.severity + (0.05 if len(held) == 1 else 0.0)
+        onset_step = primary.onset_step
+        summary = primary.message
+    else:
+        label, onset_step = "stable", None
+        evidence = [f for f in findings if f.label in ("stable", "collapsed") and "." in f.check]
+        assessed = [f for f in evidence if f.status not in (NOT_ASSESSABLE, ERROR)]
+        passed = [f for f in assessed if f.status == PASS]
+        sample_based = [f for f in assessed if f.check.startswith(("collapse.", "progress.distance"))]
+        if not sample_based:
+            # D near 0.5 and calm losses alone never make a run convincingly stable.
+            confidence = 0.3
+            summary = "no pathology found, but there is no sample-based evidence (distance, diversity, modes): stable only by absence of failures"
+        else:
+            confidence = 0.5 + 0.45 * len(passed) / len(assessed)
+            summary = "no pathology found; " + "; ".join(f.message for f in passed[:3])
+    if any(f.status == ERROR for f in findings):
+        confidence *= 0.5
+    return Diagnosis(
+        label=label,
+        confidence=float(min(confidence, 0.99)),
+        onset_step=onset_step,
+        findings=findings,
+        remedies=remedies_for(label, ctx.config),
+        summary=summary,
+        other_labels=[x for x in LABELS if x in failing and x != label],
+    )
+
+
+def _infer_d_output(df: pd.DataFrame) -> str:
+    vals = pd.concat([df[c] for c in ("d_real", "d_fake") if c in df.columns]) if any(
+        c in df.columns for c in ("d_real", "d_fake")) else pd.Series(dtype=float)
+    v = vals.to_numpy(dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return "probability" if len(v) == 0 or ((v >= 0) & (v <= 1)).all() else "critic"
+
+
+def validate_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A clean numeric copy, or a DataError naming what is wrong."""
+    if "step" not in df.columns:
+        raise DataError(f"the telemetry has no 'step' column (columns: {', '.join(map(str, df.columns)) or 'none'})")
+    present = [c for c in SIGNAL_COLUMNS if c in df.columns]
+    if not present:
+        raise DataError(f"the telemetry has none of the columns {', '.join(SIGNAL_COLUMNS)}; nothing can be assessed")
+    if not len(df):
+        raise DataError("the telemetry table is empty")
+    out = df.copy()
+    for c in out.columns:
+        if c == "step" or c in SIGNAL_COLUMNS or c in KNOWN_NUMERIC:
+            conv = pd.to_numeric(out[c], errors="coerce")
+            bad = conv.isna() & out[c].notna() & ~out[c].astype(str).str.strip().str.lower().isin(("nan", "inf", "-inf", ""))
+            if bad.any():
+                raise DataError(f"column {c!r} is not numeric (e.g. {out.loc[bad, c].iloc[0]!r} at row {int(bad.idxmax())})")
+            out[c] = conv.astype(np.float64)
+    if out["step"].isna().any():
+        raise DataError("column 'step' has missing values")
+    out["step"] = out["step"].astype(np.int64)
+    return out
+
+
+KNOWN_NUMERIC = ("update_ratio_g", "update_ratio_d", "fake_mean", "fake_std", "real_mean", "real_std", "time_s",
+                 "diversity", "modes_covered", "high_quality", "mode_kl", "precision", "recall", "density", "coverage")
+
+
+def load_telemetry(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """Read a run folder (telemetry + config.json) or a CSV/parquet/JSONL table; DataError when it cannot."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{str(p)!r} does not exist")
+    meta: dict = {}
+    if p.is_dir():
+        cfg = p / "config.json"
+        if cfg.is_file():
+            try:
+                meta = json.loads(cfg.read_text())
+            except json.JSONDecodeError as e:
+                raise DataError(f"{str(cfg)!r} is not valid JSON: {e}") from None
+        for name in ("telemetry.parquet", "telemetry.csv"):
+            if (p / name).is_file():
+                return _read_table(p / name), meta
+        raise DataError(f"{str(p)!r} holds no telemetry.parquet or telemetry.csv (is it a ganlint run folder?)")
+    return _read_table(p), meta
+
+
+def _read_table(p: Path) -> pd.DataFrame:
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(p, lines=True)
+        if suffix in (".csv", ".tsv", ".txt"):
+            return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+    except Exception as e:  # pandas/pyarrow raise many types for a broken file
+        raise DataError(f"cannot read {str(p)!r} as a {suffix[1:]} table: {type(e).__name__}: {e}") from None
+    raise DataError(f"{str(p)!r}: unsupported table format {suffix or '(no extension)'}; use .csv, .parquet or .jsonl")

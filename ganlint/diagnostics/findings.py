@@ -1,0 +1,80 @@
+"""What the engine returns: findings (the proof) and the diagnosis (the summary)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Labels, in the order used to pick the primary one when several hold (see ganlint.diagnostics.engine).
+LABELS = ("diverged", "vanishing-gradient", "stalled", "oscillating", "collapsed", "stable")
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+NOT_ASSESSABLE = "not-assessable"  # the input lacks what the check needs: never a crash, never a pass
+ERROR = "error"  # the check itself crashed: a bug, kept apart from a failing run
+STATUSES = (PASS, WARN, FAIL, NOT_ASSESSABLE, ERROR)
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe numbers: NaN and inf become None."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict.
+
+    Attributes:
+        check: the check's name (its module under ganlint/diagnostics/checks/).
+        label: the label a failure of this check supports ("stable" for the positive-evidence checks).
+        status: pass, warn, fail, not-assessable or error.
+        value: the measured value (None when not assessable).
+        threshold: the threshold it was compared with.
+        window: (first step, last step) the value was measured over, or None.
+        onset_step: where the condition began (fail/warn only), or None.
+        message: one sentence a person understands.
+        severity: how far past its threshold the value is, 0 (at it) to 1 (far past); feeds confidence.
+    """
+
+    check: str
+    label: str
+    status: str
+    value: float | None
+    threshold: float | None
+    message: str
+    window: tuple[int, int] | None = None
+    onset_step: int | None = None
+    severity: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["value"], d["threshold"] = _clean(d["value"]), _clean(d["threshold"])
+        d["window"] = list(self.window) if self.window else None
+        d["severity"] = round(self.severity, 3)
+        return d
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The engine's answer for one run."""
+
+    label: str
+    confidence: float
+    onset_step: int | None
+    findings: list[Finding]
+    remedies: list[str]
+    summary: str
+    other_labels: list[str] = field(default_factory=list)  # labels that also hold, lower in the order
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "confidence": round(self.confidence, 3),
+            "onset_step": self.onset_step,
+            "summary": self.summary,
+            "other_labels": list(self.other_labels),
+            "remedies": list(self.remedies),
+            "findings": [f.to_dict() for f in self.findings],
+        }

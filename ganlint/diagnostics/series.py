@@ -1,0 +1,141 @@
+"""Views of a telemetry table that the checks share: windows, smoothing, onsets, autocorrelation.
+
+Pure functions of pandas/numpy data. A column that is absent, or all NaN, is "missing": checks
+ask `has()` first and report "not assessable" instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ganlint.diagnostics.thresholds import Thresholds
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the engine knows about the run beyond its table (from config.json when there is one).
+
+    Attributes:
+        d_output: how d_real/d_fake read: 'probability', 'ls-score' or 'critic'.
+        num_modes: known modes of the data (mixture centres, digit classes), or None.
+        config: the run's TrainConfig fields as a dict (tailors the remedies), or {}.
+    """
+
+    d_output: str = "probability"
+    num_modes: int | None = None
+    config: dict | None = None
+
+
+class Series:
+    """A telemetry table sorted by step, with the windows the checks use."""
+
+    def __init__(self, df: pd.DataFrame, th: Thresholds) -> None:
+        self.df = df.sort_values("step").reset_index(drop=True)
+        self.th = th
+        self.steps = self.df["step"].to_numpy()
+        n = len(self.df)
+        self.n = n
+        k_early = max(th.min_window_rows, round(n * th.early_fraction))
+        k_late = max(th.min_window_rows, round(n * th.late_fraction))
+        self.early = slice(0, min(n, k_early))
+        self.late = slice(max(0, n - k_late), n)
+
+    def has(self, col: str) -> bool:
+        return col in self.df.columns and self.df[col].notna().any()
+
+    def values(self, col: str) -> np.ndarray:
+        return self.df[col].to_numpy(dtype=np.float64)
+
+    def window(self, col: str, which: slice) -> np.ndarray:
+        v = self.values(col)[which]
+        return v[np.isfinite(v)]
+
+    def median(self, col: str, which: slice) -> float:
+        v = self.window(col, which)
+        return float(np.median(v)) if len(v) else float("nan")
+
+    def span(self, which: slice) -> tuple[int, int]:
+        s = self.steps[which]
+        return (int(s[0]), int(s[-1])) if len(s) else (0, 0)
+
+    def evals(self, col: str) -> pd.DataFrame:
+        """The evaluation rows of a column: (step, value) where the value is finite."""
+        if col not in self.df.columns:
+            return self.df.iloc[0:0][["step"]].assign(value=np.nan)
+        d = self.df[["step", col]].rename(columns={col: "value"})
+        return d[np.isfinite(d["value"].to_numpy(dtype=np.float64))]
+
+    def smoothed(self, col: str, window: int | None = None) -> np.ndarray:
+        """Rolling mean over ~1% of the run (at least 3 rows), to remove per-batch noise."""
+        w = window or max(3, self.n // 100)
+        return self.df[col].astype(float).rolling(w, min_periods=1, center=True).mean().to_numpy()
+
+
+def onset(steps: np.ndarray, condition: np.ndarray) -> int | None:
+    """The first step from which `condition` holds until the end (None if it does not hold at the end)."""
+    cond = np.asarray(condition, dtype=bool)
+    if not len(cond) or not cond[-1]:
+        return None
+    false_idx = np.flatnonzero(~cond)
+    start = 0 if not len(false_idx) else false_idx[-1] + 1
+    return int(steps[start])
+
+
+def first_step(steps: np.ndarray, condition: np.ndarray) -> int | None:
+    idx = np.flatnonzero(np.asarray(condition, dtype=bool))
+    return int(steps[idx[0]]) if len(idx) else None
+
+
+def autocorrelation(x: np.ndarray) -> np.ndarray:
+    """Normalised autocorrelation of a mean-removed signal, lags 0..n-1 (via scipy's FFT correlate)."""
+    from scipy.signal import correlate
+
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean()
+    denom = float(np.dot(x, x))
+    if denom <= 0:
+        return np.zeros(len(x))
+    ac = correlate(x, x, mode="full", method="fft")[len(x) - 1 :]
+    return ac / denom
+
+
+def second_peak(ac: np.ndarray) -> tuple[float, int | None]:
+    """Height and lag of the autocorrelation's highest peak after its first zero crossing.
+
+    A sustained cycle of period P gives a peak near 1 at lag P; noise or a trend gives none
+    (a trend never crosses zero early, noise has only small peaks).
+    """
+    neg = np.flatnonzero(ac[1:] < 0)
+    if not len(neg):
+        return 0.0, None
+    start = neg[0] + 1
+    tail = ac[start : max(start + 1, len(ac) // 2)]  # lags beyond n/2 rest on too few pairs
+    if not len(tail):
+        return 0.0, None
+    i = int(np.argmax(tail))
+    return float(tail[i]), int(start + i)
+
+
+def dominant_period(x: np.ndarray) -> float | None:
+    """The period (in rows) of the strongest non-zero frequency in a periodogram (scipy)."""
+    from scipy.signal import periodogram
+
+    if len(x) < 8:
+        return None
+    f, p = periodogram(np.asarray(x, dtype=np.float64), detrend="linear")
+    if len(f) < 2 or not np.any(p[1:] > 0):
+        return None
+    i = 1 + int(np.argmax(p[1:]))
+    return float(1.0 / f[i]) if f[i] > 0 else None
+
+
+def swing(x: np.ndarray) -> float:
+    """Half the 5-95% range: a robust amplitude."""
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return float("nan")
+    lo, hi = np.percentile(x, [5, 95])
+    return float(hi - lo) / 2.0

@@ -1,0 +1,99 @@
+"""Every threshold the diagnostics engine uses, in one place, each with its reason.
+
+Override any of them with `ganlint.diagnose(..., thresholds=Thresholds(...))` (or `.replace(...)`).
+Sources: /shared/domain.md summarises them (CS231n update-ratio rule of thumb, ganhacks on gradient
+norms, Arjovsky & Bottou 2017 on the saturating loss, Naeem et al. 2020 on coverage, PacGAN/VEEGAN on
+modes). Values marked "calibrated" were set from ganlint's own healthy and broken runs on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # -- windows ------------------------------------------------------------------------------------
+    # The "early" reference is the first 10% of steps, the "late" verdict the last 25%: long enough to
+    # average out batch noise, late enough to judge where the run has ended up.
+    early_fraction: float = 0.10
+    late_fraction: float = 0.25
+    min_window_rows: int = 5
+
+    # -- diverged -----------------------------------------------------------------------------------
+    # ganhacks: gradient norms above ~100 suggest explosion. A norm that is both above 100 and 1,000x
+    # its early value is a failure; above 100 alone only a warning (a winning D gives G large
+    # non-saturating gradients without anything being broken).
+    grad_norm_warn: float = 100.0
+    grad_explode_abs: float = 100.0
+    grad_explode_growth: float = 1e3
+    # Fakes whose mean or spread sit 100 real standard deviations away have left the data's scale.
+    output_explode_std: float = 100.0
+
+    # -- vanishing-gradient ---------------------------------------------------------------------------
+    # D overpowers G: mean D(x) >= 0.9 and D(G(z)) <= 0.1 (probability or least-squares outputs).
+    dominance_real: float = 0.9
+    dominance_fake: float = 0.1
+    # With no gradient norms recorded, only a saturated D (<= 0.01 / >= 0.99) is taken as proof.
+    saturated_fake: float = 0.01
+    saturated_real: float = 0.99
+    # Critic losses: the gap E[f(x)] - E[f(G(z))] running away: 10x its early value and above 1.
+    critic_gap_growth: float = 10.0
+    critic_gap_min: float = 1.0
+    # G's gradient fell two orders of magnitude below its early value (Arjovsky & Bottou 2017 show ~1e5
+    # decay as D approaches optimality; two orders already mean G learns ~100x slower).
+    grad_collapse_fail: float = 1e-2
+    grad_collapse_warn: float = 1e-1
+
+    # -- stalled --------------------------------------------------------------------------------------
+    # CS231n: ~1e-3 per step is healthy. Ten times below is far below (DeepDiagnosis flags < 1e-5 as
+    # broken; healthy ganlint runs sit at 5e-4 to 5e-3, a learning rate of 1e-6 gives ~1e-5).
+    update_ratio_fail: float = 1e-4
+    update_ratio_warn: float = 3e-4
+    # "The distance does not fall": the late distance is above 90% of the first evaluation's.
+    stall_min_improvement: float = 0.10
+
+    # -- oscillating ------------------------------------------------------------------------------------
+    # Judged on the second half of the run, smoothed over ~1% of it to remove batch noise.
+    # Half the 5-95% range of the smoothed signal counts as a swing when it is at least:
+    swing_fake_mean_std: float = 0.5  # ... half a real standard deviation (fake_mean)
+    swing_d_fake: float = 0.15  # ... 0.15 in D's probability (d_fake)
+    swing_distance_rel: float = 0.35  # ... 35% of its median (distance, at evaluation steps)
+    # Periodicity: the autocorrelation's second peak (after its first zero crossing) reaches this;
+    # smoothed white noise stays near 0, a sustained cycle near 1 (calibrated).
+    acf_peak: float = 0.3
+    # No convergence: the last quarter still swings at least this share of the third quarter.
+    sustain_ratio: float = 0.5
+
+    # -- collapsed --------------------------------------------------------------------------------------
+    # Diversity ratio (mean pairwise distance of fakes over reals); healthy runs 0.7-1.2 (calibrated).
+    diversity_fail: float = 0.3
+    diversity_warn: float = 0.5
+    # Share of known modes covered (VEEGAN/PacGAN "modes captured"); vanilla GANs reach ~0.8 on ring8.
+    modes_fail: float = 0.5
+    modes_warn: float = 0.8
+    # KL of the mode histogram to uniform as a share of log K (log K = all samples in one mode).
+    mode_kl_fail: float = 0.6
+    mode_kl_warn: float = 0.35
+    # k-NN coverage (Naeem et al. 2020): ~0.97 for two samples of one distribution at k = 5.
+    coverage_fail: float = 0.3
+    coverage_warn: float = 0.6
+    # How many evaluation rows the late verdict uses (their median).
+    late_eval_rows: int = 3
+
+    # -- stable (positive evidence) -----------------------------------------------------------------------
+    # The distance fell to at most this share of its first evaluation.
+    progress_ratio: float = 0.5
+    # Tolerance band for D around 0.5 for probability losses. Wide on purpose: healthy small-data runs
+    # keep D(x) ~0.7-0.9 (domain.md's MNIST calibration run); samples decide, D only informs.
+    equilibrium_band: float = 0.35
+
+    def replace(self, **changes: float) -> Thresholds:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+DEFAULT_THRESHOLDS = Thresholds()
