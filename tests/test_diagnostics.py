@@ -1,0 +1,339 @@
+"""The diagnostics engine on constructed telemetry whose answer is known by construction."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ganlint
+from ganlint.diagnostics import LABELS, Thresholds, diagnose
+from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, STATUSES
+from ganlint.errors import DataError
+
+N = 400
+EVERY = 20
+K = 8  # modes of the imagined dataset
+
+
+def healthy(n: int = N, seed: int = 0) -> pd.DataFrame:
+    """A run that converges: D near 0.5, fakes approach the data, samples as varied as the data."""
+    rng = np.random.default_rng(seed)
+    step = np.arange(1, n + 1)
+    decay = np.exp(-step / (n / 5))
+    df = pd.DataFrame({
+        "step": step,
+        "loss_d": 1.38 + 0.02 * rng.standard_normal(n),
+        "loss_g": 0.70 + 0.02 * rng.standard_normal(n),
+        "d_real": 0.52 + 0.02 * rng.standard_normal(n),
+        "d_fake": 0.48 + 0.02 * rng.standard_normal(n),
+        "grad_norm_g": 0.5 + 0.05 * rng.standard_normal(n),
+        "grad_norm_d": 0.8 + 0.05 * rng.standard_normal(n),
+        "update_ratio_g": 1e-3 * (1 + 0.1 * rng.standard_normal(n)),
+        "update_ratio_d": 1e-3 * (1 + 0.1 * rng.standard_normal(n)),
+        "fake_mean": 2.0 - 1.8 * decay + 0.01 * rng.standard_normal(n),
+        "fake_std": 0.2 - 0.15 * decay,
+        "real_mean": 2.0 + 0.01 * rng.standard_normal(n),
+        "real_std": np.full(n, 0.2),
+        "time_s": step * 0.01,
+    })
+    ev = (step % EVERY == 0) | (step == 1)
+    df["distance"] = np.where(ev, 0.05 + 1.5 * decay, np.nan)
+    df["diversity"] = np.where(ev, 0.95 - 0.5 * decay, np.nan)
+    df["modes_covered"] = np.where(ev, np.round(K - 7 * decay), np.nan)
+    df["mode_kl"] = np.where(ev, 0.05 + 1.5 * decay, np.nan)
+    df["coverage"] = np.where(ev, 0.9 - 0.7 * decay, np.nan)
+    return df
+
+
+def finding(d, check):
+    (f,) = [f for f in d.findings if f.check == check]
+    return f
+
+
+def test_healthy_run_is_stable_with_sample_evidence():
+    d = diagnose(healthy(), num_modes=K)
+    assert d.label == "stable", d.summary
+    assert d.confidence > 0.7
+    assert d.onset_step is None and d.remedies == [] and d.other_labels == []
+    assert finding(d, "progress.distance").status == "pass"
+
+
+def test_every_finding_is_well_formed():
+    d = diagnose(healthy(), num_modes=K)
+    for f in d.findings:
+        assert f.status in STATUSES and f.label in LABELS and f.message
+    json.dumps(d.to_dict())  # JSON-safe (no NaN)
+
+
+# -- vanishing-gradient -----------------------------------------------------------------------------------
+
+
+def overpowered(df: pd.DataFrame, start: int = 50, g_grad_floor: float = 1e-4) -> pd.DataFrame:
+    df = df.copy()
+    after = df["step"] >= start
+    df.loc[after, "d_real"] = 0.999
+    df.loc[after, "d_fake"] = 0.001
+    df.loc[after, "loss_d"] = 0.002
+    # G's gradient decays geometrically to g_grad_floor once D has won
+    t = (df["step"] - start).clip(lower=0)
+    df["grad_norm_g"] = np.where(after, np.maximum(0.5 * np.exp(-t / 20), g_grad_floor), df["grad_norm_g"])
+    return df
+
+
+def test_overpowered_d_with_dead_g_gradient_is_vanishing_gradient():
+    d = diagnose(overpowered(healthy()), num_modes=K)
+    assert d.label == "vanishing-gradient"
+    assert 45 <= d.onset_step <= 60
+    assert finding(d, "vanishing_gradient.grad_collapse").value < 1e-2
+    assert any("non-saturating" in r for r in d.remedies)
+
+
+def test_winning_d_with_strong_g_gradient_is_not_vanishing():
+    """The non-saturating loss keeps G's gradient when D wins: no vanishing gradient."""
+    df = overpowered(healthy())
+    df["grad_norm_g"] = healthy()["grad_norm_g"] * 5
+    d = diagnose(df, num_modes=K)
+    assert d.label != "vanishing-gradient"
+    assert finding(d, "vanishing_gradient").status == "pass"
+
+
+def test_shrinking_g_gradient_without_dominant_d_is_not_vanishing():
+    df = healthy()
+    df["grad_norm_g"] = 0.5 * np.exp(-df["step"] / 40) + 1e-6
+    d = diagnose(df, num_modes=K)
+    assert d.label != "vanishing-gradient"
+
+
+def test_runaway_critic_gap_with_dead_gradient():
+    df = healthy()
+    df["d_real"] = 0.1 + df["step"] * 0.05
+    df["d_fake"] = -0.1 - df["step"] * 0.05
+    df["grad_norm_g"] = np.maximum(0.5 * np.exp(-df["step"] / 30), 1e-5)
+    assert diagnose(df, d_output="critic", num_modes=K).label == "vanishing-gradient"
+    # The same gap, bounded, is fine.
+    df["d_real"], df["d_fake"] = 0.1, -0.1
+    assert diagnose(df, d_output="critic", num_modes=K).label != "vanishing-gradient"
+
+
+# -- collapsed --------------------------------------------------------------------------------------------
+
+
+def collapsed(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    ev = df["distance"].notna()
+    df.loc[ev, "diversity"] = 0.08
+    df.loc[ev, "modes_covered"] = 1
+    df.loc[ev, "mode_kl"] = math.log(K) * 0.98
+    df.loc[ev, "coverage"] = 0.1
+    return df
+
+
+def test_collapse_with_d_at_half_is_collapsed_not_stable():
+    df = collapsed(healthy())
+    assert ((df["d_real"] - 0.5).abs() < 0.1).all()  # D looks perfect
+    d = diagnose(df, num_modes=K)
+    assert d.label == "collapsed"
+    assert finding(d, "collapse.modes").status == FAIL
+    assert finding(d, "collapse.diversity").status == FAIL
+
+
+@pytest.mark.parametrize("only", ["diversity", "modes_covered", "mode_kl", "coverage"])
+def test_each_collapse_measure_alone_is_enough(only):
+    df = healthy()
+    bad = collapsed(df)
+    df[only] = bad[only]
+    assert diagnose(df, num_modes=K).label == "collapsed"
+
+
+def test_thresholds_live_in_one_place_and_override():
+    df = healthy()
+    ev = df["distance"].notna()
+    df.loc[ev, "diversity"] = 0.25
+    assert diagnose(df, num_modes=K).label == "collapsed"
+    assert diagnose(df, num_modes=K, thresholds=Thresholds(diversity_fail=0.2)).label == "stable"
+
+
+# -- oscillating ------------------------------------------------------------------------------------------
+
+
+def oscillating(df: pd.DataFrame, period: float = 50, amplitude: float = 1.0, damping: float = 0.0) -> pd.DataFrame:
+    df = df.copy()
+    t = df["step"].to_numpy(dtype=float)
+    env = amplitude * np.exp(-damping * t)
+    df["fake_mean"] = 2.0 + env * np.sin(2 * np.pi * t / period)
+    df["d_fake"] = 0.5 + 0.3 * env * np.sin(2 * np.pi * t / period + 1.0)
+    return df
+
+
+def test_sustained_cycle_is_oscillating():
+    d = diagnose(oscillating(healthy()), num_modes=K)
+    assert d.label == "oscillating"
+    assert "period ~50 steps" in finding(d, "oscillation.fake_mean").message
+
+
+def test_damped_cycle_is_not_oscillating():
+    d = diagnose(oscillating(healthy(), damping=0.02), num_modes=K)
+    assert d.label == "stable", [f.message for f in d.findings if f.status == FAIL]
+
+
+def test_large_noise_without_a_cycle_is_not_oscillating():
+    df = healthy()
+    rng = np.random.default_rng(3)
+    df["fake_mean"] = 2.0 + rng.standard_normal(N)  # swings of 5 real std, but white noise
+    d = diagnose(df, num_modes=K)
+    assert d.label != "oscillating"
+
+
+def test_small_cycle_is_not_oscillating():
+    assert diagnose(oscillating(healthy(), amplitude=0.02), num_modes=K).label != "oscillating"
+
+
+# -- stalled ----------------------------------------------------------------------------------------------
+
+
+def stalled(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["update_ratio_g"] = 1e-5
+    df["update_ratio_d"] = 1e-5
+    ev = df["distance"].notna()
+    df.loc[ev, "distance"] = 1.5
+    df["fake_mean"] = 0.2
+    return df
+
+
+def test_tiny_updates_and_no_progress_is_stalled_even_with_d_at_half():
+    d = diagnose(stalled(healthy()), num_modes=K)
+    assert d.label == "stalled"
+    assert any("learning rate" in r for r in d.remedies)
+
+
+def test_tiny_updates_with_progress_is_not_stalled():
+    df = healthy()
+    df["update_ratio_g"] = 1e-5
+    assert diagnose(df, num_modes=K).label != "stalled"
+
+
+# -- diverged ---------------------------------------------------------------------------------------------
+
+
+def test_trailing_nan_is_diverged_with_onset():
+    df = healthy().iloc[:300].copy()
+    for c in ("loss_d", "loss_g", "grad_norm_d", "grad_norm_g"):
+        df.loc[df.index[-1], c] = np.nan
+    d = diagnose(df, num_modes=K)
+    assert d.label == "diverged" and d.onset_step == 300
+
+
+def test_inf_anywhere_is_diverged():
+    df = healthy()
+    df.loc[100, "grad_norm_d"] = np.inf
+    d = diagnose(df, num_modes=K)
+    assert d.label == "diverged" and d.onset_step == 101
+
+
+def test_exploding_gradient_is_diverged():
+    df = healthy()
+    df["grad_norm_d"] = 0.5 * np.exp(df["step"] / 25)
+    assert diagnose(df, num_modes=K).label == "diverged"
+
+
+def test_a_gap_in_a_user_log_is_not_divergence():
+    df = healthy()
+    df.loc[10:20, "loss_g"] = np.nan  # e.g. a logger that skipped some rows
+    df.loc[df.index[-1], "loss_g"] = np.nan  # and the last row
+    assert diagnose(df, num_modes=K).label == "stable"
+
+
+# -- priority, missing columns, bad input ------------------------------------------------------------------
+
+
+def test_several_labels_pick_the_documented_primary():
+    df = collapsed(overpowered(healthy()))
+    d = diagnose(df, num_modes=K)
+    assert d.label == "vanishing-gradient"
+    assert "collapsed" in d.other_labels
+    assert LABELS.index("vanishing-gradient") < LABELS.index("collapsed")
+
+
+def test_bare_table_is_assessed_with_what_it_has():
+    df = healthy()[["step", "loss_d", "loss_g", "d_real", "d_fake"]]
+    d = diagnose(df)
+    assert d.label == "stable"
+    assert d.confidence <= 0.3  # D near 0.5 alone is never convincing
+    na = {f.check for f in d.findings if f.status == NOT_ASSESSABLE}
+    assert {"collapse", "stall", "progress.distance", "vanishing_gradient.grad_collapse"} <= na
+
+
+def test_bare_table_still_sees_oscillation_and_saturation():
+    bare = ["step", "loss_d", "loss_g", "d_real", "d_fake"]
+    assert diagnose(oscillating(healthy())[bare]).label == "oscillating"
+    assert diagnose(overpowered(healthy())[bare]).label == "vanishing-gradient"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drop=st.sets(st.sampled_from([c for c in healthy(50).columns if c != "step"]), max_size=18),
+       n=st.integers(min_value=1, max_value=120))
+def test_missing_columns_never_crash(drop, n):
+    df = healthy(n).drop(columns=sorted(drop))
+    if not any(c in df.columns for c in ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "distance")):
+        with pytest.raises(DataError):
+            diagnose(df)
+        return
+    d = diagnose(df, num_modes=K)
+    assert d.label in LABELS
+    assert not [f for f in d.findings if f.status == "error"], [f.message for f in d.findings if f.status == "error"]
+
+
+def test_input_errors_are_data_errors(tmp_path):
+    with pytest.raises(DataError, match="no 'step' column"):
+        diagnose(pd.DataFrame({"loss_d": [1.0]}))
+    with pytest.raises(DataError, match="not numeric"):
+        diagnose(pd.DataFrame({"step": [1, 2], "loss_d": ["a", "b"]}))
+    with pytest.raises(DataError, match="does not exist"):
+        diagnose(tmp_path / "nope.csv")
+    (tmp_path / "t.xlsx").write_text("x")
+    with pytest.raises(DataError, match="unsupported"):
+        diagnose(tmp_path / "t.xlsx")
+    with pytest.raises(DataError, match="no telemetry"):
+        diagnose(tmp_path)
+
+
+def test_file_inputs_round_trip(tmp_path):
+    df = collapsed(healthy())
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    df.to_json(tmp_path / "t.jsonl", orient="records", lines=True)
+    labels = {diagnose(tmp_path / f"t.{ext}", num_modes=K).label for ext in ("csv", "parquet", "jsonl")}
+    assert labels == {"collapsed"}
+
+
+def test_cli_diagnose_json_and_exit_codes(tmp_path):
+    healthy()[["step", "loss_d", "loss_g", "d_real", "d_fake"]].to_csv(tmp_path / "bare.csv", index=False)
+    collapsed(healthy()).to_csv(tmp_path / "collapsed.csv", index=False)
+    run = [sys.executable, "-m", "ganlint", "diagnose"]
+    ok = subprocess.run([*run, str(tmp_path / "bare.csv"), "--format", "json"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads(ok.stdout)
+    assert {"label", "confidence", "onset_step", "findings"} <= set(out)
+    assert out["label"] == "stable"
+    bad = subprocess.run([*run, str(tmp_path / "collapsed.csv"), "--num-modes", str(K)], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stdout.startswith("label: collapsed")
+    assert "not assessable" not in bad.stderr
+    missing = subprocess.run([*run, str(tmp_path / "none.csv")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and missing.stdout == ""
+
+
+def test_real_short_run_folder(tmp_path, train_tiny):
+    run = train_tiny(steps=60)
+    d = ganlint.diagnose(run.out_dir)
+    assert d.label in LABELS
+    # The run folder's config supplied the context: ring8 has 8 modes.
+    assert finding(d, "collapse.modes").status != NOT_ASSESSABLE
