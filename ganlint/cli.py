@@ -21,6 +21,7 @@ from ganlint.errors import GanlintError
 EXIT_OK = 0
 EXIT_FAILING = 1
 EXIT_USAGE = 2
+EXIT_NOTHING = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -79,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("run", help="run the scenario suite: train, diagnose and compare with each scenario's expected label",
+                       description="Train and diagnose each scenario for each seed, print expected vs found and per-label "
+                       "precision/recall, write the tables. Exit code 1 when a scenario's label differs from its "
+                       "expectation in a majority of its seeds.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: the scenarios/ folder)")
+    p.add_argument("--suite", choices=("quick", "full"), default="quick", help="which scenarios [default: quick]")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per scenario: 0..N-1 [default: 1]")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [default: auto]")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes [default: CPU cores on CPU, 1 on CUDA]")
+    p.add_argument("--out", default=None, help="output folder [default: reports/suite-<time>]")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("diagnose", help="label a run from its telemetry (run folder, CSV or parquet table)",
                        description="Label a run stable, oscillating, collapsed, vanishing-gradient, stalled or diverged, "
                        "with the findings behind the label and remedies. Exit code 0 when stable, 1 for any other label.")
@@ -117,6 +132,42 @@ def cmd_train(args: argparse.Namespace) -> int:
         parts = [f"{k} {_num(v)}" for k, v in ev.items() if k != "step" and v is not None]
         print(f"eval @ step {ev['step']}:  " + "  ".join(parts))
     return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from ganlint.config import TrainConfig
+    from ganlint.device import resolve_device
+    from ganlint.errors import ConfigError
+    from ganlint.scenarios import load_scenarios
+    from ganlint.suite import format_suite, run_suite
+
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be 1 or more, got {args.seeds}")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs must be 1 or more, got {args.jobs}")
+    # Validate the device once, before any training: a bad name, or CUDA asked for where there is none.
+    TrainConfig(device=args.device).resolve()
+    resolve_device(args.device)
+    scenarios = load_scenarios(args.paths or None, suite=args.suite)
+    if not scenarios:
+        print(f"ganlint: no scenarios in suite {args.suite!r}", file=sys.stderr)
+        return EXIT_NOTHING
+    out = args.out or f"reports/suite-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = run_suite(scenarios, seeds=args.seeds, device=args.device, out_dir=out, jobs=args.jobs, progress=not args.quiet)
+    if args.format == "json":
+        print(json.dumps({
+            "out": str(result.out_dir),
+            "passed": result.passed,
+            "scenarios": result.scenarios.to_dict(orient="records"),
+            "labels": json.loads(result.labels.to_json(orient="records")),
+            "results": json.loads(result.results.to_json(orient="records")),
+        }, indent=2, default=str))
+    else:
+        print(format_suite(result))
+        print(f"tables: {result.out_dir}")
+    return EXIT_OK if result.passed else EXIT_FAILING
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
