@@ -106,7 +106,12 @@ def _conclude(findings: list[Finding], ctx: Context) -> Diagnosis:
             summary = "no pathology found, but there is no sample-based evidence (distance, diversity, modes): stable only by absence of failures"
         else:
             confidence = 0.5 + 0.45 * len(passed) / len(assessed)
-            summary = "no pathology found; " + "; ".join(f.message for f in passed[:3])
+            warned = [f for f in assessed if f.status != PASS]
+            summary = "no pathology found"
+            if passed:
+                summary += "; " + "; ".join(f.message for f in passed[:3])
+            if warned:
+                summary += ("; but " if passed else ", but ") + "; ".join(f.message for f in warned[:2])
     if any(f.status == ERROR for f in findings):
         confidence *= 0.5
     return Diagnosis(
