@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ganlint.diagnostics.findings import NOT_ASSESSABLE, Finding
+from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, Finding
 from ganlint.diagnostics.series import Context, Series
 
 Check = Callable[[Series, Context], list[Finding]]
@@ -32,6 +32,24 @@ def linear_severity(value: float, threshold: float, worst: float) -> float:
     if worst == threshold:
         return 1.0
     return float(np.clip((value - threshold) / (worst - threshold), 0.0, 1.0))
+
+
+def any_of(name: str, label: str, findings: list[Finding], needs: str, pass_message: str) -> Finding:
+    """The summary finding for a check whose measures each suffice alone: it fails when any fails.
+
+    It carries the worst failure's value and message, the earliest onset, and a severity raised a
+    little for each further failing measure (independent evidence of the same condition).
+    """
+    fails = [f for f in findings if f.status == FAIL]
+    if fails:
+        worst = max(fails, key=lambda f: f.severity)
+        onsets = [f.onset_step for f in fails if f.onset_step is not None]
+        return Finding(name, label, FAIL, worst.value, worst.threshold, worst.message, window=worst.window,
+                       onset_step=min(onsets) if onsets else None,
+                       severity=min(1.0, worst.severity + 0.1 * (len(fails) - 1)))
+    if all(f.status == NOT_ASSESSABLE for f in findings):
+        return not_assessable(name, label, needs)
+    return Finding(name, label, PASS, None, None, pass_message)
 
 
 def all_checks() -> list[tuple[str, Check]]:

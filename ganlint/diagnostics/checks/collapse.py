@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ganlint.diagnostics.checks import linear_severity, not_assessable
+from ganlint.diagnostics.checks import any_of, linear_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
 from ganlint.diagnostics.series import Context, Series, onset
 
@@ -27,17 +27,8 @@ def check(s: Series, ctx: Context) -> list[Finding]:
         _mode_kl(s, ctx),
         _low("collapse.coverage", s, "coverage", th.coverage_fail, th.coverage_warn, "k-NN coverage of the real data"),
     ]
-    fails = [f for f in findings if f.status == FAIL]
-    if fails:
-        worst = max(fails, key=lambda f: f.severity)
-        steps = [f.onset_step for f in fails if f.onset_step is not None]
-        findings.append(Finding("collapse", LABEL, FAIL, worst.value, worst.threshold, worst.message, window=worst.window,
-                                onset_step=min(steps) if steps else None,
-                                severity=min(1.0, worst.severity + 0.15 * (len(fails) - 1))))
-    elif all(f.status == "not-assessable" for f in findings):
-        findings.append(not_assessable("collapse", LABEL, "evaluation columns (diversity, modes_covered, mode_kl, coverage)"))
-    else:
-        findings.append(Finding("collapse", LABEL, PASS, None, None, "samples are as varied as the data"))
+    findings.append(any_of("collapse", LABEL, findings, "evaluation columns (diversity, modes_covered, mode_kl, coverage)",
+                           "samples are as varied as the data"))
     return findings
 
 

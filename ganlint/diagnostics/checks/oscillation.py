@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganlint.diagnostics.checks import linear_severity, not_assessable
+from ganlint.diagnostics.checks import any_of, linear_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
 from ganlint.diagnostics.series import Context, Series, autocorrelation, dominant_period, second_peak, swing
 
@@ -33,16 +33,7 @@ def check(s: Series, ctx: Context) -> list[Finding]:
     else:
         findings.append(not_assessable("oscillation.fake_mean", LABEL, "fake_mean/real_std"))
     findings.append(_distance(s))
-    fails = [f for f in findings if f.status == FAIL]
-    if fails:
-        worst = max(fails, key=lambda f: f.severity)
-        findings.append(Finding("oscillation", LABEL, FAIL, worst.value, worst.threshold, worst.message,
-                                window=worst.window, onset_step=min(f.onset_step for f in fails if f.onset_step is not None),
-                                severity=min(1.0, worst.severity + 0.1 * (len(fails) - 1))))
-    elif all(f.status == "not-assessable" for f in findings):
-        findings.append(not_assessable("oscillation", LABEL, "d_fake, fake_mean or distance series"))
-    else:
-        findings.append(Finding("oscillation", LABEL, PASS, None, None, "no sustained periodic swings"))
+    findings.append(any_of("oscillation", LABEL, findings, "d_fake, fake_mean or distance series", "no sustained periodic swings"))
     return findings
 
 
