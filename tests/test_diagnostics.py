@@ -246,10 +246,18 @@ def test_exploding_gradient_is_diverged():
 
 
 def test_a_gap_in_a_user_log_is_not_divergence():
-    df = healthy()
+    df = healthy().drop(columns=["update_ratio_g", "update_ratio_d"])  # a user's log, not ganlint's schema
     df.loc[10:20, "loss_g"] = np.nan  # e.g. a logger that skipped some rows
     df.loc[df.index[-1], "loss_g"] = np.nan  # and the last row
     assert diagnose(df, num_modes=K).label == "stable"
+
+
+def test_in_ganlint_schema_any_nan_is_divergence():
+    """The trainer records every step column every step: a run that broke on its first step."""
+    df = healthy().iloc[:1].copy()
+    df[["loss_g", "grad_norm_g", "update_ratio_g"]] = np.nan
+    d = diagnose(df)
+    assert d.label == "diverged" and d.onset_step == 1
 
 
 # -- priority, missing columns, bad input ------------------------------------------------------------------

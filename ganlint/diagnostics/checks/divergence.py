@@ -7,6 +7,7 @@ import numpy as np
 from ganlint.diagnostics.checks import linear_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
 from ganlint.diagnostics.series import Context, Series, first_step
+from ganlint.telemetry import STEP_COLUMNS
 
 LABEL = "diverged"
 CORE = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "fake_mean", "fake_std")
@@ -17,11 +18,22 @@ def check(s: Series, ctx: Context) -> list[Finding]:
 
 
 def _non_finite(s: Series) -> Finding:
-    """Infinite values anywhere, or NaN from which a recorded column never recovers.
+    """Infinite values anywhere, or NaN where a value was due.
 
-    A NaN followed by finite values is a gap in a user's log (Lightning writes D's and G's metrics
-    on different rows), not a divergence; a diverged run stays NaN to its end.
+    In ganlint's own telemetry schema every step column is recorded at every step, so any NaN there
+    is a divergence. In other logs a NaN followed by finite values is a gap (Lightning writes D's and
+    G's metrics on different rows), so only NaN from which a column never recovers counts there.
     """
+    if set(STEP_COLUMNS) <= set(s.df.columns):
+        cols = [c for c in CORE if c in s.df.columns]
+        bad = ~np.isfinite(s.df[cols].to_numpy(dtype=np.float64))
+        step = first_step(s.steps, bad.any(axis=1))
+        if step is None:
+            return Finding("divergence.non_finite", LABEL, PASS, 0.0, 0.0, "all recorded values are finite")
+        which = [c for c, col_bad in zip(cols, bad.any(axis=0), strict=True) if col_bad]
+        return Finding("divergence.non_finite", LABEL, FAIL, float(len(which)), 0.0,
+                       f"non-finite values (NaN or inf) in {', '.join(which)}, from step {step}",
+                       window=(step, int(s.steps[-1])), onset_step=step, severity=1.0)
     cols = [c for c in CORE if s.has(c)]
     if not cols:
         return not_assessable("divergence.non_finite", LABEL, "loss or gradient columns")
