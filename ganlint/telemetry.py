@@ -12,7 +12,16 @@ One row per generator step (each step = `n_critic` discriminator updates, then o
 | update_ratio_g, update_ratio_d | ||theta_after - theta_before|| / ||theta_after|| of that step (weight clipping included) |
 | fake_mean, fake_std, real_mean, real_std | mean and std over all values of the fake and real batches |
 | time_s | host wall time since training began when the step was issued |
-| distance, diversity, modes_covered, high_quality | evaluation columns, filled every `eval_every` steps (and at steps 1 and last), NaN elsewhere |
+| distance | distance of `eval_samples` fakes to as many reals: W1 (gaussian1d), sliced W1 (ring8, grid25), Frechet distance of the MNIST classifier's features (mnist), mean column JS (reviews) |
+| diversity | mean pairwise distance of the fakes over that of the reals (~1 healthy, near 0 collapsed) |
+| modes_covered | mixtures: modes with >= 1 sample within 3 std; mnist: digits with > 2% of the samples; reviews: clusters present |
+| high_quality | mixtures: share within 3 std of a centre; mnist: share with top class probability > 0.9 that PRDC also finds realistic; reviews: 1 |
+| mode_kl | KL(fake mode histogram || the data's), nats: 0 ideal, log K for a single mode (mixtures: high-quality samples only, NaN when none) |
+| precision, recall, density, coverage | k-NN PRDC (k = 5, Naeem et al. 2020) of fakes vs reals: raw values (mixtures), classifier features (mnist), encoded rows (reviews) |
+| category_coverage | reviews: the worst categorical column's share of categories drawn at >= 1/4 of their real frequency; NaN elsewhere |
+
+The evaluation columns (distance to category_coverage; see ganlint.evaluation) are filled every
+`eval_every` steps (and at steps 1 and last), NaN elsewhere.
 
 Why a device buffer: `.item()` on a CUDA tensor makes the host wait for the GPU, which on small GANs
 costs more than the step itself. Each step's scalars are written into a preallocated device tensor with
@@ -40,7 +49,18 @@ STEP_COLUMNS = (
     "real_mean",
     "real_std",
 )
-EVAL_COLUMNS = ("distance", "diversity", "modes_covered", "high_quality")
+EVAL_COLUMNS = (
+    "distance",
+    "diversity",
+    "modes_covered",
+    "high_quality",
+    "mode_kl",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "category_coverage",
+)
 COLUMNS = ("step", *STEP_COLUMNS, "time_s", *EVAL_COLUMNS)
 # A run stops when any of these is NaN or infinite (the others follow from them).
 FINITE_COLUMNS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d")

@@ -28,7 +28,10 @@ def test_cuda_run_matches_the_schema_and_reloads_on_cpu(train_tiny) -> None:
     assert tel["step"].tolist() == list(range(1, 31))
     assert np.isfinite(tel[list(STEP_COLUMNS)].to_numpy()).all()
     evaluated = tel[tel["step"].isin([1, 10, 20, 30])]
-    assert np.isfinite(evaluated[list(EVAL_COLUMNS)].to_numpy()).all()
+    # ring8 has no categorical columns, and mode_kl is NaN while no fake lies within 3 std of a centre
+    applicable = [c for c in EVAL_COLUMNS if c not in ("category_coverage", "mode_kl")]
+    assert np.isfinite(evaluated[applicable].to_numpy()).all()
+    assert evaluated["category_coverage"].isna().all()
     assert run.summary["stop_reason"] == "completed"
     meta = json.loads((Path(run.out_dir) / "config.json").read_text())
     assert meta["device"].startswith("cuda")

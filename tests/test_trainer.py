@@ -82,14 +82,21 @@ def test_smoke_evaluation_rows(smoke, dataset: str) -> None:
     assert tel.loc[~tel["step"].isin(SMOKE_EVALS), list(EVAL_COLUMNS)].isna().all().all()
     assert np.isfinite(evaluated[["distance", "diversity"]].to_numpy()).all()
     assert (evaluated["distance"] >= 0).all() and (evaluated["diversity"] >= 0).all()
-    if dataset == "mnist":  # digits cannot be assigned to modes yet
-        assert evaluated[["modes_covered", "high_quality"]].isna().all().all()
+    modes = {"gaussian1d": 1, "ring8": 8, "grid25": 25, "mnist": 10, "reviews": 3}[dataset]
+    assert np.isfinite(evaluated[["modes_covered", "high_quality"]].to_numpy()).all()
+    assert evaluated["modes_covered"].between(0, modes).all()
+    assert (evaluated["modes_covered"] == evaluated["modes_covered"].round()).all()
+    assert evaluated["high_quality"].between(0, 1).all()
+    # mode_kl is NaN when no fake belongs to a mode (a mixture early on), else within [0, log K]
+    kl = evaluated["mode_kl"].dropna()
+    assert kl.between(0, math.log(modes) + 1e-9).all()
+    assert np.isfinite(evaluated[["precision", "recall", "density", "coverage"]].to_numpy()).all()
+    assert evaluated[["precision", "recall", "coverage"]].stack().between(0, 1).all()
+    assert (evaluated["density"] >= 0).all()
+    if dataset == "reviews":
+        assert evaluated["category_coverage"].between(0, 1).all()
     else:
-        modes = {"gaussian1d": 1, "ring8": 8, "grid25": 25, "reviews": 3}[dataset]
-        assert np.isfinite(evaluated[["modes_covered", "high_quality"]].to_numpy()).all()
-        assert evaluated["modes_covered"].between(0, modes).all()
-        assert (evaluated["modes_covered"] == evaluated["modes_covered"].round()).all()
-        assert evaluated["high_quality"].between(0, 1).all()
+        assert evaluated["category_coverage"].isna().all()
 
 
 @pytest.mark.parametrize("dataset", DATASETS)

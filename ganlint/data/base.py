@@ -17,7 +17,7 @@ import torch
 # How each dataset's samples are pictured (the trainer's sample pictures and later the reports).
 PLOT_KINDS = ("hist", "scatter", "image", "bars")
 # Which distance to the real data the evaluation uses (see ganlint.metrics.distance).
-DISTANCE_KINDS = ("wasserstein1d", "sliced_wasserstein", "column_js")
+DISTANCE_KINDS = ("wasserstein1d", "sliced_wasserstein", "column_js", "classifier_frechet")
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def mnist(data_root: str | os.PathLike | None = None, quiet: bool = False) -> Ta
         data=data,
         labels=labels,
         plot_kind="image",
-        distance_kind="sliced_wasserstein",
+        distance_kind="classifier_frechet",  # Frechet distance of the shipped classifier's features
         num_modes=10,
         source=source,
         bounded=True,

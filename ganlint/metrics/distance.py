@@ -2,10 +2,14 @@
 
 * 1D: the exact Wasserstein-1 distance (scipy).
 * Any dimension: the sliced Wasserstein-1 distance, the mean over random unit directions of the 1D
-  Wasserstein-1 distance of the projections (Rabin et al. 2011; Deshpande et al. 2018). For 2D it is a
-  faithful summary; for MNIST pixels it is a crude stand-in until a feature-space distance exists.
+  Wasserstein-1 distance of the projections (Rabin et al. 2011; Deshpande et al. 2018). ring8 and grid25
+  use it; in 2D it is a faithful summary. (On MNIST pixels it would be a crude one.)
 * Tables: the mean over columns of the Jensen-Shannon divergence (base 2, so within [0, 1]) between the
   real and generated marginal histograms.
+* MNIST images (distance kind `classifier_frechet`): the Frechet distance between Gaussians fitted to the
+  shipped classifier's 64-d features (ganlint.metrics.frechet and .mnist_classifier), the MNIST stand-in
+  for FID since no Inception weights can be downloaded. It compares what the digits look like to a digit
+  reader, not pixel positions.
 """
 
 from __future__ import annotations
