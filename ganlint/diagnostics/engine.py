@@ -32,6 +32,7 @@ from ganlint.diagnostics.remedies import remedies_for
 from ganlint.diagnostics.series import Context, Series
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import DataError
+from ganlint.telemetry import COLUMNS
 
 # At least one of these must be there for anything to be assessed.
 SIGNAL_COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "distance")
@@ -144,7 +145,7 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
         raise DataError("the telemetry table is empty")
     out = df.copy()
     for c in out.columns:
-        if c == "step" or c in SIGNAL_COLUMNS or c in KNOWN_NUMERIC:
+        if c in COLUMNS:  # the telemetry schema's columns are numeric; others are passed through
             conv = pd.to_numeric(out[c], errors="coerce")
             bad = conv.isna() & out[c].notna() & ~out[c].astype(str).str.strip().str.lower().isin(("nan", "inf", "-inf", ""))
             if bad.any():
@@ -155,9 +156,6 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
     out["step"] = out["step"].astype(np.int64)
     return out
 
-
-KNOWN_NUMERIC = ("update_ratio_g", "update_ratio_d", "fake_mean", "fake_std", "real_mean", "real_std", "time_s",
-                 "diversity", "modes_covered", "high_quality", "mode_kl", "precision", "recall", "density", "coverage")
 
 
 def load_telemetry(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:

@@ -79,6 +79,10 @@ class Thresholds:
     # k-NN coverage (Naeem et al. 2020): ~0.97 for two samples of one distribution at k = 5.
     coverage_fail: float = 0.3
     coverage_warn: float = 0.6
+    # Tables: share of categories (worst column) the fakes keep at >= 1/4 of their real share
+    # (ganlint.metrics.categories); two real samples score 0.98-1.0, "only 5-star ratings" <= 0.2.
+    category_coverage_fail: float = 0.5
+    category_coverage_warn: float = 0.8
     # How many evaluation rows the late verdict uses (their median).
     late_eval_rows: int = 3
 

@@ -26,6 +26,8 @@ def check(s: Series, ctx: Context) -> list[Finding]:
         _modes(s, ctx),
         _mode_kl(s, ctx),
         _low("collapse.coverage", s, "coverage", th.coverage_fail, th.coverage_warn, "k-NN coverage of the real data"),
+        _low("collapse.categories", s, "category_coverage", th.category_coverage_fail, th.category_coverage_warn,
+             "share of categories kept (worst column)"),
     ]
     findings.append(any_of("collapse", LABEL, findings, "evaluation columns (diversity, modes_covered, mode_kl, coverage)",
                            "samples are as varied as the data"))
