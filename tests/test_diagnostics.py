@@ -145,12 +145,26 @@ def test_collapse_with_d_at_half_is_collapsed_not_stable():
     assert finding(d, "collapse.diversity").status == FAIL
 
 
-@pytest.mark.parametrize("only", ["diversity", "modes_covered", "mode_kl", "coverage"])
+@pytest.mark.parametrize("only", ["diversity", "modes_covered", "mode_kl"])
 def test_each_collapse_measure_alone_is_enough(only):
     df = healthy()
     bad = collapsed(df)
     df[only] = bad[only]
     assert diagnose(df, num_modes=K).label == "collapsed"
+
+
+def test_low_coverage_decides_only_with_high_precision_and_no_mode_count():
+    """Low coverage with realistic fakes is collapse; with imprecise fakes, or mode counts at hand, it is not."""
+    df = healthy()
+    ev = df["distance"].notna()
+    df.loc[ev, "coverage"] = 0.1
+    df.loc[ev, "precision"] = 0.9
+    assert diagnose(df, num_modes=K).label == "stable"  # modes say 8 of 8: they decide
+    no_modes = df.drop(columns=["modes_covered", "mode_kl"])
+    assert diagnose(no_modes).label == "collapsed"
+    no_modes.loc[ev, "precision"] = 0.2
+    d = diagnose(no_modes)
+    assert d.label == "stable" and finding(d, "collapse.coverage").status == "warn"
 
 
 def test_thresholds_live_in_one_place_and_override():

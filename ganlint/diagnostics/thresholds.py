@@ -76,9 +76,14 @@ class Thresholds:
     # KL of the mode histogram to uniform as a share of log K (log K = all samples in one mode).
     mode_kl_fail: float = 0.6
     mode_kl_warn: float = 0.35
-    # k-NN coverage (Naeem et al. 2020): ~0.97 for two samples of one distribution at k = 5.
+    # k-NN coverage (Naeem et al. 2020): ~0.97 for two samples of one distribution at k = 5. Coverage
+    # also falls when fakes are merely imprecise (calibrated: healthy ring8 runs whose fakes spread wider
+    # than the modes' std 0.02 score 0.2-0.45; a 1,200-step MNIST MLP with 9 digits covered scores 0.12),
+    # so it only decides when no mode count exists and the fakes are realistic (precision >= 0.7): the
+    # collapse signature of high precision with low coverage.
     coverage_fail: float = 0.3
     coverage_warn: float = 0.6
+    coverage_min_precision: float = 0.7
     # Tables: share of categories (worst column) the fakes keep at >= 1/4 of their real share
     # (ganlint.metrics.categories); two real samples score 0.98-1.0, "only 5-star ratings" <= 0.2.
     category_coverage_fail: float = 0.5

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ganlint.diagnostics.checks import any_of, linear_severity, not_assessable
-from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
+from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, WARN, Finding
 from ganlint.diagnostics.series import Context, Series, onset
 
 LABEL = "collapsed"
@@ -25,10 +25,10 @@ def check(s: Series, ctx: Context) -> list[Finding]:
              "diversity ratio (fake/real mean pairwise distance)"),
         _modes(s, ctx),
         _mode_kl(s, ctx),
-        _low("collapse.coverage", s, "coverage", th.coverage_fail, th.coverage_warn, "k-NN coverage of the real data"),
         _low("collapse.categories", s, "category_coverage", th.category_coverage_fail, th.category_coverage_warn,
              "share of categories kept (worst column)"),
     ]
+    findings.append(_coverage(s, mode_based=any(f.status not in (NOT_ASSESSABLE, "error") for f in findings[1:])))
     findings.append(any_of("collapse", LABEL, findings, "evaluation columns (diversity, modes_covered, mode_kl, coverage)",
                            "samples are as varied as the data"))
     return findings
@@ -54,6 +54,21 @@ def _low(name: str, s: Series, col: str, fail: float, warn: float, what: str) ->
     if value <= warn:
         return Finding(name, LABEL, WARN, value, warn, f"{what} is low: {value:.3g}", window=window)
     return Finding(name, LABEL, PASS, value, warn, f"{what} is {value:.3g}", window=window)
+
+
+def _coverage(s: Series, mode_based: bool) -> Finding:
+    """k-NN coverage; decisive only as high precision with low coverage and no mode count to go by."""
+    th = s.th
+    f = _low("collapse.coverage", s, "coverage", th.coverage_fail, th.coverage_warn, "k-NN coverage of the real data")
+    if f.status != FAIL:
+        return f
+    precision = _late(s, "precision")
+    if mode_based or precision is None or precision[0] < th.coverage_min_precision:
+        why = ("the mode counts are the direct measure" if mode_based else
+               f"precision is {precision[0]:.2f}: the fakes are imprecise rather than collapsed" if precision else
+               "precision was not recorded to tell collapse from imprecision")
+        return Finding(f.check, LABEL, WARN, f.value, f.threshold, f"{f.message}; not decisive: {why}", window=f.window)
+    return f
 
 
 def _modes(s: Series, ctx: Context) -> Finding:
