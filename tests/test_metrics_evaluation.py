@@ -121,10 +121,11 @@ def test_the_real_side_cache_never_serves_a_changed_batch(digits) -> None:
     real = digits.sample(300, gen(11))
     fake = digits.sample(300, gen(12))
     first = evaluate(fake, real, digits)
-    assert _real_cache["key"][0]() is real
+    assert _real_cache["classify"][0]() is real and _real_cache["pairwise"][0]() is real
     assert evaluate(fake, real, digits) == first
     real[:150] = -1.0  # in place: half the reals become blank images
-    assert evaluate(fake, real, digits)["distance"] != first["distance"]
+    changed = evaluate(fake, real, digits)
+    assert changed["distance"] != first["distance"] and changed["diversity"] != first["diversity"]
     assert evaluate(fake, real.clone(), digits)["distance"] == pytest.approx(distance_to_real(fake, real, digits))
 
 
