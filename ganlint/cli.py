@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a GAN on a named dataset and write a run folder (config, weights, telemetry, samples).")
     _add_config_flags(p)
     p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds a run")
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="skip the diagnosis and report (report.html, report.md, plots/) in the run folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_train)
@@ -85,11 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "precision/recall, write the tables. Exit code 1 when a scenario's label differs from its "
                        "expectation in a majority of its seeds.")
     p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: the scenarios/ folder)")
-    p.add_argument("--suite", choices=("quick", "full"), default="quick", help="which scenarios [default: quick]")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per scenario: 0..N-1 [default: 1]")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [default: auto]")
+    p.add_argument("--suite", choices=("quick", "full"), default=None, help="which scenarios [default: quick]")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per scenario: 0..N-1 [default: 1]")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N [default: auto]")
     p.add_argument("--jobs", type=int, default=None, help="worker processes [default: CPU cores on CPU, 1 on CUDA]")
-    p.add_argument("--out", default=None, help="output folder [default: reports/suite-<time>]")
+    p.add_argument("--name", default=None, help="report name: the output folder is reports/NAME [default: <suite>-<time>]")
+    p.add_argument("--out", default=None, help="output folder (instead of reports/NAME)")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="finish an interrupted suite in DIR: run only the scenario-seed pairs without a result")
+    p.add_argument("--no-report", dest="report", action="store_false", help="write the tables only, no plots or pages")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_run)
@@ -103,7 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how d_real/d_fake read (default: from the run's config, else inferred from their range)")
     p.add_argument("--num-modes", type=int, default=None, help="known modes of the data (default: from the run's config)")
     p.add_argument("--all", action="store_true", help="text format: list passing findings too")
+    p.add_argument("--report", nargs="?", const="", default=None, metavar="DIR",
+                   help="also write the report (report.html, report.md, plots, findings table) into DIR "
+                   "[default DIR: the run folder, or reports/<table name> for a table]")
     p.set_defaults(func=cmd_diagnose)
+
+    p = sub.add_parser("report", help="re-render the report of a run or suite folder from its saved tables, or compare two suites",
+                       description="Render report.html, report.md and the plots of a run folder, a telemetry table or a "
+                       "suite folder from what they saved (nothing is retrained). With --compare A B: put two suites side "
+                       "by side (labels that changed, metrics that moved); exit code 1 when a scenario that passes in A "
+                       "fails in B.")
+    p.add_argument("path", nargs="?", metavar="RUN_OR_SUITE_DIR", help="a suite folder, a run folder or a telemetry table")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two suite folders: A (before) and B (after)")
+    p.add_argument("--out", default=None, help="output folder [default: the folder itself; for --compare: "
+                   "reports/compare-<A>-vs-<B>]")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes for re-rendering run reports [default: CPU cores]")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("list", help="list the datasets, losses and models",
                        description="List the names ganlint accepts for --dataset, --loss and --model.")
@@ -119,8 +141,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in config_fields()})
     run = train(cfg, overwrite=args.overwrite, progress=not args.quiet)
     s = run.summary
+    diag, page = None, None
+    if args.report:
+        from ganlint.diagnostics import diagnose
+        from ganlint.report.run_report import render_run
+
+        diag = diagnose(run.out_dir)
+        if not args.quiet:
+            print("ganlint: writing the report", file=sys.stderr, flush=True)
+        page = render_run(run.out_dir, diagnosis=diag)
     if args.format == "json":
-        print(json.dumps({"out": str(run.out_dir), **s, "config": run.config.to_dict()}, indent=2, default=str))
+        extra = {"label": diag.label, "report": str(page)} if diag else {}
+        print(json.dumps({"out": str(run.out_dir), **s, **extra, "config": run.config.to_dict()}, indent=2, default=str))
         return EXIT_OK
     fin, ev = s["final"], s["final_eval"]
     print(f"run:    {run.out_dir}")
@@ -131,6 +163,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if ev:
         parts = [f"{k} {_num(v)}" for k, v in ev.items() if k != "step" and v is not None]
         print(f"eval @ step {ev['step']}:  " + "  ".join(parts))
+    if diag is not None:
+        onset = f", onset at step {diag.onset_step}" if diag.onset_step is not None else ""
+        print(f"label:  {diag.label} (confidence {diag.confidence:.2f}{onset}); details: ganlint diagnose {run.out_dir}")
+        print(f"report: {page}")
     return EXIT_OK
 
 
@@ -141,32 +177,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ganlint.device import resolve_device
     from ganlint.errors import ConfigError
     from ganlint.scenarios import load_scenarios
-    from ganlint.suite import format_suite, run_suite
+    from ganlint.suite import format_suite, read_spec, resume_suite, run_suite
 
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds must be 1 or more, got {args.seeds}")
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs must be 1 or more, got {args.jobs}")
-    # Validate the device once, before any training: a bad name, or CUDA asked for where there is none.
-    TrainConfig(device=args.device).resolve()
-    resolve_device(args.device)
-    scenarios = load_scenarios(args.paths or None, suite=args.suite)
-    if not scenarios:
-        print(f"ganlint: no scenarios in suite {args.suite!r}", file=sys.stderr)
-        return EXIT_NOTHING
-    out = args.out or f"reports/suite-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = run_suite(scenarios, seeds=args.seeds, device=args.device, out_dir=out, jobs=args.jobs, progress=not args.quiet)
+    if args.resume is not None:
+        given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
+                                      ("--device", args.device), ("--name", args.name), ("--out", args.out)) if v]
+        if given:
+            raise ConfigError(f"--resume takes the scenarios, seeds and device from {args.resume}/suite.json; "
+                              f"drop {', '.join(given)}")
+        spec = read_spec(args.resume)
+        resolve_device(spec["device"])  # the machine may have changed since (no CUDA here)
+        result = resume_suite(args.resume, jobs=args.jobs, progress=not args.quiet, report=args.report)
+    else:
+        suite = args.suite or "quick"
+        seeds = 1 if args.seeds is None else args.seeds
+        device = args.device or "auto"
+        if seeds < 1:
+            raise ConfigError(f"--seeds must be 1 or more, got {seeds}")
+        if args.name is not None and args.out is not None:
+            raise ConfigError("give --name or --out, not both")
+        if args.name is not None and (not args.name or "/" in args.name or args.name in (".", "..")):
+            raise ConfigError(f"--name must be a plain folder name, got {args.name!r}")
+        # Validate the device once, before any training: a bad name, or CUDA asked for where there is none.
+        TrainConfig(device=device).resolve()
+        resolve_device(device)
+        scenarios = load_scenarios(args.paths or None, suite=suite)
+        if not scenarios:
+            print(f"ganlint: no scenarios in suite {suite!r}", file=sys.stderr)
+            return EXIT_NOTHING
+        out = args.out or f"reports/{args.name or suite + '-' + time.strftime('%Y%m%d-%H%M%S')}"
+        result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
+                           progress=not args.quiet, report=args.report, suite=suite)
     if args.format == "json":
         print(json.dumps({
             "out": str(result.out_dir),
             "passed": result.passed,
-            "scenarios": result.scenarios.to_dict(orient="records"),
+            "report": str(result.out_dir / "report.html") if args.report else None,
+            "scenarios": json.loads(result.scenarios.to_json(orient="records")),
             "labels": json.loads(result.labels.to_json(orient="records")),
             "results": json.loads(result.results.to_json(orient="records")),
         }, indent=2, default=str))
     else:
         print(format_suite(result))
         print(f"tables: {result.out_dir}")
+        if args.report:
+            print(f"report: {result.out_dir / 'report.html'}")
     return EXIT_OK if result.passed else EXIT_FAILING
 
 
@@ -174,11 +231,60 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from ganlint.diagnostics import diagnose
 
     d = diagnose(args.path, d_output=args.d_output, num_modes=args.num_modes)
+    page = None
+    if args.report is not None:
+        from ganlint.report.run_report import render_run
+
+        page = render_run(args.path, args.report or None, diagnosis=d)
     if args.format == "json":
-        print(json.dumps(d.to_dict(), indent=2))
+        print(json.dumps({**d.to_dict(), **({"report": str(page)} if page else {})}, indent=2))
     else:
         print(format_diagnosis(d, show_all=args.all))
+        if page:
+            print(f"report: {page}")
     return EXIT_OK if d.label == "stable" else EXIT_FAILING
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ganlint.errors import ConfigError, DataError
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs must be 1 or more, got {args.jobs}")
+    if args.compare:
+        if args.path:
+            raise ConfigError("give a folder to render, or --compare A B, not both")
+        from ganlint.report.compare import compare_suites, format_comparison
+
+        cmp = compare_suites(*args.compare, out=args.out)
+        if args.format == "json":
+            print(json.dumps(cmp.to_dict(), indent=2, default=str))
+        else:
+            print(format_comparison(cmp))
+            print(f"report: {cmp.page}")
+        return EXIT_FAILING if cmp.regressions else EXIT_OK
+    if not args.path:
+        raise ConfigError("name a run or suite folder (or a telemetry table), or use --compare A B")
+    path = Path(args.path)
+    if not path.exists():
+        raise DataError(f"{args.path!r} does not exist")
+    if path.is_dir() and (path / "suite.json").exists():
+        from ganlint.report.suite_report import render_suite
+
+        page = render_suite(path, args.out, rerender_runs=True, jobs=args.jobs)
+        kind = "suite"
+    else:
+        from ganlint.report.run_report import render_run
+
+        page = render_run(path, args.out)
+        kind = "run"
+    if args.format == "json":
+        print(json.dumps({"kind": kind, "report": str(page), "markdown": str(page.with_name("report.md"))}, indent=2))
+    else:
+        print(f"report: {page}")
+        print(f"markdown: {page.with_name('report.md')}")
+    return EXIT_OK
 
 
 def format_diagnosis(d, show_all: bool = False) -> str:

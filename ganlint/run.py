@@ -72,6 +72,8 @@ def write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically (temp file + rename), so a kill never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if hasattr(os, "fchmod"):  # mkstemp's 0600 would hide the file from the user's colleagues and CI readers
+        os.fchmod(fd, 0o644)
     with os.fdopen(fd, "w") as f:
         json.dump(obj, f, indent=2, default=str)
         f.write("\n")

@@ -1,14 +1,20 @@
 """The scenario suite runner: train each scenario for each seed, diagnose it, compare with `expect`.
 
     ganlint run --suite quick --seeds 3        # every quick scenario, seeds 0, 1, 2
+    ganlint run --resume reports/suite-...     # finish a suite that was interrupted
 
-Each (scenario, seed) result is written atomically to OUT/results/<scenario>--seed<k>.json as soon as
-it finishes, so the tables can always be rebuilt from what is on disk. The tables (CSV and parquet):
-  results     one row per scenario and seed
-  scenarios   per scenario: seeds that agree with the expectation, majority label, passed
-  confusion   expected label (rows) vs found label (columns), counted over all runs
-  labels      per-label precision and recall over all runs
-A scenario passes when its expected label is found in a majority of its seeds.
+The suite's folder (see reports/README.md):
+  suite.json                       what was asked: the scenarios (in full), seeds, device; written first
+  runs/<scenario>--seed<k>/        each run's folder, with its diagnosis, findings and report
+  results/<scenario>--seed<k>.json each run's result row, written atomically when the run is finished
+  results, scenarios, confusion, labels (.csv and .parquet)   the tables (ganlint.report.tables)
+  report.html, report.md, plots/   the report (ganlint.report)
+
+Why this layout: a result file is written last, atomically, so it exists only for a finished run. A kill
+at any moment loses at most the runs in flight, and `--resume` runs exactly the (scenario, seed) pairs
+that have no result file, from the scenario definitions saved in suite.json (not the files on disk, which
+may have changed). The tables are rebuilt from all result files, sorted, so a resumed suite gives the
+same tables as an uninterrupted one (apart from the clock columns, wall_s and steps_per_s).
 
 Runs go to worker processes (`jobs`): small GANs on a CPU use one core well, so two one-thread
 workers on two cores beat one two-thread process. Each worker trains with torch's global seed set from
@@ -17,55 +23,59 @@ the scenario's seed, so the results do not depend on `jobs`.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ganlint.diagnostics.findings import LABELS
+from ganlint.errors import DataError
+from ganlint.report.tables import SuiteTables, suite_tables, write_suite_tables
 from ganlint.run import write_json
 
+SPEC_FILE = "suite.json"
 RESULTS_DIR = "results"
-RESULT_COLUMNS = (
-    "scenario", "seed", "dataset", "loss", "expected", "label", "confidence", "onset_step", "correct",
-    "final_distance", "modes_covered", "final_d_real", "final_d_fake", "steps_per_s", "wall_s", "device", "run_dir",
-)
+RUNS_DIR = "runs"
+SPEC_VERSION = 1
+
+# Kept for callers of the earlier API: SuiteResult is the tables plus the folder.
+SuiteResult = SuiteTables
 
 
-@dataclass
-class SuiteResult:
-    out_dir: Path
-    results: pd.DataFrame
-    scenarios: pd.DataFrame
-    confusion: pd.DataFrame
-    labels: pd.DataFrame
-
-    @property
-    def passed(self) -> bool:
-        return bool(len(self.scenarios)) and bool(self.scenarios["passed"].all())
+def run_key(scenario: str, seed: int) -> str:
+    return f"{scenario}--seed{seed}"
 
 
-def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, threads: int | None) -> dict[str, Any]:
-    """Train and diagnose one scenario for one seed (in a worker process); returns the result row."""
+def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, threads: int | None,
+            report: bool = True) -> dict[str, Any]:
+    """Train, diagnose and (optionally) report one scenario for one seed, in a worker process; then
+    write its result file (last, atomically) and return the row."""
     import torch
 
     import ganlint
+    from ganlint.report.tables import findings_table, write_table
 
     if threads:
         torch.set_num_threads(threads)
-    run_dir = Path(out_dir) / "runs" / f"{scenario['name']}--seed{seed}"
+    key = run_key(scenario["name"], seed)
+    rel_dir = Path(RUNS_DIR) / key
     t0 = time.perf_counter()
-    run = ganlint.train({**scenario["train"], "seed": seed, "device": device, "out": str(run_dir)}, overwrite=True)
+    run = ganlint.train({**scenario["train"], "seed": seed, "device": device, "out": str(Path(out_dir) / rel_dir)},
+                        overwrite=True)
     diag = ganlint.diagnose(run.out_dir)
     wall = time.perf_counter() - t0
     write_json(run.out_dir / "diagnosis.json", diag.to_dict())
+    write_table(findings_table(diag), run.out_dir, "findings")
+    if report:
+        from ganlint.report.run_report import render_run
+
+        render_run(run.out_dir, diagnosis=diag)
     fin, ev = run.summary.get("final", {}), run.summary.get("final_eval", {})
     row = {
         "scenario": scenario["name"],
@@ -79,93 +89,151 @@ def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, thre
         "correct": diag.label == scenario["expect"],
         "final_distance": ev.get("distance"),
         "modes_covered": ev.get("modes_covered"),
+        "final_coverage": ev.get("coverage"),
+        "final_diversity": ev.get("diversity"),
         "final_d_real": fin.get("d_real"),
         "final_d_fake": fin.get("d_fake"),
+        "steps": run.summary.get("steps_completed"),
         "steps_per_s": run.summary.get("steps_per_s"),
         "wall_s": round(wall, 2),
         "device": run.summary.get("device"),
-        "run_dir": str(run.out_dir),
+        "run_dir": rel_dir.as_posix(),
     }
-    write_json(Path(out_dir) / RESULTS_DIR / f"{scenario['name']}--seed{seed}.json", row)
+    write_json(Path(out_dir) / RESULTS_DIR / f"{key}.json", row)
     return row
 
 
-def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str = "auto", out_dir: str | Path = "reports/suite",
-              jobs: int | None = None, progress: bool = True) -> SuiteResult:
-    """Run every scenario for every seed and build the result tables (also written under out_dir)."""
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    out = Path(out_dir)
-    (out / RESULTS_DIR).mkdir(parents=True, exist_ok=True)
-    tasks = [({"name": s.name, "expect": s.expect, "train": dict(s.train)}, seed) for s in scenarios for seed in seed_list]
-    if jobs is None:
-        jobs = 1 if device.startswith("cuda") else max(1, min(os.cpu_count() or 1, len(tasks)))
-    threads = 1 if jobs > 1 else None
-    rows: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
+def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suite: str | None = None) -> dict[str, Any]:
+    """What a suite run is asked to do, in full (suite.json)."""
+    from ganlint import __version__
 
-    def report(row: dict[str, Any]) -> None:
-        rows.append(row)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    return {
+        "version": SPEC_VERSION,
+        "ganlint": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "suite": suite,
+        "seeds": seed_list,
+        "device": device,
+        "scenarios": [{"name": s.name, "expect": s.expect, "why": s.why, "file": str(s.path), "train": dict(s.train)}
+                      for s in scenarios],
+    }
+
+
+def read_spec(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The suite.json of a suite folder; DataError naming what is wrong."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise DataError(f"{str(out)!r} is not a folder")
+    path = out / SPEC_FILE
+    if not path.is_file():
+        raise DataError(f"{str(out)!r} is not a ganlint suite folder (no {SPEC_FILE})")
+    try:
+        spec = json.loads(path.read_text())
+        ok = isinstance(spec["scenarios"], list) and isinstance(spec["seeds"], list) and isinstance(spec["device"], str)
+        ok = ok and all({"name", "expect", "train"} <= set(s) for s in spec["scenarios"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise DataError(f"{str(path)!r} is not a valid suite spec (needs scenarios, seeds and device)")
+    return spec
+
+
+def finished_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """The result rows on disk, by run key. A result file is only ever complete (atomic writes)."""
+    rows = {}
+    folder = Path(out_dir) / RESULTS_DIR
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            row = json.loads(f.read_text())
+            rows[run_key(row["scenario"], int(row["seed"]))] = row
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            print(f"ganlint: warning: ignoring unreadable result file {f}", file=sys.stderr)
+    return rows
+
+
+def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str = "auto", out_dir: str | Path = "reports/suite",
+              jobs: int | None = None, progress: bool = True, report: bool = True, suite: str | None = None) -> SuiteTables:
+    """Run every scenario for every seed, write the tables (and the report), and return the tables.
+
+    Raises:
+        DataError: out_dir already holds a suite (resume it with `resume_suite`, or choose another folder).
+    """
+    out = Path(out_dir)
+    if (out / SPEC_FILE).exists():
+        raise DataError(f"{str(out)!r} already holds a suite; resume it with --resume {out}, or choose another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    spec = make_spec(scenarios, seeds, device, suite)
+    write_json(out / SPEC_FILE, spec)
+    return _execute(spec, out, jobs, progress, report)
+
+
+def resume_suite(out_dir: str | Path, jobs: int | None = None, progress: bool = True, report: bool = True) -> SuiteTables:
+    """Run the (scenario, seed) pairs of a suite folder that have no result yet, then rebuild its tables."""
+    out = Path(out_dir)
+    spec = read_spec(out)
+    return _execute(spec, out, jobs, progress, report, resuming=True)
+
+
+def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, report: bool,
+             resuming: bool = False) -> SuiteTables:
+    device = spec["device"]
+    all_tasks = [(sc, seed) for sc in spec["scenarios"] for seed in spec["seeds"]]
+    done = finished_results(out)
+    wanted = {run_key(sc["name"], seed) for sc, seed in all_tasks}
+    tasks = [(sc, seed) for sc, seed in all_tasks if run_key(sc["name"], seed) not in done]
+    if resuming and progress:
+        print(f"ganlint: resuming {out}: {len(all_tasks) - len(tasks)} of {len(all_tasks)} runs done, {len(tasks)} to go",
+              file=sys.stderr, flush=True)
+    if jobs is None:
+        jobs = 1 if device.startswith("cuda") else max(1, min(os.cpu_count() or 1, len(tasks) or 1))
+    threads = 1 if jobs > 1 else None
+    t0 = time.perf_counter()
+    new = 0
+
+    def note(row: dict[str, Any]) -> None:
+        nonlocal new
+        new += 1
+        done[run_key(row["scenario"], row["seed"])] = row
         if progress:
             mark = "ok" if row["correct"] else f"MISMATCH (expected {row['expected']})"
             elapsed = time.perf_counter() - t0
-            eta = elapsed / len(rows) * (len(tasks) - len(rows))
-            print(f"ganlint: [{len(rows)}/{len(tasks)}] {row['scenario']} seed {row['seed']}: {row['label']} {mark} "
-                  f"({row['wall_s']:.1f}s; ETA {eta:.0f}s)", file=sys.stderr, flush=True)
+            rate = new / elapsed * 60
+            eta = elapsed / new * (len(tasks) - new)
+            print(f"ganlint: [{len(done)}/{len(all_tasks)}] {row['scenario']} seed {row['seed']}: {row['label']} {mark} "
+                  f"({row['wall_s']:.1f}s) | {rate:.1f} runs/min | ETA {_clock(eta)}", file=sys.stderr, flush=True)
 
-    if jobs == 1:
+    if tasks and jobs == 1:
         for sc, seed in tasks:
-            report(run_one(sc, seed, device, str(out), threads))
-    else:
+            note(run_one(sc, seed, device, str(out), threads, report))
+    elif tasks:
         # spawn, not fork: forking a process that has touched torch's thread pools can deadlock.
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_one, sc, seed, device, str(out), threads) for sc, seed in tasks]
-            for fut in as_completed(futures):
-                report(fut.result())
-    result = tables(pd.DataFrame(rows))
-    write_tables(result, out)
+            futures = [pool.submit(run_one, sc, seed, device, str(out), threads, report) for sc, seed in tasks]
+            try:
+                for fut in as_completed(futures):
+                    note(fut.result())
+            except BaseException:
+                for f in futures:  # do not start more runs after an interrupt or a crash
+                    f.cancel()
+                raise
+    rows = [done[k] for k in sorted(done) if k in wanted]
+    result = suite_tables(pd.DataFrame(rows))
+    write_suite_tables(result, out)
+    result.out_dir = out
+    if report:
+        from ganlint.report.suite_report import render_suite
+
+        render_suite(out, tables=result)
     return result
 
 
-def tables(results: pd.DataFrame) -> SuiteResult:
-    """The suite tables from the per-run rows."""
-    results = results.reindex(columns=list(RESULT_COLUMNS)).sort_values(["scenario", "seed"]).reset_index(drop=True)
-    per = []
-    for name, g in results.groupby("scenario", sort=True):
-        counts = g["label"].value_counts()
-        agree = int(g["correct"].sum())
-        per.append({
-            "scenario": name,
-            "expected": g["expected"].iloc[0],
-            "majority_label": counts.index[0],
-            "agree": agree,
-            "seeds": len(g),
-            "agreement": agree / len(g),
-            "passed": agree * 2 > len(g),
-            "labels": ", ".join(f"{k} x{v}" for k, v in counts.items()),
-        })
-    scen = pd.DataFrame(per, columns=["scenario", "expected", "majority_label", "agree", "seeds", "agreement", "passed", "labels"])
-    used = [x for x in LABELS if x in set(results["expected"]) | set(results["label"])]
-    confusion = pd.crosstab(pd.Categorical(results["expected"], used), pd.Categorical(results["label"], used),
-                            rownames=["expected"], colnames=["found"], dropna=False)
-    lab = []
-    for x in used:
-        tp = int(((results["expected"] == x) & (results["label"] == x)).sum())
-        found, truth = int((results["label"] == x).sum()), int((results["expected"] == x).sum())
-        lab.append({"label": x, "expected": truth, "found": found, "correct": tp,
-                    "precision": tp / found if found else float("nan"), "recall": tp / truth if truth else float("nan")})
-    labels = pd.DataFrame(lab, columns=["label", "expected", "found", "correct", "precision", "recall"])
-    return SuiteResult(Path("."), results, scen, confusion, labels)
+def _clock(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def write_tables(result: SuiteResult, out: Path) -> None:
-    result.out_dir = out
-    for name, df in (("results", result.results), ("scenarios", result.scenarios), ("labels", result.labels)):
-        df.to_csv(out / f"{name}.csv", index=False)
-        df.to_parquet(out / f"{name}.parquet", index=False)
-    result.confusion.to_csv(out / "confusion.csv")
-
-
-def format_suite(result: SuiteResult) -> str:
+def format_suite(result: SuiteTables) -> str:
     """The text summary: scenarios expected vs found, then per-label precision and recall."""
     lines = []
     w = max([len(s) for s in result.scenarios["scenario"]] + [8])
@@ -184,3 +252,8 @@ def format_suite(result: SuiteResult) -> str:
     lines.append("")
     lines.append(f"{ok}/{n} runs gave the expected label; {passed}/{len(result.scenarios)} scenarios pass")
     return "\n".join(lines)
+
+
+def tables(rows: pd.DataFrame | list[dict]) -> SuiteTables:
+    """The suite tables from result rows (see ganlint.report.tables.suite_tables)."""
+    return suite_tables(rows)

@@ -62,6 +62,16 @@ def picture_steps(evals: list[int], count: int) -> list[int]:
     return [evals[i] for i in idx]
 
 
+def eval_inputs(cfg: TrainConfig, dataset) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """The fixed evaluation inputs of a run: (seed, z, reals), drawn on the CPU from their own generator,
+    so they are identical on every device and a report can draw the same reals again later."""
+    eval_seed = (cfg.seed + 10_007) % (MAX_SEED + 1)
+    eval_gen = torch.Generator().manual_seed(eval_seed)
+    z_eval = torch.randn(cfg.eval_samples, cfg.z_dim, generator=eval_gen)
+    real_eval = dataset.sample(cfg.eval_samples, eval_gen, "cpu")
+    return eval_seed, z_eval, real_eval
+
+
 def _as_config(config: TrainConfig | Mapping[str, Any] | None, overrides: dict[str, Any]) -> TrainConfig:
     if config is None:
         cfg = TrainConfig()
@@ -121,11 +131,8 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
 
-    # Fixed evaluation inputs from their own generator (CPU, so they are identical on every device).
-    eval_seed = (cfg.seed + 10_007) % (MAX_SEED + 1)
-    eval_gen = torch.Generator().manual_seed(eval_seed)
-    z_eval = torch.randn(cfg.eval_samples, cfg.z_dim, generator=eval_gen).to(device)
-    real_eval = dataset.sample(cfg.eval_samples, eval_gen, "cpu").to(device)
+    eval_seed, z_eval, real_eval = eval_inputs(cfg, dataset)
+    z_eval, real_eval = z_eval.to(device), real_eval.to(device)
 
     meta = {
         "ganlint_version": ganlint.__version__,
@@ -201,7 +208,11 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
 
         if step in eval_set:
             fake_eval = _generate(g, z_eval, eval_seed)
-            recorder.record_eval(step, evaluate(fake_eval, real_eval, dataset))
+            # Evaluations must never draw from training's random stream (a metric that samples, or the
+            # MNIST classifier loaded on first use): the run would then depend on what ran before it in
+            # the same process, e.g. on whether a suite was resumed.
+            with torch.random.fork_rng(devices=[z_eval.device] if z_eval.device.type == "cuda" else []):
+                recorder.record_eval(step, evaluate(fake_eval, real_eval, dataset))
             if step in pictures:
                 _save_picture(fake_eval, real_eval, dataset, step, out)
 

@@ -1,22 +1,16 @@
-"""The suite tables: agreement, majority, confusion matrix and per-label precision/recall."""
+"""The suite tables: agreement, majority, confusion matrix and per-label precision/recall, by hand."""
 
 from __future__ import annotations
 
 import math
 
 import pandas as pd
+import pytest
+from report_helpers import rows
 
-from ganlint.suite import format_suite, tables
-
-
-def rows(spec):
-    out = []
-    for scenario, expected, labels in spec:
-        for seed, label in enumerate(labels):
-            out.append({"scenario": scenario, "seed": seed, "expected": expected, "label": label,
-                        "correct": label == expected})
-    return pd.DataFrame(out)
-
+from ganlint.errors import DataError
+from ganlint.report.tables import suite_tables
+from ganlint.suite import format_suite
 
 SPEC = [
     ("a", "collapsed", ["collapsed", "collapsed", "stable"]),
@@ -26,7 +20,7 @@ SPEC = [
 
 
 def test_majority_and_pass():
-    r = tables(rows(SPEC))
+    r = suite_tables(rows(SPEC))
     s = r.scenarios.set_index("scenario")
     assert s.loc["a", "passed"] and s.loc["a", "agree"] == 2
     assert not s.loc["b", "passed"] and s.loc["b", "majority_label"] == "collapsed"
@@ -34,8 +28,17 @@ def test_majority_and_pass():
     assert not r.passed
 
 
+def test_majority_tie_is_broken_by_label_order_not_row_order():
+    spec = [("t", "stable", ["stable", "collapsed"])]
+    forward = suite_tables(rows(spec)).scenarios.iloc[0]
+    backward = suite_tables(rows(spec).iloc[::-1]).scenarios.iloc[0]
+    # collapsed comes before stable in the label order; a 1-1 tie is not a majority, so it fails
+    assert forward["majority_label"] == backward["majority_label"] == "collapsed"
+    assert not forward["passed"]
+
+
 def test_confusion_and_precision_recall_by_hand():
-    r = tables(rows(SPEC))
+    r = suite_tables(rows(SPEC))
     assert r.confusion.loc["collapsed", "collapsed"] == 2
     assert r.confusion.loc["stable", "collapsed"] == 2
     assert int(r.confusion.to_numpy().sum()) == 9
@@ -49,7 +52,35 @@ def test_confusion_and_precision_recall_by_hand():
     assert lab.loc["stalled", "precision"] == 1.0 and lab.loc["stalled", "recall"] == 1.0
 
 
+def test_label_never_found_has_nan_precision():
+    r = suite_tables(rows([("x", "oscillating", ["stable", "stable"])]))
+    lab = r.labels.set_index("label")
+    assert math.isnan(lab.loc["oscillating", "precision"]) and lab.loc["oscillating", "recall"] == 0.0
+    assert lab.loc["stable", "precision"] == 0.0 and math.isnan(lab.loc["stable", "recall"])
+
+
+def test_aggregates_are_medians_over_seeds():
+    r = suite_tables(rows([("m", "stable", ["stable", "stable", "stable"])]))
+    s = r.scenarios.iloc[0]
+    assert s["median_final_distance"] == pytest.approx(1.1)  # 0.1, 1.1, 2.1
+    assert s["dataset"] == "ring8"
+
+
+def test_empty_and_incomplete_results_are_errors():
+    with pytest.raises(DataError, match="no results"):
+        suite_tables(rows([]).reindex(columns=list(rows(SPEC).columns)))
+    with pytest.raises(DataError, match=r"lacks the column.*label"):
+        suite_tables(rows(SPEC).drop(columns=["label"]))
+
+
 def test_text_summary_names_failures():
-    text = format_suite(tables(rows(SPEC)))
+    text = format_suite(suite_tables(rows(SPEC)))
     assert "FAIL (1/3)" in text and "pass (3/3)" in text
     assert "6/9 runs gave the expected label; 2/3 scenarios pass" in text
+
+
+def test_rows_helper_matches_runner_columns():
+    from ganlint.report.tables import SCHEMAS
+
+    assert list(rows(SPEC).columns) == list(SCHEMAS["results"])
+    assert isinstance(rows(SPEC), pd.DataFrame)

@@ -216,6 +216,18 @@ def test_evaluations_do_not_perturb_tabular_training(train_tiny) -> None:
     pd.testing.assert_frame_equal(_training_part(often), _training_part(rarely), check_exact=True)
 
 
+def test_mnist_run_does_not_depend_on_the_classifier_being_loaded_already(train_tiny, fast_mnist) -> None:
+    """The classifier is loaded at the first MNIST evaluation of a process; loading it must not shift the
+    run's random stream (found when a resumed suite gave another FID than the uninterrupted one)."""
+    from ganlint.metrics import mnist_classifier
+
+    mnist_classifier._load.cache_clear()
+    first = train_tiny("first", dataset="mnist", g_width=32, d_width=32)  # loads the classifier
+    second = train_tiny("second", dataset="mnist", g_width=32, d_width=32)  # finds it loaded
+    pd.testing.assert_frame_equal(first.telemetry.drop(columns="time_s"), second.telemetry.drop(columns="time_s"),
+                                  check_exact=True)
+
+
 def test_flush_interval_does_not_change_training(train_tiny) -> None:
     a = train_tiny("a", flush_every=1)
     b = train_tiny("b", flush_every=50)

@@ -55,6 +55,14 @@ class Finding:
         d["severity"] = round(self.severity, 3)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        """The inverse of to_dict (None for a missing value stays None)."""
+        window = d.get("window")
+        return cls(check=d["check"], label=d["label"], status=d["status"], value=d.get("value"),
+                   threshold=d.get("threshold"), message=d["message"], window=tuple(window) if window else None,
+                   onset_step=d.get("onset_step"), severity=float(d.get("severity") or 0.0))
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -78,3 +86,10 @@ class Diagnosis:
             "remedies": list(self.remedies),
             "findings": [f.to_dict() for f in self.findings],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Diagnosis:
+        """The inverse of to_dict: a diagnosis saved as diagnosis.json, read back."""
+        return cls(label=d["label"], confidence=float(d["confidence"]), onset_step=d.get("onset_step"),
+                   findings=[Finding.from_dict(f) for f in d.get("findings", [])], remedies=list(d.get("remedies", [])),
+                   summary=d.get("summary", ""), other_labels=list(d.get("other_labels", [])))

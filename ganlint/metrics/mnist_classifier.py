@@ -84,7 +84,10 @@ def _load(device: str) -> MnistClassifier:
         raise FileNotFoundError(f"the MNIST classifier's weights are missing ({path}); "
                                 "train them with scripts/train_mnist_classifier.py")
     arch = classifier_info()["architecture"]
-    model = MnistClassifier(tuple(arch["channels"]), arch["feature_dim"], arch["num_classes"], arch["dropout"])
+    # Building the layers draws their (soon overwritten) initial weights from torch's global generator;
+    # fork it, so loading the classifier mid-training never shifts a run's random stream.
+    with torch.random.fork_rng(devices=[]):
+        model = MnistClassifier(tuple(arch["channels"]), arch["feature_dim"], arch["num_classes"], arch["dropout"])
     model.load_state_dict(load(path.read_bytes()))
     model.requires_grad_(False)
     return model.eval().to(device)

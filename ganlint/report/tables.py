@@ -1,0 +1,239 @@
+"""The report tables: their schemas, how they are built from per-run results, and how they are written.
+
+Every table is written twice, as CSV (for people, diffs and CI logs) and parquet (for notebooks), and
+each has a schema here, so reading it back gives the same dtypes:
+
+    pd.read_parquet("reports/quick/results.parquet")                       # dtypes kept by parquet
+    pd.read_csv("reports/quick/results.csv", dtype=ganlint.report.dtypes("results"))
+    ganlint.report.read_table("reports/quick", "results")                  # either, checked
+
+Why a schema and not CSV's inference: a column with a missing value (onset_step of a stable run)
+would come back as float, and an all-missing one as float where a string was meant.
+
+Tables of a suite (pure functions of the per-run rows):
+  results    one row per scenario and seed
+  scenarios  per scenario over its seeds: agreement with the expected label, majority label, passed
+  confusion  expected label (rows) vs found label (columns), counted over all runs
+  labels     per-label precision and recall over all runs
+Tables of a run: its telemetry (ganlint.telemetry's schema) and `findings` (one row per finding).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganlint.diagnostics.findings import LABELS, Diagnosis
+from ganlint.errors import DataError
+
+STR, INT, NINT, FLOAT, BOOL, NBOOL = "str", "int64", "Int64", "float64", "bool", "boolean"
+
+SCHEMAS: dict[str, dict[str, str]] = {
+    "results": {
+        "scenario": STR, "seed": INT, "dataset": STR, "loss": STR, "expected": STR, "label": STR,
+        "confidence": FLOAT, "onset_step": NINT, "correct": BOOL, "final_distance": FLOAT,
+        "modes_covered": FLOAT, "final_coverage": FLOAT, "final_diversity": FLOAT, "final_d_real": FLOAT,
+        "final_d_fake": FLOAT, "steps": INT, "steps_per_s": FLOAT, "wall_s": FLOAT, "device": STR, "run_dir": STR,
+    },
+    "scenarios": {
+        "scenario": STR, "dataset": STR, "expected": STR, "majority_label": STR, "agree": INT, "seeds": INT,
+        "agreement": FLOAT, "passed": BOOL, "labels": STR, "mean_confidence": FLOAT,
+        "median_final_distance": FLOAT, "median_steps_per_s": FLOAT,
+    },
+    "labels": {"label": STR, "expected": INT, "found": INT, "correct": INT, "precision": FLOAT, "recall": FLOAT},
+    "compare_scenarios": {
+        "scenario": STR, "expected": STR, "label_a": STR, "label_b": STR, "agreement_a": FLOAT, "agreement_b": FLOAT,
+        "passed_a": "boolean", "passed_b": "boolean", "change": STR, "distance_a": FLOAT, "distance_b": FLOAT,
+        "distance_change": FLOAT, "steps_per_s_a": FLOAT, "steps_per_s_b": FLOAT, "speed_ratio": FLOAT,
+    },
+    "compare_runs": {"scenario": STR, "seed": INT, "expected": STR, "label_a": STR, "label_b": STR, "changed": BOOL,
+                     "distance_a": FLOAT, "distance_b": FLOAT, "modes_a": FLOAT, "modes_b": FLOAT},
+    "compare_labels": {"label": STR, "precision_a": FLOAT, "precision_b": FLOAT, "recall_a": FLOAT, "recall_b": FLOAT},
+    # The confusion table's label columns depend on the labels seen; all of them are counts (int64).
+    "confusion": {"expected": STR},
+    "findings": {
+        "check": STR, "label": STR, "status": STR, "value": FLOAT, "threshold": FLOAT, "window_start": NINT,
+        "window_end": NINT, "onset_step": NINT, "severity": FLOAT, "message": STR,
+    },
+}
+# Columns whose values vary from one identical run to the next (clocks), left out when comparing runs.
+TIMING_COLUMNS = ("steps_per_s", "wall_s")
+
+
+def dtypes(name: str, columns: list[str] | None = None) -> dict[str, str]:
+    """The dtype of each column of table `name` (for `pd.read_csv(..., dtype=...)`)."""
+    schema = dict(SCHEMAS[name])
+    if name == "confusion" and columns is not None:
+        schema.update({c: INT for c in columns if c != "expected"})
+    return schema
+
+
+def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The table with exactly its schema's columns (in order) and dtypes; DataError naming what is wrong."""
+    schema = dtypes(name, list(df.columns))
+    missing = [c for c in schema if c not in df.columns]
+    if missing:
+        raise DataError(f"the {name} table lacks the column(s) {', '.join(missing)}")
+    cols = list(schema) if name != "confusion" else list(df.columns)
+    out = df[cols].copy()
+    for c in cols:
+        try:
+            out[c] = _cast(out[c], schema[c])
+        except (ValueError, TypeError) as e:
+            raise DataError(f"the {name} table's column {c!r} is not {schema[c]}: {e}") from None
+    return out.reset_index(drop=True)
+
+
+def _cast(s: pd.Series, dtype: str) -> pd.Series:
+    if dtype == STR:
+        return s.astype(object).where(s.notna(), None).astype("str")
+    if dtype == BOOL:
+        if s.isna().any():
+            raise ValueError("missing values")
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            low = s.astype(str).str.lower()
+            if not low.isin(("true", "false")).all():
+                raise ValueError(f"not true/false: {s[~low.isin(('true', 'false'))].iloc[0]!r}")
+            return low.eq("true")
+        return s.astype(bool)
+    if dtype == NBOOL:  # nullable: a scenario present in only one of two compared suites
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            return s.map(lambda v: None if pd.isna(v) else str(v).lower() == "true").astype(NBOOL)
+        return s.astype(NBOOL)
+    if dtype in (INT, NINT):
+        num = pd.to_numeric(s, errors="raise")
+        if dtype == INT and num.isna().any():
+            raise ValueError("missing values")
+        if (num.dropna() % 1 != 0).any():
+            raise ValueError("not whole numbers")
+        return num.astype(dtype)
+    return pd.to_numeric(s, errors="raise").astype(np.float64)
+
+
+def write_table(df: pd.DataFrame, folder: str | os.PathLike, name: str) -> None:
+    """Write `name`.csv and `name`.parquet into folder, each atomically (temp file + rename)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    df = conform(df, name)
+    for suffix, write in ((".csv", lambda p: df.to_csv(p, index=False)), (".parquet", lambda p: df.to_parquet(p, index=False))):
+        tmp = folder / f".{name}{suffix}.tmp"
+        write(tmp)
+        os.replace(tmp, folder / f"{name}{suffix}")
+
+
+def read_table(folder: str | os.PathLike, name: str) -> pd.DataFrame:
+    """Read `name` from folder (parquet, else CSV) into its schema's dtypes; DataError when it cannot."""
+    folder = Path(folder)
+    pq, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+    try:
+        if pq.is_file():
+            df = pd.read_parquet(pq)
+        elif csv.is_file():
+            head = pd.read_csv(csv, nrows=0)
+            df = pd.read_csv(csv, dtype={k: v for k, v in dtypes(name, list(head.columns)).items()
+                                         if k in head.columns and v not in (BOOL, NBOOL)})
+        else:
+            raise DataError(f"{str(folder)!r} has no {name}.parquet or {name}.csv")
+    except DataError:
+        raise
+    except Exception as e:  # pandas/pyarrow raise many types for a broken file
+        raise DataError(f"cannot read the {name} table in {str(folder)!r}: {type(e).__name__}: {e}") from None
+    return conform(df, name)
+
+
+def findings_table(diagnosis: Diagnosis) -> pd.DataFrame:
+    """One row per finding of a diagnosis."""
+    rows = [{
+        "check": f.check, "label": f.label, "status": f.status, "value": f.value, "threshold": f.threshold,
+        "window_start": f.window[0] if f.window else None, "window_end": f.window[1] if f.window else None,
+        "onset_step": f.onset_step, "severity": f.severity, "message": f.message,
+    } for f in diagnosis.findings]
+    return conform(pd.DataFrame(rows, columns=list(SCHEMAS["findings"])), "findings")
+
+
+@dataclass
+class SuiteTables:
+    """The four tables of a suite (see the module docstring)."""
+
+    results: pd.DataFrame
+    scenarios: pd.DataFrame
+    confusion: pd.DataFrame
+    labels: pd.DataFrame
+    out_dir: Path = field(default_factory=lambda: Path("."))
+
+    @property
+    def passed(self) -> bool:
+        """Every scenario passes (and there is at least one)."""
+        return bool(len(self.scenarios)) and bool(self.scenarios["passed"].all())
+
+
+def suite_tables(rows: pd.DataFrame | list[dict]) -> SuiteTables:
+    """The suite tables from the per-run result rows. A scenario passes when its expected label is found
+    in a strict majority of its seeds."""
+    results = conform(pd.DataFrame(rows), "results").sort_values(["scenario", "seed"]).reset_index(drop=True)
+    if not len(results):
+        raise DataError("the suite has no results")
+    per = []
+    for name, g in results.groupby("scenario", sort=True):
+        counts = g["label"].value_counts()
+        # Ties broken by the label order, so the majority label does not depend on row order.
+        top = counts[counts == counts.max()].index
+        majority = min(top, key=lambda x: LABELS.index(x) if x in LABELS else len(LABELS))
+        agree = int(g["correct"].sum())
+        per.append({
+            "scenario": name,
+            "dataset": g["dataset"].iloc[0],
+            "expected": g["expected"].iloc[0],
+            "majority_label": majority,
+            "agree": agree,
+            "seeds": len(g),
+            "agreement": agree / len(g),
+            "passed": agree * 2 > len(g),
+            "labels": ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "mean_confidence": float(g["confidence"].mean()),
+            "median_final_distance": float(g["final_distance"].median()),
+            "median_steps_per_s": float(g["steps_per_s"].median()),
+        })
+    scenarios = conform(pd.DataFrame(per), "scenarios")
+    used = [x for x in LABELS if x in set(results["expected"]) | set(results["label"])]
+    used += sorted((set(results["expected"]) | set(results["label"])) - set(used))
+    confusion = pd.crosstab(pd.Categorical(results["expected"], used), pd.Categorical(results["label"], used),
+                            rownames=["expected"], colnames=["found"], dropna=False).astype(np.int64)
+    confusion.index = confusion.index.astype(str)
+    confusion.columns = confusion.columns.astype(str)
+    confusion.index.name, confusion.columns.name = "expected", "found"
+    lab = []
+    for x in used:
+        tp = int(((results["expected"] == x) & (results["label"] == x)).sum())
+        found, truth = int((results["label"] == x).sum()), int((results["expected"] == x).sum())
+        lab.append({"label": x, "expected": truth, "found": found, "correct": tp,
+                    "precision": tp / found if found else np.nan, "recall": tp / truth if truth else np.nan})
+    labels = conform(pd.DataFrame(lab), "labels")
+    return SuiteTables(results, scenarios, confusion, labels)
+
+
+def confusion_frame(confusion: pd.DataFrame) -> pd.DataFrame:
+    """The confusion matrix as a flat table (an `expected` column, then one count column per label)."""
+    flat = confusion.reset_index()
+    flat.columns = [str(c) for c in flat.columns]
+    flat.columns.name = None
+    return flat
+
+
+def write_suite_tables(t: SuiteTables, folder: str | os.PathLike) -> None:
+    write_table(t.results, folder, "results")
+    write_table(t.scenarios, folder, "scenarios")
+    write_table(t.labels, folder, "labels")
+    write_table(confusion_frame(t.confusion), folder, "confusion")
+
+
+def read_suite_tables(folder: str | os.PathLike) -> SuiteTables:
+    """The suite's tables rebuilt from its saved results table (aggregates are recomputed, so they
+    always agree with the results)."""
+    t = suite_tables(read_table(folder, "results"))
+    t.out_dir = Path(folder)
+    return t
