@@ -46,6 +46,7 @@ th { background: #eef0f3; font-weight: 600; } td.num { text-align: right; font-v
 tr.bad td { background: #fdecea; }
 img { max-width: 100%; height: auto; border: 1px solid #e3e6e9; border-radius: 4px; background: #fff; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
+.nw { white-space: nowrap; }
 .pics img { display: block; margin: 8px 0; max-width: 980px; }
 ul.remedies { margin: 4px 0 0 18px; padding: 0; } .why { color: #3d4650; }
 nav a { margin-right: 10px; font-size: 13px; } a { color: #1565c0; }

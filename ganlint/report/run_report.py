@@ -146,7 +146,7 @@ def render_run(source: str | os.PathLike, out: str | os.PathLike | None = None, 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} exists and is not a folder")
-    from ganlint.report import figures
+    from ganlint.report import figures, sample_figures
 
     with staged(out) as stage:
         d = inp.diagnosis
@@ -158,7 +158,7 @@ def render_run(source: str | os.PathLike, out: str | os.PathLike | None = None, 
             ref = reference_reals(inp.meta)
             if ref is not None:
                 dataset, real = ref
-                figures.samples_strip(inp.fakes, real, dataset, stage / SAMPLES_PNG, title=f"{inp.name}: samples over training")
+                sample_figures.samples_strip(inp.fakes, real, dataset, stage / SAMPLES_PNG, title=f"{inp.name}: samples over training")
                 has_samples = True
         write_table(findings_table(d), stage, "findings")
         write_json(stage / DIAGNOSIS_FILE, d.to_dict())
@@ -200,7 +200,8 @@ def findings_html(d: Diagnosis) -> str:
     f = sorted_findings(d)
     f["steps"] = [_window(r) for _, r in f.iterrows()]
     cols = ["status", "check", "message", "value", "threshold", "steps"]
-    cells = {"status": lambda v: H.badge(v), "check": lambda v: f"<code>{H.esc(v)}</code>"}
+    cells = {"status": lambda v: H.badge(v), "check": lambda v: f"<code>{H.esc(v)}</code>",
+             "steps": lambda v: f'<span class="nw">{H.esc(v)}</span>'}
     shown, passing = f[f["status"] != "pass"], f[f["status"] == "pass"]
     out = H.table(shown, columns=cols, cells=cells) if len(shown) else "<p>All checks pass.</p>"
     if len(passing):
