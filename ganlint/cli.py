@@ -189,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               f"drop {', '.join(given)}")
         spec = read_spec(args.resume)
         resolve_device(spec["device"])  # the machine may have changed since (no CUDA here)
-        result = resume_suite(args.resume, jobs=args.jobs, progress=not args.quiet, report=args.report)
+        out = args.resume
     else:
         suite = args.suite or "quick"
         seeds = 1 if args.seeds is None else args.seeds
@@ -208,8 +208,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"ganlint: no scenarios in suite {suite!r}", file=sys.stderr)
             return EXIT_NOTHING
         out = args.out or f"reports/{args.name or suite + '-' + time.strftime('%Y%m%d-%H%M%S')}"
-        result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
-                           progress=not args.quiet, report=args.report, suite=suite)
+    try:
+        if args.resume is not None:
+            result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report)
+        else:
+            result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
+                               progress=not args.quiet, report=args.report, suite=suite)
+    except KeyboardInterrupt:
+        print(f"ganlint: interrupted; the finished runs are kept: continue with  ganlint run --resume {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.format == "json":
         print(json.dumps({
             "out": str(result.out_dir),

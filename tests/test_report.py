@@ -309,3 +309,20 @@ def test_report_renders_in_headless_chromium(suite_dir, tmp_path):
     assert img.shape[1] == 1280 and img.std() > 0.05  # a rendered page, not a blank one
     if os.environ.get("GANLINT_KEEP_SCREENSHOT"):
         shutil.copy(shot, os.environ["GANLINT_KEEP_SCREENSHOT"])
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    sc = write_scenarios(tmp_path / "sc", ["tiny_gauss", "tiny_ring"])
+    out = tmp_path / "suite"
+    proc = subprocess.Popen([sys.executable, "-m", "ganlint", "run", str(sc), "--seeds", "3", "--device", "cpu",
+                             "--jobs", "1", "--out", str(out), "--no-report", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((out / RESULTS_DIR).glob("*.json")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == f"ganlint: interrupted; the finished runs are kept: continue with  ganlint run --resume {out}"
+    assert "Traceback" not in stderr and stdout == ""
