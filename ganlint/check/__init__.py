@@ -1,0 +1,216 @@
+"""`ganlint check`: is a user's own GAN checkpoint healthy? A Diagnosis, like `ganlint diagnose`, from
+what the checkpoint allows.
+
+    import ganlint.check
+    result = ganlint.check.check("ckpt.pt", generator="mypkg.models:Generator",
+                                 discriminator="mypkg.models:Discriminator", data="mnist")
+    result.healthy, result.diagnosis.label, result.skipped
+
+Steps: load the checkpoint safely (ganlint.loaders), draw `samples` samples from G, measure them against
+the real data when there is some (ganlint.check.reference), read D on real and generated samples, and
+judge it all with the engine's thresholds (ganlint.check.snapshot). With `history` (a telemetry table,
+a training log, or a folder of checkpoints over time) the engine's time-series checks run too, the
+only way to judge oscillation and stalling. What could not be checked is listed in `skipped`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganlint.check import snapshot as snap
+from ganlint.check.reference import Reference, is_mnist_shape, resolve
+from ganlint.diagnostics.engine import conclude
+from ganlint.diagnostics.findings import NOT_ASSESSABLE, Diagnosis, Finding
+from ganlint.diagnostics.series import Context
+from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from ganlint.errors import ConfigError, DataError
+
+DEFAULT_SAMPLES = 10_000
+# PRDC's k-NN balls need more than k = 5 points; 100 is the least that gives a share worth reading.
+MIN_SAMPLES = 100
+# 200,000 MNIST-sized samples are ~600 MB of float32: beyond that a typo (an extra zero) is likelier
+# than a need, and the k-NN measures would take minutes.
+MAX_SAMPLES = 200_000
+
+
+@dataclass
+class CheckResult:
+    """The verdict on one checkpoint."""
+
+    diagnosis: Diagnosis
+    source: Path
+    kind: str
+    samples: int
+    metrics: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    class_histogram: list[int] | None = None
+    fail_on: Any = None  # a ganlint.gating.FailPolicy; None means the default policy
+
+    @property
+    def policy(self):
+        from ganlint.gating import parse_fail_on
+
+        return self.fail_on if self.fail_on is not None else parse_fail_on(None)
+
+    @property
+    def label(self) -> str:
+        return self.diagnosis.label
+
+    @property
+    def healthy(self) -> bool:
+        """True unless the fail-on policy fails the diagnosis."""
+        return not self.policy.fails(self.diagnosis)
+
+    @property
+    def checked(self) -> bool:
+        """Whether any check could run at all (else the exit code is 3)."""
+        return any(f.status != NOT_ASSESSABLE for f in self.diagnosis.findings)
+
+    def explain(self) -> str:
+        """A readable account of the verdict: label, reasons, failing findings, skipped checks."""
+        d = self.diagnosis
+        lines = [f"{self.source}: {d.label} (confidence {d.confidence:.2f}) - {d.summary}"]
+        lines += [f"  gate: {r}" for r in self.policy.reasons(d)]
+        for f in d.findings:
+            if f.status in ("fail", "warn", "error"):
+                lines.append(f"  {f.status.upper():<5} {f.check}: {f.message}")
+        lines += [f"  skipped: {s}" for s in self.skipped]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": str(self.source), "kind": self.kind, "samples": self.samples, "metrics": _clean(self.metrics),
+                "class_histogram": self.class_histogram, "skipped": self.skipped, "notes": self.notes,
+                **self.diagnosis.to_dict()}
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def sample_metrics(fake: torch.Tensor, ref: Reference | None, seed: int) -> tuple[dict[str, float], list[int] | None, list[str]]:
+    """Metrics of G's samples (ganlint.telemetry's evaluation columns where they apply), the class
+    histogram for MNIST-shaped samples, and what was skipped for lack of real data."""
+    from ganlint.evaluation import evaluate
+
+    skipped: list[str] = []
+    hist = None
+    shape = tuple(fake.shape[1:])
+    if ref is not None and ref.real is not None:
+        if ref.shape != shape:
+            raise DataError(f"G draws samples of shape {shape}, but the real data ({ref.name}) has shape {ref.shape}")
+        metrics = evaluate(fake, ref.real, ref.dataset)
+    else:
+        metrics = {}
+        skipped.append("distance to the real data, diversity ratio, precision/recall/density/coverage: need real data (--data)")
+    if is_mnist_shape(shape):
+        from ganlint.metrics.classifier import class_histogram, class_statistics
+        from ganlint.metrics.mnist_classifier import classify
+
+        _, probs = classify(fake)
+        hist = [int(v) for v in class_histogram(probs.argmax(dim=1), 10)]
+        if ref is None or ref.real is None:
+            stats = class_statistics(probs, None, None)
+            metrics.update({"modes_covered": float(stats["classes_covered"]), "mode_kl": stats["kl_uniform"]})
+    elif ref is None or ref.dataset is None or not ref.dataset.num_modes:
+        skipped.append("modes covered: the data's modes are unknown (MNIST-shaped samples or a ganlint dataset)")
+    metrics["duplicates"] = snap.duplicate_fraction(fake, ref.real if ref is not None else None, seed)
+    return metrics, hist, skipped
+
+
+def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discriminator: str | None = None,
+          kwargs: dict | None = None, generator_kwargs: dict | None = None, discriminator_kwargs: dict | None = None,
+          g_key: str | None = None, d_key: str | None = None, discriminator_path: str | None = None,
+          trust: bool = False, z_dim: int | None = None, z_dist: str | None = None, num_classes: int | None = None,
+          data: str | None = None, data_root: str | None = None, history: str | os.PathLike | None = None,
+          samples: int = DEFAULT_SAMPLES, seed: int = 0, d_output: str | None = None, device: str = "cpu",
+          thresholds: Thresholds | None = None, fail_on: Any = None) -> CheckResult:
+    """Check one checkpoint (see the module docstring). Raises a GanlintError (exit code 2) for unusable
+    input: a file that does not load, a factory that does not import, data of another shape."""
+    from ganlint.gating import parse_fail_on
+    from ganlint.loaders import load_checkpoint
+
+    if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
+        raise ConfigError(f"--samples must be between {MIN_SAMPLES} and {MAX_SAMPLES:,}, got {samples:,}")
+    if d_output not in (None, "probability", "logit", "critic"):
+        raise ConfigError(f"--d-output must be probability, logit or critic, got {d_output!r}")
+    policy = fail_on if fail_on is not None and not isinstance(fail_on, (str, list, tuple)) else parse_fail_on(fail_on)
+    th = thresholds or DEFAULT_THRESHOLDS
+    loaded = load_checkpoint(checkpoint, generator=generator, discriminator=discriminator, kwargs=kwargs,
+                             generator_kwargs=generator_kwargs, discriminator_kwargs=discriminator_kwargs,
+                             g_key=g_key, d_key=d_key, discriminator_path=discriminator_path, trust=trust,
+                             z_dim=z_dim, z_dist=z_dist, num_classes=num_classes, device=device)
+    notes = list(loaded.notes)
+    meta = loaded.meta or {}
+    if d_output is None and meta.get("d_output"):
+        # ganlint's own D returns raw scores: logits for the BCE losses (probability telemetry).
+        d_output = {"probability": "logit", "ls-score": "critic", "critic": "critic"}[meta["d_output"]]
+    ref = resolve(data, n=samples, seed=seed, run_dataset=meta.get("dataset"), data_root=data_root)
+    print(f"ganlint: drawing {samples:,} samples from G", file=sys.stderr, flush=True)
+    fake = loaded.sample(samples, seed=seed).detach().float().cpu()
+    finite = torch.isfinite(fake.reshape(len(fake), -1)).all(dim=1)
+    findings: list[Finding] = [snap.finite_finding(int((~finite).sum()), len(fake))]
+    metrics: dict[str, Any] = {}
+    hist, skipped = None, []
+    num_modes = (ref.dataset.num_modes if ref is not None and ref.dataset is not None else None) or (
+        10 if is_mnist_shape(tuple(fake.shape[1:])) else None)
+    if finite.all():
+        metrics, hist, skipped = sample_metrics(fake, ref, seed)
+        findings += snap.collapse_findings(metrics, th, num_modes)
+        findings.append(snap.duplicates_finding(metrics.get("duplicates")))
+    else:
+        skipped.append("sample checks: G's samples are not finite")
+    dm = None
+    if loaded.discriminator is None:
+        why = "a discriminator (--discriminator, or a checkpoint that holds one)"
+        skipped.append("D's outputs and G's gradient under the two losses: no discriminator")
+    elif not finite.all():
+        why = "finite samples"
+    else:
+        real = ref.real if ref is not None else None
+        if real is None:
+            skipped.append("D(x): needs real data (--data)")
+
+        def latent(n: int):
+            return _latent_inputs(loaded.latent, n, seed, device)
+
+        try:
+            dm = snap.discriminator_metrics(loaded.generator, loaded.discriminator, latent,
+                                            real.to(device) if real is not None else None, d_output)
+        except RuntimeError as e:  # D cannot read G's samples (shape) or its output is not a score per sample
+            raise DataError(f"D failed on the samples: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        metrics.update({k: v for k, v in dm.items()})
+        why = ""
+    findings += snap.discriminator_findings(dm, th, why)
+    if history is not None:
+        from ganlint.check.history import history_findings
+
+        hist_findings, hist_notes = history_findings(history, th, num_modes, loaded_options={
+            "generator": generator, "discriminator": discriminator, "kwargs": kwargs, "generator_kwargs": generator_kwargs,
+            "discriminator_kwargs": discriminator_kwargs, "g_key": g_key, "d_key": d_key, "trust": trust, "z_dim": z_dim,
+            "z_dist": z_dist, "num_classes": num_classes, "device": device}, data=ref, samples=min(samples, 2000), seed=seed)
+        findings += hist_findings
+        notes += hist_notes
+    else:
+        findings += snap.history_notes()
+        skipped.append("oscillation and stalling: a single checkpoint has no history (--history)")
+    ctx = Context(d_output="probability" if (dm or {}).get("d_kind") != "critic" else "critic", num_modes=num_modes,
+                  config=meta.get("config"))
+    diagnosis = conclude(findings, ctx)
+    return CheckResult(diagnosis, Path(checkpoint), loaded.kind, len(fake), metrics, skipped, notes, hist, policy)
+
+
+def _latent_inputs(latent, n: int, seed: int, device: str):
+    """G's inputs for n samples, drawn like LoadedCheckpoint.sample draws them (own generator)."""
+    g = torch.Generator().manual_seed(seed + 7)
+    z = torch.randn(n, latent.z_dim, generator=g) if latent.z_dist == "normal" else torch.rand(n, latent.z_dim, generator=g) * 2 - 1
+    if latent.num_classes:
+        return z.to(device), torch.randint(latent.num_classes, (n,), generator=g).to(device)
+    return z.to(device)

@@ -1,0 +1,199 @@
+"""Health checks of a GAN at one point in time: from G's samples and D's outputs, no history.
+
+What one checkpoint can show, and how:
+  * diverged: G's samples contain NaN or infinite values.
+  * collapsed: the samples' diversity, modes and k-NN coverage (the engine's own collapse check, fed
+    one evaluation row computed here), and near-duplicates among the samples (`duplicates`).
+  * vanishing-gradient: D separates real from fake with near certainty (mean D(x) >= 0.9 and
+    D(G(z)) <= 0.1 flags it; 0.99 / 0.01 fails it), and G's gradient under the saturating loss
+    log(1 - D(G(z))) is a tiny fraction of the one under the non-saturating loss -log D(G(z)): for a
+    sigmoid D their ratio per sample is D(G(z)) / (1 - D(G(z))), so a saturated D leaves the
+    saturating generator ~100x less signal (Goodfellow et al. 2014, Arjovsky & Bottou 2017).
+  * oscillating and stalled need the run's history (`--history`); from one checkpoint they are
+    "not assessable", said plainly.
+Thresholds are the engine's (ganlint.diagnostics.thresholds), so a checkpoint and a run are judged alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ganlint.diagnostics.checks import any_of, linear_severity, log_severity, not_assessable
+from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, WARN, Finding
+from ganlint.diagnostics.series import Context, Series
+from ganlint.diagnostics.thresholds import Thresholds
+
+# A sample is a near-duplicate when another sample lies closer than this share of the typical (median)
+# nearest-neighbour distance between real samples: copies, not merely similar digits. Without reals
+# there is no scale to judge "close" by, so only copies count: a root-mean-square difference per value
+# below EXACT_COPY_RMS (on a tanh generator's [-1, 1] scale).
+DUPLICATE_RADIUS = 0.1
+EXACT_COPY_RMS = 1e-3
+# Share of near-duplicates that is collapse (half the samples are copies of others) or suspicious.
+DUPLICATES_FAIL = 0.5
+DUPLICATES_WARN = 0.1
+# Duplicates are counted on a subset: nearest neighbours are O(n^2) and 2,000 samples estimate a share
+# to within ~1%.
+DUPLICATE_SUBSET = 2000
+# Samples used for D's outputs and G's gradients (one batch; enough for stable means).
+D_BATCH = 512
+OSCILLATION_NOTE = ("not assessable from one checkpoint: oscillation is a pattern over time; pass --history "
+                    "(a telemetry table, a training log or a folder of checkpoints)")
+STALL_NOTE = ("not assessable from one checkpoint: whether training still makes progress needs --history")
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(len(x), -1).to(torch.float32)
+
+
+def nn_distances(x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """Each row's distance to its nearest other row."""
+    x = _flat(x)
+    out = torch.empty(len(x))
+    for i in range(0, len(x), chunk):
+        d = torch.cdist(x[i : i + chunk], x)
+        d[torch.arange(d.shape[0]), torch.arange(i, i + d.shape[0])] = float("inf")
+        out[i : i + chunk] = d.min(dim=1).values
+    return out
+
+
+def duplicate_fraction(fake: torch.Tensor, real: torch.Tensor | None, seed: int = 0) -> float:
+    """Share of samples with a near-duplicate among the others (see DUPLICATE_RADIUS)."""
+    g = torch.Generator().manual_seed(seed)
+    sub = fake[torch.randperm(len(fake), generator=g)[:DUPLICATE_SUBSET]] if len(fake) > DUPLICATE_SUBSET else fake
+    if real is not None and len(real) > 2:
+        rsub = real[torch.randperm(len(real), generator=g)[:DUPLICATE_SUBSET]] if len(real) > DUPLICATE_SUBSET else real
+        radius = DUPLICATE_RADIUS * float(nn_distances(rsub).median())
+    else:
+        radius = EXACT_COPY_RMS * math.sqrt(_flat(sub).shape[1])
+    return float((nn_distances(sub) <= radius).float().mean())
+
+
+def _prob(raw: torch.Tensor, kind: str) -> torch.Tensor:
+    return torch.sigmoid(raw) if kind == "logit" else raw
+
+
+def infer_d_kind(raw: torch.Tensor) -> str:
+    """'probability' when every output lies in [0, 1] (a D ending in a sigmoid), else 'logit'."""
+    finite = raw[torch.isfinite(raw)]
+    return "probability" if len(finite) and bool(((finite >= 0) & (finite <= 1)).all()) else "logit"
+
+
+def discriminator_metrics(g, d, latent_sample, real: torch.Tensor | None, d_kind: str | None) -> dict[str, float | str]:
+    """D's mean outputs on real and fake (as probabilities when D is a probability/logit D) and the norm of
+    G's gradient under the saturating and the non-saturating loss, on one batch.
+
+    `latent_sample(n)` returns G's inputs (z, or (z, labels)) for n samples.
+    """
+    out: dict[str, float | str] = {}
+    inputs = latent_sample(D_BATCH)
+    args = inputs if isinstance(inputs, tuple) else (inputs,)
+    labels = args[1] if len(args) > 1 else None
+
+    def D(x):
+        return d(x, labels[: len(x)]) if labels is not None else d(x)
+
+    params = [p for p in getattr(g, "parameters", list)() if p.requires_grad]
+    with torch.enable_grad():
+        fake = g(*args)
+        raw_fake = D(fake).reshape(-1)
+        kind = d_kind or infer_d_kind(raw_fake.detach())
+        out["d_kind"] = kind
+        out["d_fake"] = float(_prob(raw_fake.detach(), kind).mean()) if kind != "critic" else float(raw_fake.detach().mean())
+        if kind != "critic" and params:
+            if kind == "logit":  # stable forms: log(1 - sigmoid(l)) = -softplus(l); -log sigmoid(l) = softplus(-l)
+                sat, ns = -torch.nn.functional.softplus(raw_fake).mean(), torch.nn.functional.softplus(-raw_fake).mean()
+            else:
+                p = raw_fake.clamp(1e-7, 1 - 1e-7)
+                sat, ns = torch.log1p(-p).mean(), -torch.log(p).mean()
+            for name, loss in (("grad_saturating", sat), ("grad_nonsaturating", ns)):
+                grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+                out[name] = float(torch.linalg.vector_norm(torch.stack([x.norm() for x in grads if x is not None])))
+    if real is not None:
+        with torch.no_grad():
+            raw_real = torch.cat([D(real[i : i + D_BATCH]).reshape(-1) for i in range(0, min(len(real), 4 * D_BATCH), D_BATCH)])
+        out["d_real"] = float(_prob(raw_real, out["d_kind"]).mean()) if out["d_kind"] != "critic" else float(raw_real.mean())
+    return out
+
+
+def collapse_findings(metrics: dict[str, float], th: Thresholds, num_modes: int | None) -> list[Finding]:
+    """The engine's collapse check on one evaluation row built from the samples' metrics."""
+    from ganlint.diagnostics.checks import collapse
+
+    row = {"step": 0, **{k: metrics.get(k, np.nan) for k in ("diversity", "modes_covered", "mode_kl", "precision",
+                                                             "recall", "density", "coverage", "category_coverage")}}
+    return collapse.check(Series(pd.DataFrame([row]), th), Context(num_modes=num_modes))
+
+
+def duplicates_finding(value: float | None) -> Finding:
+    if value is None or not math.isfinite(value):
+        return not_assessable("duplicates", "collapsed", "finite samples")
+    msg = f"{value:.0%} of the samples have a near-copy among the others"
+    if value >= DUPLICATES_FAIL:
+        return Finding("duplicates", "collapsed", FAIL, value, DUPLICATES_FAIL, msg + " (collapse: the generator repeats itself)",
+                       severity=linear_severity(value, DUPLICATES_FAIL, 1.0))
+    if value >= DUPLICATES_WARN:
+        return Finding("duplicates", "collapsed", WARN, value, DUPLICATES_WARN, msg)
+    return Finding("duplicates", "collapsed", PASS, value, DUPLICATES_WARN, msg)
+
+
+def discriminator_findings(m: dict[str, float | str] | None, th: Thresholds, why_missing: str) -> list[Finding]:
+    """Saturation of D and G's gradient ratio under the two losses."""
+    label = "vanishing-gradient"
+    if m is None:
+        return [not_assessable("vanishing_gradient", label, why_missing)]
+    if m.get("d_kind") == "critic":
+        note = Finding("vanishing_gradient.d_saturation", label, NOT_ASSESSABLE, None, None,
+                       "not assessable: a critic's scores have no saturation point (--d-output critic)")
+        return [note, not_assessable("vanishing_gradient", label, "a probability or logit discriminator")]
+    fake, real = float(m["d_fake"]), m.get("d_real")
+    findings = []
+    if real is None:
+        sat = Finding("vanishing_gradient.d_saturation", label, NOT_ASSESSABLE, fake, None,
+                      f"D(G(z)) = {fake:.3g}; D(x) needs real data (--data) to judge saturation")
+    else:
+        real = float(real)
+        msg = f"D(x) = {real:.3g}, D(G(z)) = {fake:.3g}"
+        if real >= th.saturated_real and fake <= th.saturated_fake:
+            sat = Finding("vanishing_gradient.d_saturation", label, FAIL, fake, th.saturated_fake,
+                          msg + ": D separates real from fake with near certainty (saturated)",
+                          severity=log_severity(max(fake, 1e-12), th.saturated_fake, 3.0))
+        elif real >= th.dominance_real and fake <= th.dominance_fake:
+            sat = Finding("vanishing_gradient.d_saturation", label, WARN, fake, th.dominance_fake, msg + ": D overpowers G")
+        else:
+            sat = Finding("vanishing_gradient.d_saturation", label, PASS, fake, th.dominance_fake,
+                          msg + f" (equilibrium 0.5; D overpowers G at {th.dominance_real:g} / {th.dominance_fake:g})")
+    findings.append(sat)
+    gs, gn = m.get("grad_saturating"), m.get("grad_nonsaturating")
+    if gs is None or gn is None or not (math.isfinite(gs) and math.isfinite(gn)) or gn <= 0:
+        findings.append(not_assessable("vanishing_gradient.grad_ratio", label, "G's parameters and finite gradients"))
+    else:
+        ratio = gs / gn
+        msg = (f"G's gradient under the saturating loss is {ratio:.2g}x the non-saturating one "
+               f"({gs:.3g} vs {gn:.3g})")
+        if ratio <= th.grad_collapse_fail and sat.status in (FAIL, WARN, NOT_ASSESSABLE):
+            findings.append(Finding("vanishing_gradient.grad_ratio", label, FAIL, ratio, th.grad_collapse_fail,
+                                    msg + ": with log(1 - D(G(z))) G learns almost nothing",
+                                    severity=log_severity(ratio, th.grad_collapse_fail)))
+        elif ratio <= th.grad_collapse_warn:
+            findings.append(Finding("vanishing_gradient.grad_ratio", label, WARN, ratio, th.grad_collapse_warn, msg))
+        else:
+            findings.append(Finding("vanishing_gradient.grad_ratio", label, PASS, ratio, th.grad_collapse_warn, msg))
+    findings.append(any_of("vanishing_gradient", label, findings, "a discriminator", "D does not saturate"))
+    return findings
+
+
+def finite_finding(n_bad: int, n: int) -> Finding:
+    if n_bad:
+        return Finding("divergence.non_finite", "diverged", FAIL, n_bad / n, 0.0,
+                       f"{n_bad} of {n} samples contain NaN or infinite values", severity=1.0)
+    return Finding("divergence.non_finite", "diverged", PASS, 0.0, 0.0, f"all {n} samples are finite")
+
+
+def history_notes() -> list[Finding]:
+    return [Finding("oscillation", "oscillating", NOT_ASSESSABLE, None, None, OSCILLATION_NOTE),
+            Finding("stall", "stalled", NOT_ASSESSABLE, None, None, STALL_NOTE)]
