@@ -1,0 +1,226 @@
+"""`[tool.ganlint]` in the user's pyproject.toml: the check options a project fixes once for its CI.
+
+    settings = load_settings()                        # nearest pyproject.toml upward from the cwd
+    opts = merge(settings, {"samples": args.samples, "fail_on": args.fail_on})   # the command line wins
+    thresholds = thresholds_from(opts)
+
+For example:
+
+    [tool.ganlint]
+    generator = "mypkg.models:make_generator"   # "module:callable"; imported because it is the
+    discriminator = "mypkg.models:make_critic"  # project's own configuration
+    z_dim = 64
+    fail_on = ["collapsed", "vanishing-gradient"]
+    format = "junit"
+
+    [tool.ganlint.thresholds]                    # fields of ganlint.diagnostics.thresholds.Thresholds
+    diversity_fail = 0.25
+
+Values are used as written (a relative `data` path is relative to the working directory, as on the
+command line). Every key is validated when the file is read: an unknown key or a wrong type is a
+ConfigError naming the file, the key and what is valid, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from ganlint.errors import ConfigError
+from ganlint.gating.formats import FORMATS
+from ganlint.gating.policy import parse_fail_on
+
+TABLE = "[tool.ganlint]"
+THRESHOLDS_TABLE = "[tool.ganlint.thresholds]"
+Z_DISTS = ("normal", "uniform")
+# "package.module:factory" (a dotted attribute after the colon is allowed: "mod:Class.create").
+ENTRY_POINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # TOML's true is not a number
+
+
+def _fail_on(v: Any) -> str | None:
+    if not (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))):
+        return "a string or a list of strings"
+    try:
+        parse_fail_on(v)
+    except ConfigError as e:
+        return f"a valid --fail-on value ({e})"
+    return None
+
+
+def _choice(*valid: str) -> Callable[[Any], str | None]:
+    return lambda v: None if v in valid else f"one of {', '.join(valid)}"
+
+
+def _int(minimum: int) -> Callable[[Any], str | None]:
+    return lambda v: None if _is_int(v) and v >= minimum else f"an integer >= {minimum}"
+
+
+def _str(v: Any) -> str | None:
+    return None if isinstance(v, str) and v else "a non-empty string"
+
+
+def _entry_point(v: Any) -> str | None:
+    return None if isinstance(v, str) and ENTRY_POINT.fullmatch(v) else 'a "module:callable" string'
+
+
+def _table(v: Any) -> str | None:
+    return None if isinstance(v, dict) else "a table"
+
+
+# Each key, with its check: the check returns None when the value is valid, else what was expected.
+KEYS: dict[str, Callable[[Any], str | None]] = {
+    "fail_on": _fail_on,
+    "format": _choice(*FORMATS),
+    "samples": _int(1),
+    "seed": _int(0),
+    "data": _str,
+    "z_dim": _int(1),
+    "z_dist": _choice(*Z_DISTS),
+    "num_classes": _int(1),
+    "device": _str,
+    "generator": _entry_point,
+    "discriminator": _entry_point,
+    "kwargs": _table,
+    "thresholds": _table,  # and then each of its keys, by threshold_overrides
+}
+THRESHOLD_TYPES: dict[str, type] = {f.name: typing.get_type_hints(Thresholds)[f.name]
+                                    for f in dataclasses.fields(Thresholds)}
+
+
+def find_pyproject(start: Path | None = None) -> Path | None:
+    """The nearest pyproject.toml in `start` (default: the working directory) or a folder above it.
+
+    The search stops at the repository's root (the folder holding .git, searched last) or at the
+    filesystem root: a pyproject.toml outside the user's repository belongs to someone else.
+    """
+    here = Path.cwd() if start is None else Path(start)
+    here = here.resolve()
+    if here.is_file():
+        here = here.parent
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder / "pyproject.toml"
+        if (folder / ".git").exists():  # a folder, or a file in worktrees and submodules
+            return None
+    return None
+
+
+def load_settings(path: Path | None = None, *, start: Path | None = None) -> dict[str, Any]:
+    """The validated [tool.ganlint] table of `path` (default: find_pyproject(start)); {} when there is
+    no file or no table.
+
+    Raises:
+        ConfigError: the file cannot be read or is not valid TOML, or the table has an unknown key or a
+            value of the wrong type; the message names the file.
+    """
+    if path is None:
+        path = find_pyproject(start)
+        if path is None:
+            return {}
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        data = _toml_loads(text)
+    except ConfigError:
+        raise
+    except Exception as e:  # tomllib.TOMLDecodeError (tomli's on 3.10): its message has line and column
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    tool = data.get("tool", {})
+    table = tool.get("ganlint") if isinstance(tool, dict) else None
+    if table is None:
+        return {}
+    return validate_settings(table, where=str(path))
+
+
+def validate_settings(table: Any, *, where: str = "settings") -> dict[str, Any]:
+    """A checked copy of a [tool.ganlint] table (thresholds as floats/ints); ConfigError naming `where`."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {TABLE} must be a table, got {type(table).__name__}")
+    for key, value in table.items():
+        if key not in KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} in {TABLE}{_did_you_mean(key, KEYS)}; "
+                              f"valid keys: {', '.join(KEYS)}")
+        expected = KEYS[key](value)
+        if expected is not None:
+            raise ConfigError(f"{where}: {TABLE} {key} must be {expected}, got {value!r}")
+    out = dict(table)
+    if "kwargs" in out:
+        out["kwargs"] = dict(out["kwargs"])
+    if "thresholds" in out:
+        out["thresholds"] = threshold_overrides(out["thresholds"], where=where)
+    return out
+
+
+def threshold_overrides(table: Any, *, where: str = "settings") -> dict[str, float | int]:
+    """A checked copy of a [tool.ganlint.thresholds] table: keys are Thresholds fields, values numbers
+    (ints for the integer fields, floats for the rest; NaN refused, inf allowed to switch a rule off)."""
+    name = THRESHOLDS_TABLE
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {name} must be a table, got {type(table).__name__}")
+    out: dict[str, float | int] = {}
+    for key, value in table.items():
+        if key not in THRESHOLD_TYPES:
+            raise ConfigError(f"{where}: unknown threshold {key!r} in {name}{_did_you_mean(key, THRESHOLD_TYPES)}; "
+                              f"valid thresholds: {', '.join(THRESHOLD_TYPES)}")
+        if THRESHOLD_TYPES[key] is int:
+            if not _is_int(value):
+                raise ConfigError(f"{where}: {name} {key} must be an integer, got {value!r}")
+            out[key] = value
+        else:
+            if not (_is_int(value) or isinstance(value, float)) or math.isnan(value):
+                raise ConfigError(f"{where}: {name} {key} must be a number, got {value!r}")
+            out[key] = float(value)
+    return out
+
+
+def thresholds_from(settings: dict[str, Any], base: Thresholds = DEFAULT_THRESHOLDS) -> Thresholds:
+    """`base` with the settings' [thresholds] overrides applied (validated again: merge may have added some)."""
+    overrides = threshold_overrides(settings.get("thresholds") or {})
+    return dataclasses.replace(base, **overrides)
+
+
+def merge(settings: dict[str, Any], cli: dict[str, Any]) -> dict[str, Any]:
+    """Settings overridden by the command line: each CLI key whose value is not None wins.
+
+    The two tables (thresholds, kwargs) merge key by key, so one threshold given on the command line
+    keeps the others from the file.
+    """
+    out = dict(settings)
+    for key, value in cli.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **{k: v for k, v in value.items() if v is not None}}
+        else:
+            out[key] = value
+    return out
+
+
+def _did_you_mean(key: str, valid: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _toml_loads(text: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            raise ConfigError("reading [tool.ganlint] on Python 3.10 needs tomli: pip install tomli") from None
+    return tomllib.loads(text)
