@@ -104,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Label a run stable, oscillating, collapsed, vanishing-gradient, stalled or diverged, "
                        "with the findings behind the label and remedies. Exit code 0 when stable, 1 for any other label.")
     p.add_argument("path", metavar="RUN_DIR_OR_TABLE", help="a ganlint run folder, or a .csv/.parquet/.jsonl telemetry table")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.add_argument("--format", choices=("text", "json", "junit", "github"), default="text", help="result format on stdout")
+    p.add_argument("--fail-on", metavar="SPEC", default=None,
+                   help="what exits 1: labels, 'any' (every label but stable), 'warn', 'none' [default: any, plus crashed checks]")
     p.add_argument("--d-output", choices=("probability", "ls-score", "critic"), default=None,
                    help="how d_real/d_fake read (default: from the run's config, else inferred from their range)")
     p.add_argument("--num-modes", type=int, default=None, help="known modes of the data (default: from the run's config)")
@@ -274,7 +276,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from ganlint.diagnostics import diagnose
+    from ganlint.gating import (
+        append_step_summary,
+        github_step_summary,
+        parse_fail_on,
+        to_github,
+        to_json,
+        to_junit,
+    )
 
+    policy = parse_fail_on(args.fail_on)
     d = diagnose(args.path, d_output=args.d_output, num_modes=args.num_modes)
     page = None
     if args.report is not None:
@@ -282,12 +293,17 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
         page = render_run(args.path, args.report or None, diagnosis=d)
     if args.format == "json":
-        print(json.dumps({**d.to_dict(), **({"report": str(page)} if page else {})}, indent=2))
+        print(to_json(d, gate=policy, meta={"source": str(args.path), **({"report": str(page)} if page else {})}))
+    elif args.format == "junit":
+        print(to_junit(d, gate=policy, name=f"ganlint diagnose {args.path}"))
+    elif args.format == "github":
+        print(to_github(d, gate=policy, title="ganlint"))
+        append_step_summary(github_step_summary(d, gate=policy, title=f"ganlint diagnose {args.path}"))
     else:
         print(format_diagnosis(d, show_all=args.all))
         if page:
             print(f"report: {page}")
-    return EXIT_OK if d.label == "stable" else EXIT_FAILING
+    return EXIT_FAILING if policy.fails(d) else EXIT_OK
 
 
 CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",

@@ -18,6 +18,9 @@ import torch
 import ganlint
 from ganlint.run import Run
 
+# pytester runs the pytest plugin's tests in a subprocess, as a user's test suite would.
+pytest_plugins = ["pytester"]
+
 # Small enough that a run takes well under a second on one CPU thread, big enough to exercise every part
 # of the loop (several flushes, several evaluations).
 TINY: dict[str, Any] = {

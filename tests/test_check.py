@@ -1,0 +1,163 @@
+"""`ganlint check` on checkpoints of a user's own GAN code (tests/userland/ringgan.py: plain PyTorch,
+no ganlint), through the Python API. Each checkpoint's expected label follows from its weights and
+its samples (see ringgan's docstring), never from what the engine happens to output."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+USERLAND = Path(__file__).parent / "userland"
+FACTORIES = {"generator": "ringgan:RingGenerator", "discriminator": "ringgan:RingDiscriminator"}
+SMALL = 2000  # samples per check: plenty for 8 modes, fast on a CPU
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    import sys
+
+    sys.path.insert(0, str(USERLAND))
+    import ringgan
+
+    out = ringgan.save_all(tmp_path_factory.mktemp("ckpts"))
+    yield out
+    sys.path.remove(str(USERLAND))
+
+
+@pytest.fixture(autouse=True)
+def _userland_importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(USERLAND))
+
+
+def check(path, **kw):
+    from ganlint.check import check as run
+
+    kw.setdefault("samples", SMALL)
+    return run(path, **kw)
+
+
+def statuses(result) -> dict[str, str]:
+    return {f.check: f.status for f in result.diagnosis.findings}
+
+
+def test_healthy_checkpoint_is_stable(ckpts):
+    r = check(ckpts["healthy"], **FACTORIES, data="ring8")
+    assert r.label == "stable" and r.healthy, r.explain()
+    assert r.kind == "state-dict"
+    assert r.metrics["modes_covered"] == 8 and r.metrics["diversity"] > 0.8
+    assert abs(r.metrics["d_real"] - 0.5) < 1e-6 and abs(r.metrics["d_fake"] - 0.5) < 1e-6
+    assert r.diagnosis.confidence > 0.5
+
+
+def test_collapsed_checkpoint_is_collapsed(ckpts):
+    r = check(ckpts["collapsed"], **FACTORIES, data="ring8")
+    assert r.label == "collapsed" and not r.healthy
+    s = statuses(r)
+    assert s["collapse.modes"] == "fail" and s["collapse.diversity"] == "fail"
+    assert r.metrics["modes_covered"] == 1
+    assert "collapse.modes" in r.explain()
+
+
+def test_saturated_discriminator_is_vanishing_gradient(ckpts):
+    r = check(ckpts["saturated"], **FACTORIES, data="ring8")
+    assert r.label == "vanishing-gradient", r.explain()
+    s = statuses(r)
+    assert s["vanishing_gradient.d_saturation"] == "fail" and s["vanishing_gradient.grad_ratio"] == "fail"
+    assert r.metrics["d_real"] > 0.99 and r.metrics["d_fake"] < 0.01
+    assert r.metrics["grad_saturating"] < 1e-6 * r.metrics["grad_nonsaturating"]
+    assert "collapsed" in r.diagnosis.other_labels  # its samples sit in a small circle near the origin too
+
+
+@pytest.mark.parametrize("kind", ["export", "torchscript"])
+def test_self_contained_programs_need_no_user_code(ckpts, kind, monkeypatch):
+    monkeypatch.syspath_prepend("/nonexistent")  # no factory is imported: the file is the program
+    r = check(ckpts[kind], data="ring8", z_dim=10)
+    assert r.kind == kind and r.label == "collapsed"
+    assert any("discriminator" in s for s in r.skipped)
+    assert statuses(r)["vanishing_gradient"] == "not-assessable"
+
+
+def test_without_data_says_what_was_skipped(ckpts):
+    r = check(ckpts["healthy"], **FACTORIES)
+    assert any("need real data" in s for s in r.skipped)
+    assert any("D(x)" in s for s in r.skipped)
+    assert r.label == "stable" and r.diagnosis.confidence <= 0.3  # no sample-based evidence: stable only by absence
+
+
+def test_generator_that_ignores_z_is_collapsed_without_data(ckpts, tmp_path):
+    import ringgan
+
+    g, d = ringgan.make("collapsed")
+    with torch.no_grad():
+        g.log_spread.fill_(-40.0)  # spread e^-40: every sample is the same point
+    torch.save({"netG": g.state_dict(), "netD": d.state_dict(), "nz": 10}, tmp_path / "const.pt")
+    r = check(tmp_path / "const.pt", **FACTORIES)
+    assert r.label == "collapsed" and r.metrics["duplicates"] == 1.0
+
+
+def test_nan_samples_are_diverged(ckpts):
+    r = check(ckpts["healthy"], generator="ringgan:NaNGenerator", discriminator=FACTORIES["discriminator"], data="ring8")
+    assert r.label == "diverged" and not r.healthy
+    assert any("not finite" in s for s in r.skipped)
+
+
+def test_samples_of_the_wrong_shape_are_a_clear_error(ckpts):
+    from ganlint.errors import GanlintError
+
+    with pytest.raises(GanlintError, match=r"shape \(3,\).*ring8.*\(2,\)"):
+        check(ckpts["healthy"], generator="ringgan:FlatGenerator", data="ring8")
+
+
+def test_oscillation_needs_history_and_is_found_in_it(ckpts, tmp_path):
+    r = check(ckpts["healthy"], **FACTORIES, data="ring8")
+    osc = next(f for f in r.diagnosis.findings if f.check == "oscillation")
+    assert osc.status == "not-assessable" and "--history" in osc.message
+    # A user's log in the DCGAN tutorial's names, where D's verdict on the fakes swings with period 100.
+    steps = np.arange(1, 2001)
+    swing = np.sin(2 * np.pi * steps / 100)
+    log = pd.DataFrame({"iter": steps, "errD": 1.2 - 0.4 * swing, "errG": 0.9 + 0.5 * swing,
+                        "D(x)": 0.6 + 0.1 * swing, "D(G(z))": 0.5 + 0.3 * swing})
+    log.to_csv(tmp_path / "log.csv", index=False)
+    r = check(ckpts["healthy"], **FACTORIES, data="ring8", history=tmp_path / "log.csv")
+    assert r.label == "oscillating", r.explain()
+    assert any(f.check.startswith("history:oscillation") and f.status == "fail" for f in r.diagnosis.findings)
+    assert any("2000 rows" in n for n in r.notes)
+
+
+def test_history_from_a_folder_of_checkpoints(ckpts, tmp_path):
+    import shutil
+
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    for step in (1000, 2000, 3000):
+        shutil.copy(ckpts["collapsed"], folder / f"ckpt_{step}.pt")
+    r = check(ckpts["collapsed"], **FACTORIES, data="ring8", history=folder, samples=500)
+    assert any("3 rows" in n and "steps 1000-3000" in n for n in r.notes)
+    assert any(f.check == "history:collapse" and f.status == "fail" for f in r.diagnosis.findings)
+
+
+def test_run_folder_uses_its_own_dataset(train_tiny):
+    run = train_tiny("run", steps=20)
+    r = check(run.out_dir, samples=500)
+    assert r.kind == "run-folder" and "distance" in r.metrics and math.isfinite(r.metrics["distance"])
+    assert "d_real" in r.metrics  # ganlint's own D is rebuilt from the run folder
+
+
+def test_fail_on_policy(ckpts):
+    r = check(ckpts["collapsed"], **FACTORIES, data="ring8", fail_on="vanishing-gradient")
+    assert r.label == "collapsed" and r.healthy  # only vanishing-gradient fails this gate
+    r = check(ckpts["collapsed"], **FACTORIES, data="ring8", fail_on="none")
+    assert r.healthy
+
+
+@pytest.mark.parametrize("n", [0, 10, 10**7])
+def test_samples_out_of_range(ckpts, n):
+    from ganlint.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--samples must be between"):
+        check(ckpts["healthy"], **FACTORIES, samples=n)
