@@ -118,9 +118,15 @@ def _enough(fake: torch.Tensor, real: torch.Tensor) -> bool:
     return min(len(fake), len(real)) > K_DEFAULT  # PRDC's k-NN radii need more than k points
 
 
+def classify_samples(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The MNIST classifier's (features, probabilities) of x, kept while x lives: a caller that needs the
+    class histogram of the very samples `evaluate` just measured (ganlint check) pays for one pass."""
+    return _on_real("classify_fake", x, _classify)
+
+
 def _classifier_columns(fake: torch.Tensor, real: torch.Tensor, dataset: Dataset) -> dict[str, float]:
     """MNIST: one classifier pass per sample gives the features (distance, PRDC) and the digits (modes)."""
-    fake_feat, fake_probs = _classify(fake)
+    fake_feat, fake_probs = classify_samples(fake)
     real_feat, _ = _classify_real(real)
     out = {"distance": frechet_distance_of_samples(fake_feat, real_feat)}
     realistic = None

@@ -111,10 +111,10 @@ def sample_metrics(fake: torch.Tensor, ref: Reference | None, seed: int) -> tupl
         metrics = {}
         skipped.append("distance to the real data, diversity ratio, precision/recall/density/coverage: need real data (--data)")
     if is_mnist_shape(shape):
+        from ganlint.evaluation import classify_samples
         from ganlint.metrics.classifier import class_histogram, class_statistics
-        from ganlint.metrics.mnist_classifier import classify
 
-        _, probs = classify(fake)
+        _, probs = classify_samples(fake)  # the pass evaluate() made, when it ran
         hist = [int(v) for v in class_histogram(probs.argmax(dim=1), 10)]
         if ref is None or ref.real is None:
             stats = class_statistics(probs, None, None)

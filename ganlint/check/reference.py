@@ -76,7 +76,14 @@ def from_name(name: str, n: int, seed: int, data_root: str | None = None) -> Ref
     from ganlint.data import get_dataset
 
     ds = get_dataset(name, data_root)
-    real = ds.sample(min(n, MAX_REALS), torch.Generator().manual_seed(seed + 1), "cpu")
+    g = torch.Generator().manual_seed(seed + 1)
+    table = getattr(ds, "data", None)
+    if table is not None:
+        # A fixed table (MNIST): distinct rows, never drawn twice. Repeated reals would sit at distance 0
+        # from each other and shrink the k-NN balls that precision, recall and coverage are built on.
+        real = table[torch.randperm(len(table), generator=g)[: min(n, MAX_REALS, len(table))]]
+    else:
+        real = ds.sample(min(n, MAX_REALS), g, "cpu")
     return Reference(name, ds, real, is_mnist_shape(ds.shape))
 
 

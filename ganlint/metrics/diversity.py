@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import torch
 
+# Above this many rows the mean is estimated on a fixed random subset of them: all pairs of n rows cost
+# O(n^2 d) (10,000 MNIST images: ~3 s on a 2-core CPU), while 2,000 rows give 2 million pairs, whose
+# mean is within ~0.1% of the full one. The subset is drawn from its own seeded generator, so the value
+# is deterministic and training's random stream is untouched.
+MAX_PAIRWISE_ROWS = 2000
 
-def mean_pairwise_distance(x: torch.Tensor) -> float:
-    """Mean L2 distance over all distinct pairs of rows of x (flattened to (n, d))."""
+
+def mean_pairwise_distance(x: torch.Tensor, max_rows: int = MAX_PAIRWISE_ROWS) -> float:
+    """Mean L2 distance over all distinct pairs of rows of x (flattened to (n, d)); estimated on
+    `max_rows` random rows when x has more."""
     x = x.detach().reshape(len(x), -1).float()
     if len(x) < 2:
         return float("nan")
+    if len(x) > max_rows:
+        idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:max_rows]
+        x = x[idx.to(x.device)]
     return float(torch.pdist(x).mean())
 
 
