@@ -70,7 +70,27 @@ def commands(work: Path, f: dict[str, Path]) -> dict[str, tuple[list[str], dict]
         "nan": ([str(f["healthy"]), "--generator", "ringgan:NaNGenerator", "--data", "ring8", *FAST], {}),
         "evil": ([str(f["evil"]), *FACT], {}),
         "huge_samples": ([str(f["healthy"]), *FACT, "--samples", "1000000000"], {}),
+        # [tool.ganlint] in the project's pyproject.toml gives the factories, data and gate
+        "settings": ([str(f["collapsed"]), "--config", str(project(work, 'fail_on = "vanishing-gradient"'))], {}),
+        "settings_cli_wins": ([str(f["collapsed"]), "--config", str(project(work, 'fail_on = "vanishing-gradient"')),
+                               "--fail-on", "collapsed"], {}),
+        "settings_unknown_key": ([str(f["collapsed"]), "--config", str(project(work, "smaples = 5", "bad"))], {}),
     }
+
+
+def project(work: Path, extra: str, name: str = "proj") -> Path:
+    folder = work / name
+    folder.mkdir(exist_ok=True)
+    path = folder / "pyproject.toml"
+    path.write_text(textwrap.dedent(f"""
+        [tool.ganlint]
+        generator = "ringgan:RingGenerator"
+        discriminator = "ringgan:RingDiscriminator"
+        data = "ring8"
+        samples = 1000
+        {extra}
+    """))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +102,8 @@ def ran(tmp_path_factory):
 
     def run(item):
         name, (args, extra) = item
-        p = subprocess.run([sys.executable, "-m", "ganlint", "check", *args, "--no-config"], capture_output=True,
+        isolate = [] if "--config" in args else ["--no-config"]  # never the developer's own pyproject
+        p = subprocess.run([sys.executable, "-m", "ganlint", "check", *args, *isolate], capture_output=True,
                            text=True, env={**env, **extra}, cwd=work, timeout=300)
         return name, p
 
@@ -163,6 +184,15 @@ def test_bad_input_is_one_clear_line_and_exit_2(ran, name, message):
     assert len(lines) == 1 and lines[0].startswith("ganlint: error:"), p.stderr
     assert message.lower() in lines[0].lower()
     assert "Traceback" not in p.stderr and p.stdout == ""
+
+
+def test_pyproject_settings_and_command_line_precedence(ran):
+    _, r = ran
+    assert r["settings"].returncode == 0, r["settings"].stderr  # collapsed, but the project gates on vanishing-gradient only
+    assert "label: collapsed" in r["settings"].stdout and "1,000 samples" in r["settings"].stdout
+    assert r["settings_cli_wins"].returncode == 1
+    p = r["settings_unknown_key"]
+    assert p.returncode == 2 and "smaples" in p.stderr and "samples" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_malicious_pickle_payload_never_ran(ran):
