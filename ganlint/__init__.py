@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 from ganlint.config import TrainConfig
 from ganlint.diagnostics import Diagnosis, Finding, diagnose
+from ganlint.monitor import Monitor
 from ganlint.run import Run, load_run
 from ganlint.trainer import train
 
-__all__ = ["Diagnosis", "Finding", "Run", "TrainConfig", "__version__", "diagnose", "load_run", "train"]
+__all__ = ["Diagnosis", "Finding", "Monitor", "Run", "TrainConfig", "__version__", "diagnose", "load_run", "train"]

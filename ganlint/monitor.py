@@ -1,0 +1,390 @@
+"""Watch a training loop you wrote yourself: three lines, the trainer's telemetry, the engine's label.
+
+    mon = ganlint.Monitor(G, D, opt_g, opt_d, real=real_batch, outputs="logits")
+    for step in range(steps):
+        ...                                  # your D update, then your G update, unchanged
+        mon.step(loss_d=loss_d, loss_g=loss_g, d_real=d_out_real, d_fake=d_out_fake, fake=fake)
+        if mon.should_stop:                  # only with stop_on=...
+            break
+    print(mon.diagnose().label)
+    mon.save("runs/mine")                    # then: ganlint diagnose runs/mine / ganlint report runs/mine
+
+What it records (ganlint.telemetry's schema, one row per `step()` call):
+  * gradient norms and update ratios from hooks on the optimizers' `step()`: the gradients each
+    optimizer actually applies (G's backward also leaves gradients in D; D's optimizer never applies
+    them, so they are not D's). Computed on the device with foreach norms: no host synchronisation.
+  * losses, D's mean outputs (as probabilities when `outputs` is "logits" or "probabilities"), the
+    mean and spread of the fake (and real) batches: kept on the device and copied to the host every
+    `flush_every` steps, as ganlint's own trainer does.
+  * every `eval_every` steps, when `fake` (and `real`) are given: diversity, distance, modes (the
+    shipped classifier for 1x28x28 samples) and k-NN coverage, as ganlint.evaluation computes them.
+Every `diagnose_every` steps the engine labels the rolling window (the last `window` steps; memory
+stays bounded on runs of millions of steps): `status` holds the label, `on_label(label, onset_step,
+diagnosis)` fires when it changes, and `should_stop` turns true on a label in `stop_on`.
+
+Why it never changes the run it watches: it draws no random numbers from the global generators (a
+`real` callable is called inside a forked RNG with Python's and numpy's states restored), it reads
+gradients and parameters without writing them, and it never touches train/eval modes or optimizer
+state; so the same seed trains identically with and without it (tested).
+
+Why it never kills the run: a week-long job must not die because of its monitor. Any error inside
+the Monitor is reported once on stderr and the Monitor disables itself, unless `strict=True`.
+
+Under torch.distributed (DDP), batch statistics are averaged over ranks at each flush (gradients are
+already synchronised), only rank 0 labels the run and writes, and its decision is broadcast so every
+rank sees the same `should_stop`.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ganlint.errors import ConfigError
+from ganlint.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS, snapshot, total_norm, update_ratio
+
+# What D returns -> how its mean output is recorded, and the engine's name for that reading.
+OUTPUTS = {"logits": "probability", "probabilities": "probability", "critic": "critic", "ls-score": "ls-score"}
+DEFAULTS = {
+    "flush_every": 50,  # host syncs: one per 50 steps
+    "eval_every": 200,  # sample metrics: a classifier pass and k-NN on one batch
+    "diagnose_every": 500,  # the engine on the window: ~tens of ms, so not every flush
+    "ratio_every": 1,  # update ratios need a parameter snapshot before each optimizer step
+    "window": 20_000,  # steps kept for the label; older rows are dropped
+    "min_steps": 100,  # no label before this many steps: the engine's windows need rows
+}
+LABEL_INDEX = ("stable", "oscillating", "collapsed", "vanishing-gradient", "stalled", "diverged")
+
+
+class _Probe:
+    """Hooks on one optimizer: the norm of the gradients it applies and the relative size of its update."""
+
+    def __init__(self, opt: torch.optim.Optimizer, ratio_every: int, on_error: Callable[[BaseException], None]) -> None:
+        self.opt, self.ratio_every, self.on_error = opt, ratio_every, on_error
+        self.count = 0
+        self.grad_norm: torch.Tensor | None = None
+        self.ratio: torch.Tensor | None = None
+        self._params: list[torch.Tensor] = []
+        self._before: list[torch.Tensor] | None = None
+        self.handles = [opt.register_step_pre_hook(self._pre), opt.register_step_post_hook(self._post)]
+
+    def _pre(self, opt, args, kwargs) -> None:
+        try:
+            params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
+            self._params = params
+            self.grad_norm = total_norm([p.grad for p in params]) if params else None
+            self._before = snapshot(params) if params and self.count % self.ratio_every == 0 else None
+        except Exception as e:  # never break the user's optimizer step
+            self.on_error(e)
+
+    def _post(self, opt, args, kwargs) -> None:
+        try:
+            if self._before is not None:
+                self.ratio = update_ratio(self._params, self._before)
+                self._before = None
+            self.count += 1
+        except Exception as e:
+            self.on_error(e)
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+class Monitor:
+    """See the module docstring. Arguments beyond G and D are optional; checks that lack their input
+    say so in the diagnosis.
+
+    Args:
+        generator, discriminator: the user's modules (only their device is read).
+        opt_g, opt_d: their optimizers; without one, that side's gradient norms and update ratios are NaN.
+        real: a fixed tensor of real samples, or a callable returning a real batch, for the sample metrics.
+        outputs: what D returns: "logits", "probabilities", "critic" (Wasserstein scores) or "ls-score".
+        stop_on: labels that make `should_stop` true.
+        on_label: called as on_label(label, onset_step, diagnosis) when the label changes.
+        num_modes: known modes of the data (e.g. 10 digits), for the mode checks.
+        strict: raise Monitor errors instead of disabling the Monitor.
+        flush_every, eval_every, diagnose_every, ratio_every, window, min_steps: the schedule (DEFAULTS).
+    """
+
+    def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module | None = None,
+                 opt_g: torch.optim.Optimizer | None = None, opt_d: torch.optim.Optimizer | None = None, *,
+                 real: torch.Tensor | Callable[[], torch.Tensor] | None = None, outputs: str = "logits",
+                 stop_on: Iterable[str] = (), on_label: Callable[..., Any] | None = None, num_modes: int | None = None,
+                 strict: bool = False, **schedule: int) -> None:
+        if outputs not in OUTPUTS:
+            raise ConfigError(f"outputs must be one of {', '.join(OUTPUTS)}, got {outputs!r}")
+        unknown = set(schedule) - set(DEFAULTS)
+        if unknown:
+            raise ConfigError(f"unknown Monitor option(s) {', '.join(sorted(unknown))}; valid: {', '.join(DEFAULTS)}")
+        self.cfg = {**DEFAULTS, **schedule}
+        for k, v in self.cfg.items():
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"Monitor option {k} must be a positive integer, got {v!r}")
+        bad = set(stop_on) - set(LABEL_INDEX)
+        if bad:
+            raise ConfigError(f"stop_on: unknown label(s) {', '.join(sorted(bad))}; labels: {', '.join(LABEL_INDEX)}")
+        self.outputs, self.d_output = outputs, OUTPUTS[outputs]
+        self.stop_on, self.on_label, self.num_modes, self.strict = set(stop_on), on_label, num_modes, strict
+        self.real = real
+        params = list(generator.parameters())
+        self.device = params[0].device if params else torch.device("cpu")
+        self.disabled = False
+        self.status: str | None = None
+        self.onset_step: int | None = None
+        self.should_stop = False
+        self.last_diagnosis = None
+        self.n = 0
+        self._t0 = time.perf_counter()
+        self._buf = torch.empty(self.cfg["flush_every"], len(STEP_COLUMNS), device=self.device)
+        self._k = 0
+        self._pending_steps: list[int] = []
+        self._pending_times: list[float] = []
+        self._rows: list[np.ndarray] = []  # host chunks: [step, *STEP_COLUMNS, time_s]
+        self._evals: dict[int, dict[str, float]] = {}
+        self._said: set[str] = set()
+        self._nan = torch.full((), float("nan"), device=self.device)
+        self._probes = {}
+        for side, opt in (("g", opt_g), ("d", opt_d)):
+            if opt is None:
+                self._say(f"no optimizer for {side.upper()}: grad_norm_{side} and update_ratio_{side} are not recorded")
+            else:
+                self._probes[side] = _Probe(opt, self.cfg["ratio_every"], self._fail)
+        self._dist = _dist_info()
+
+    # -- the one call in the user's loop -----------------------------------------------------------------
+    def step(self, loss_d=None, loss_g=None, d_real=None, d_fake=None, fake=None, real=None) -> str | None:
+        """Record one training step; returns the current label (None until the first diagnosis)."""
+        if self.disabled:
+            return self.status
+        try:
+            self._step(loss_d, loss_g, d_real, d_fake, fake, real)
+        except Exception as e:
+            self._fail(e)
+        return self.status
+
+    def _step(self, loss_d, loss_g, d_real, d_fake, fake, real) -> None:
+        self.n += 1
+        if self.n == 1 and self._probes and all(p.count == 0 for p in self._probes.values()):
+            self._say("step() was called before any optimizer step: gradient norms and update ratios start "
+                      "once the optimizers step (call mon.step after opt_d.step() and opt_g.step())")
+        v = {"loss_d": self._scalar(loss_d), "loss_g": self._scalar(loss_g), "d_real": self._d(d_real),
+             "d_fake": self._d(d_fake)}
+        for side in ("g", "d"):
+            p = self._probes.get(side)
+            v[f"grad_norm_{side}"] = p.grad_norm if p is not None and p.grad_norm is not None else self._nan
+            v[f"update_ratio_{side}"] = p.ratio if p is not None and p.ratio is not None else self._nan
+            if p is not None:
+                p.ratio = None  # an update ratio belongs to the step that measured it
+        v["fake_mean"], v["fake_std"] = self._moments(fake)
+        v["real_mean"], v["real_std"] = self._moments(real)
+        self._buf[self._k] = torch.stack([v[c].detach().to(self.device, torch.float32).reshape(()) for c in STEP_COLUMNS])
+        self._k += 1
+        self._pending_steps.append(self.n)
+        self._pending_times.append(time.perf_counter() - self._t0)
+        if fake is not None and self.n % self.cfg["eval_every"] == 0:
+            self._evaluate(fake, real)
+        if self._k == len(self._buf):
+            self._flush()
+            if self.n % self.cfg["diagnose_every"] < self.cfg["flush_every"] and self.n >= self.cfg["min_steps"]:
+                self._decide()
+
+    # -- values -------------------------------------------------------------------------------------------
+    def _scalar(self, x) -> torch.Tensor:
+        if x is None:
+            return self._nan
+        t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(float(x))
+        return t.float().mean().to(self.device)
+
+    def _d(self, x) -> torch.Tensor:
+        """D's mean output on a batch, as the trainer records it (a probability for BCE outputs)."""
+        if x is None:
+            return self._nan
+        t = x.detach().float() if isinstance(x, torch.Tensor) else torch.as_tensor(float(x))
+        if self.outputs == "logits":
+            t = torch.sigmoid(t)
+        return t.mean().to(self.device)
+
+    def _moments(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(x, torch.Tensor) or x.numel() < 2:
+            return self._nan, self._nan
+        t = x.detach().float()
+        std, mean = torch.std_mean(t)
+        return mean.to(self.device), std.to(self.device)
+
+    def _real_batch(self, n: int) -> torch.Tensor | None:
+        src = self.real
+        if src is None:
+            return None
+        if callable(src):
+            # The user's sampler may draw random numbers: fork torch's RNG and restore Python's and numpy's,
+            # so the training run draws exactly what it would have without the Monitor.
+            py, npy = random.getstate(), np.random.get_state()
+            devices = [self.device] if self.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                batch = src()
+            random.setstate(py)
+            np.random.set_state(npy)
+            return batch
+        return src[:n] if len(src) > n else src
+
+    def _evaluate(self, fake: torch.Tensor, real: torch.Tensor | None) -> None:
+        from ganlint.check.reference import from_tensor
+        from ganlint.evaluation import evaluate
+
+        fake = fake.detach().float()
+        real = real if real is not None else self._real_batch(len(fake))
+        if real is None:
+            self._say("no real data (real=...): distance, diversity and coverage are not measured")
+            return
+        real = real.detach().float().to(fake.device)
+        if real.shape[1:] != fake.shape[1:]:
+            self._say(f"fake samples {tuple(fake.shape[1:])} and real samples {tuple(real.shape[1:])} differ in shape: "
+                      "sample metrics are skipped")
+            return
+        ref = from_tensor("real", real.cpu())
+        with torch.random.fork_rng(devices=[]), torch.no_grad():  # evaluations never touch the run's RNG
+            metrics = evaluate(fake.cpu(), ref.real, ref.dataset)
+        self._evals[self.n] = metrics
+
+    # -- host side ----------------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        if self._k == 0:
+            return
+        rows = self._buf[: self._k]
+        if self._dist.world > 1:  # batch statistics differ between ranks; gradients do not
+            rows = rows.clone()
+            self._dist.all_reduce(rows)
+            rows /= self._dist.world
+        host = rows.cpu().numpy().astype(np.float64)  # the one host sync per flush_every steps
+        chunk = np.column_stack([np.asarray(self._pending_steps, dtype=np.float64), host,
+                                 np.asarray(self._pending_times, dtype=np.float64)])
+        self._rows.append(chunk)
+        self._k = 0
+        self._pending_steps, self._pending_times = [], []
+        self._trim()
+
+    def _trim(self) -> None:
+        keep = self.cfg["window"]
+        total = sum(len(c) for c in self._rows)
+        while self._rows and total - len(self._rows[0]) >= keep:
+            total -= len(self._rows.pop(0))
+        if self._rows:
+            first = int(self._rows[0][0, 0])
+            self._evals = {s: m for s, m in self._evals.items() if s >= first}
+
+    def _frame(self) -> pd.DataFrame:
+        data = np.concatenate(self._rows) if self._rows else np.empty((0, len(STEP_COLUMNS) + 2))
+        df = pd.DataFrame(data, columns=["step", *STEP_COLUMNS, "time_s"])
+        df["step"] = df["step"].astype(np.int64)
+        for col in EVAL_COLUMNS:
+            df[col] = df["step"].map(lambda s, col=col: self._evals.get(int(s), {}).get(col, np.nan)).astype(np.float64)
+        return df[list(COLUMNS)]
+
+    @property
+    def telemetry(self) -> pd.DataFrame:
+        """The recorded window in ganlint's telemetry schema (flushes pending steps: one host sync)."""
+        if not self.disabled:
+            self._flush()
+        return self._frame()
+
+    def diagnose(self):
+        """The engine's Diagnosis of the recorded window."""
+        from ganlint.diagnostics import diagnose
+
+        return diagnose(self.telemetry, d_output=self.d_output, num_modes=self.num_modes)
+
+    def _decide(self) -> None:
+        label = None
+        if self._dist.rank == 0:
+            d = self.diagnose()
+            self.last_diagnosis, label = d, d.label
+        label = self._dist.broadcast_label(label)
+        if label != self.status:
+            previous, self.status = self.status, label
+            self.onset_step = self.last_diagnosis.onset_step if self.last_diagnosis is not None else None
+            if self.on_label is not None and self._dist.rank == 0 and (previous is not None or label != "stable"):
+                self.on_label(label, self.onset_step, self.last_diagnosis)
+        self.should_stop = label in self.stop_on
+
+    def save(self, path: str | Path) -> Path:
+        """Write the telemetry: a folder (telemetry.parquet and .csv, and a config.json that says how D's
+        outputs read, so `ganlint diagnose FOLDER` and `ganlint report FOLDER` work; it holds no training
+        config, as the Monitor never sees one) or a .csv/.parquet file.
+        Only rank 0 writes under DDP."""
+        from ganlint.run import save_telemetry, write_json
+
+        path = Path(path)
+        df = self.telemetry
+        if self._dist.rank != 0:
+            return path
+        if path.suffix in (".csv", ".parquet"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(path, index=False) if path.suffix == ".csv" else df.to_parquet(path, index=False)
+            return path
+        path.mkdir(parents=True, exist_ok=True)
+        save_telemetry(df, path)
+        write_json(path / "config.json", {"source": "ganlint.Monitor", "d_output": self.d_output, "outputs": self.outputs,
+                                           "dataset": {"num_modes": self.num_modes}, "steps": self.n, "schedule": self.cfg})
+        return path
+
+    def close(self) -> None:
+        """Remove the optimizer hooks."""
+        for p in self._probes.values():
+            p.remove()
+
+    # -- failure handling ---------------------------------------------------------------------------------
+    def _say(self, msg: str) -> None:
+        if msg not in self._said:
+            self._said.add(msg)
+            print(f"ganlint Monitor: {msg}", file=sys.stderr)
+
+    def _fail(self, e: BaseException) -> None:
+        if self.strict:
+            raise e
+        if not self.disabled:
+            self.disabled = True
+            self.close()
+            print(f"ganlint Monitor: disabled after an error ({type(e).__name__}: {e}); training continues unwatched "
+                  "(pass strict=True to raise instead)", file=sys.stderr)
+
+
+class _Dist:
+    def __init__(self, rank: int = 0, world: int = 1) -> None:
+        self.rank, self.world = rank, world
+
+    def all_reduce(self, t: torch.Tensor) -> None:
+        import torch.distributed as dist
+
+        dist.all_reduce(t)
+
+    def broadcast_label(self, label: str | None) -> str | None:
+        if self.world <= 1:
+            return label
+        import torch.distributed as dist
+
+        t = torch.tensor([LABEL_INDEX.index(label) if label in LABEL_INDEX else -1])
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.broadcast(t, src=0)
+        i = int(t.item())
+        return LABEL_INDEX[i] if i >= 0 else None
+
+
+def _dist_info() -> _Dist:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return _Dist(dist.get_rank(), dist.get_world_size())
+    return _Dist()
+
+
+__all__ = ["DEFAULTS", "Monitor"]
