@@ -1,0 +1,99 @@
+"""The Monitor's overhead on a training step: the MNIST MLP GAN's step with and without the Monitor,
+timed in interleaved rounds in one run, reported as a ratio (target: at most 1.10x on CPU with the
+default schedule). Interleaving matters: a busy machine slows both variants alike, so the ratio holds
+where absolute times drift.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+import torch
+
+import ganlint
+from ganlint.config import TrainConfig
+from ganlint.data import get_dataset
+from ganlint.nets import build_models
+
+STEPS = 100  # per timed block
+ROUNDS = 7
+
+
+def make_loop(device: str = "cpu"):
+    cfg = TrainConfig(dataset="mnist").resolve()
+    data = get_dataset("mnist")
+    torch.manual_seed(0)
+    G, D = build_models(cfg, data.model_spec())
+    G.to(device)
+    D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    bce = torch.nn.BCEWithLogitsLoss()
+    b = cfg.batch_size
+    ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)  # ganlint D: one score per sample
+    table = data.data.to(device)
+
+    def run(steps: int, mon=None) -> None:
+        for _ in range(steps):
+            real = table[torch.randint(len(table), (b,), device=device)]
+            fake = G(torch.randn(b, cfg.z_dim, device=device))
+            d_real, d_fake = D(real), D(fake.detach())
+            loss_d = bce(d_real, ones) + bce(d_fake, zeros)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            loss_g = bce(D(fake), ones)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            if mon is not None:
+                mon.step(loss_d=loss_d, loss_g=loss_g, d_real=d_real, d_fake=d_fake, fake=fake, real=real)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    return G, D, opt_g, opt_d, run
+
+
+def interleaved_ratio(run, mon) -> tuple[float, float, float]:
+    plain, monitored = [], []
+    run(20)
+    run(20, mon)  # warm-up: allocator, first flush, classifier load
+    for _ in range(ROUNDS):
+        t = time.perf_counter()
+        run(STEPS)
+        plain.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        run(STEPS, mon)
+        monitored.append(time.perf_counter() - t)
+    p, m = statistics.median(plain), statistics.median(monitored)
+    return m / p, p / STEPS, m / STEPS
+
+
+def test_monitor_overhead_cpu(benchmark):
+    G, D, opt_g, opt_d, run = make_loop("cpu")
+    mon = ganlint.Monitor(G, D, opt_g, opt_d, outputs="logits", num_modes=10)
+    ratio, plain, monitored = interleaved_ratio(run, mon)
+    benchmark.extra_info.update({"overhead_ratio": round(ratio, 4), "plain_ms_per_step": round(plain * 1e3, 3),
+                                 "monitored_ms_per_step": round(monitored * 1e3, 3)})
+    print(f"\nMonitor overhead (CPU, MNIST MLP, default schedule): {ratio:.3f}x "
+          f"({plain * 1e3:.2f} -> {monitored * 1e3:.2f} ms/step)")
+    benchmark.pedantic(run, args=(STEPS, mon), rounds=3, iterations=1)
+    assert not mon.disabled
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_monitor_overhead_cuda(benchmark):
+    G, D, opt_g, opt_d, run = make_loop("cuda")
+    mon = ganlint.Monitor(G, D, opt_g, opt_d, outputs="logits", num_modes=10, eval_every=10**9, diagnose_every=10**9)
+    ratio, plain, monitored = interleaved_ratio(run, mon)
+    benchmark.extra_info.update({"overhead_ratio": round(ratio, 4)})
+    print(f"\nMonitor overhead (CUDA, MNIST MLP, flushes only): {ratio:.3f}x ({plain * 1e3:.2f} -> {monitored * 1e3:.2f} ms/step)")
+    # No host synchronisation per step: sync debug mode errors on any sync inside the steps between flushes.
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        run(mon.cfg["flush_every"] - 1 - (mon.n % mon.cfg["flush_every"]), mon)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    benchmark.pedantic(run, args=(STEPS, mon), rounds=3, iterations=1)
