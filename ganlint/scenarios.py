@@ -33,6 +33,7 @@ from typing import Any
 
 from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
+from ganlint.tomlfile import read_toml
 
 # The labels a run can get (the diagnostics engine's vocabulary), and the suites by cost.
 LABELS = ("stable", "oscillating", "collapsed", "vanishing-gradient", "diverged", "stalled")
@@ -69,17 +70,6 @@ class Scenario:
         return TrainConfig.from_dict({**self.train, **overrides})
 
 
-def _toml_loads(text: str) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise ConfigError("reading scenario files on Python 3.10 needs tomli: pip install tomli") from None
-    return tomllib.loads(text)
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file.
 
@@ -92,16 +82,7 @@ def load_scenario(path: str | Path) -> Scenario:
     def fail(msg: str) -> ConfigError:
         return ConfigError(f"scenario {path}: {msg}")
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise fail(f"cannot read it ({e})") from None
-    try:
-        data = _toml_loads(text)
-    except ConfigError:
-        raise
-    except Exception as e:  # tomllib.TOMLDecodeError (tomli's on 3.10): the message has line and column
-        raise fail(f"invalid TOML: {e}") from None
+    data = read_toml(path, f"scenario {path}")
 
     unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
     if unknown:

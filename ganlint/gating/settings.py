@@ -12,6 +12,7 @@ For example:
     z_dim = 64
     fail_on = ["collapsed", "vanishing-gradient"]
     format = "junit"
+    map = { loss_d = "D_loss", loss_g = "G_loss" }   # diagnose: ganlint column = your log's column
 
     [tool.ganlint.thresholds]                    # fields of ganlint.diagnostics.thresholds.Thresholds
     diversity_fail = 0.25
@@ -36,6 +37,8 @@ from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import ConfigError
 from ganlint.gating.formats import FORMATS
 from ganlint.gating.policy import parse_fail_on
+from ganlint.telemetry import COLUMNS
+from ganlint.tomlfile import read_toml
 
 TABLE = "[tool.ganlint]"
 THRESHOLDS_TABLE = "[tool.ganlint.thresholds]"
@@ -78,6 +81,18 @@ def _table(v: Any) -> str | None:
     return None if isinstance(v, dict) else "a table"
 
 
+def _column_map(v: Any) -> str | None:
+    """{ganlint telemetry column: a column name in the user's logs}, like `ganlint diagnose --map`."""
+    expected = 'a table of ganlint column = "log column" strings, e.g. map = {loss_d = "D_loss"}'
+    if not isinstance(v, dict) or not all(isinstance(x, str) and x for x in v.values()):
+        return expected
+    unknown = [k for k in v if k not in COLUMNS]
+    if unknown:
+        return (f"{expected}, whose keys are ganlint telemetry columns ({unknown[0]!r} is not one"
+                f"{_did_you_mean(unknown[0], COLUMNS)}; valid: {', '.join(COLUMNS)})")
+    return None
+
+
 # Each key, with its check: the check returns None when the value is valid, else what was expected.
 KEYS: dict[str, Callable[[Any], str | None]] = {
     "fail_on": _fail_on,
@@ -93,6 +108,7 @@ KEYS: dict[str, Callable[[Any], str | None]] = {
     "discriminator": _entry_point,
     "kwargs": _table,
     "thresholds": _table,  # and then each of its keys, by threshold_overrides
+    "map": _column_map,  # diagnose: {ganlint column: log column}
 }
 THRESHOLD_TYPES: dict[str, type] = {f.name: typing.get_type_hints(Thresholds)[f.name]
                                     for f in dataclasses.fields(Thresholds)}
@@ -129,16 +145,7 @@ def load_settings(path: Path | None = None, *, start: Path | None = None) -> dic
         if path is None:
             return {}
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    try:
-        data = _toml_loads(text)
-    except ConfigError:
-        raise
-    except Exception as e:  # tomllib.TOMLDecodeError (tomli's on 3.10): its message has line and column
-        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    data = read_toml(path, str(path))
     tool = data.get("tool", {})
     table = tool.get("ganlint") if isinstance(tool, dict) else None
     if table is None:
@@ -160,6 +167,8 @@ def validate_settings(table: Any, *, where: str = "settings") -> dict[str, Any]:
     out = dict(table)
     if "kwargs" in out:
         out["kwargs"] = dict(out["kwargs"])
+    if "map" in out:
+        out["map"] = dict(out["map"])
     if "thresholds" in out:
         out["thresholds"] = threshold_overrides(out["thresholds"], where=where)
     return out
@@ -213,14 +222,3 @@ def merge(settings: dict[str, Any], cli: dict[str, Any]) -> dict[str, Any]:
 def _did_you_mean(key: str, valid: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _toml_loads(text: str) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ModuleNotFoundError:
-            raise ConfigError("reading [tool.ganlint] on Python 3.10 needs tomli: pip install tomli") from None
-    return tomllib.loads(text)
