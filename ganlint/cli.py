@@ -100,11 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("diagnose", help="label a run from its telemetry (run folder, CSV or parquet table)",
+    p = sub.add_parser("diagnose", help="label a run from its telemetry or training log (run folder, table, "
+                       "Lightning, Hugging Face or TensorBoard log)",
                        description="Label a run stable, oscillating, collapsed, vanishing-gradient, stalled or diverged, "
-                       "with the findings behind the label and remedies. Exit code 0 when stable, 1 for any other label.")
-    p.add_argument("path", metavar="RUN_DIR_OR_TABLE", help="a ganlint run folder, or a .csv/.parquet/.jsonl telemetry table")
-    p.add_argument("--format", choices=("text", "json", "junit", "github"), default="text", help="result format on stdout")
+                       "with the findings behind the label and remedies. Reads a ganlint run folder or telemetry table, "
+                       "or your own training log: a CSV/JSONL table, Lightning's metrics.csv, Hugging Face's "
+                       "trainer_state.json, a TensorBoard event folder (pip install 'ganlint[tensorboard]'); its "
+                       "columns are recognised by their names, or named with --map. Exit code 0 when stable, 1 for "
+                       "any other label (see --fail-on), 2 for bad input. Defaults (map, fail_on, format) can be set "
+                       "in [tool.ganlint] of pyproject.toml; the command line wins.")
+    p.add_argument("path", metavar="RUN_DIR_OR_LOG",
+                   help="a ganlint run folder, a .csv/.parquet/.jsonl table, a Lightning metrics.csv, a Hugging Face "
+                   "trainer_state.json (or its checkpoint folder), or a TensorBoard events file or folder")
+    p.add_argument("--map", action="append", metavar="COLUMN=LOG_COLUMN[,...]",
+                   help="name your log's columns: ganlint column = your column, e.g. --map loss_d=D_loss,loss_g=G_loss "
+                   "(repeatable; ganlint columns: step, loss_d, loss_g, d_real, d_fake, grad_norm_g, grad_norm_d, ...; "
+                   "columns not named are recognised by their names)")
+    p.add_argument("--format", choices=("text", "json", "junit", "github"), default=None,
+                   help="result format on stdout [default: text]")
     p.add_argument("--fail-on", metavar="SPEC", default=None,
                    help="what exits 1: labels, 'any' (every label but stable), 'warn', 'none' [default: any, plus crashed checks]")
     p.add_argument("--d-output", choices=("probability", "ls-score", "critic"), default=None,
@@ -113,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="text format: list passing findings too")
     p.add_argument("--report", nargs="?", const="", default=None, metavar="DIR",
                    help="also write the report (report.html, report.md, plots, findings table) into DIR "
-                   "[default DIR: the run folder, or reports/<table name> for a table]")
+                   "[default DIR: the run folder, or reports/<log name> for a table or log]")
+    p.add_argument("--config", metavar="PYPROJECT",
+                   help="read [tool.ganlint] (map, fail_on, format, thresholds) from this file [default: the nearest pyproject.toml]")
+    p.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
     p.set_defaults(func=cmd_diagnose)
 
     p = sub.add_parser("report", help="re-render the report of a run or suite folder from its saved tables, or compare two suites",
@@ -275,28 +291,40 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from ganlint.diagnostics import diagnose
+    from pathlib import Path
+
+    from ganlint.diagnostics import diagnose, load_telemetry
     from ganlint.gating import (
         append_step_summary,
         github_step_summary,
+        load_settings,
+        merge,
         parse_fail_on,
+        thresholds_from,
         to_github,
         to_json,
         to_junit,
     )
+    from ganlint.ingest import parse_mapping
 
-    policy = parse_fail_on(args.fail_on)
-    d = diagnose(args.path, d_output=args.d_output, num_modes=args.num_modes)
+    settings = {} if args.no_config else load_settings(Path(args.config) if args.config else None)
+    cli = {"map": parse_mapping(args.map) if args.map else None, "fail_on": args.fail_on, "format": args.format}
+    opts = merge(settings, cli)  # the command line wins; --map wins column by column over [tool.ganlint] map
+    policy = parse_fail_on(opts.get("fail_on"))
+    fmt = opts.get("format") or "text"
+    # Loaded here rather than by diagnose(path) so that the mapping applies and the report shows the same table.
+    telemetry, meta = load_telemetry(args.path, mapping=opts.get("map"))
+    d = diagnose(telemetry, d_output=args.d_output or meta.get("d_output"),
+                 num_modes=args.num_modes if args.num_modes is not None else (meta.get("dataset") or {}).get("num_modes"),
+                 config=meta.get("config"), thresholds=thresholds_from(settings))
     page = None
     if args.report is not None:
-        from ganlint.report.run_report import render_run
-
-        page = render_run(args.path, args.report or None, diagnosis=d)
-    if args.format == "json":
+        page = _diagnose_report(Path(args.path), args.report, telemetry, d)
+    if fmt == "json":
         print(to_json(d, gate=policy, meta={"source": str(args.path), **({"report": str(page)} if page else {})}))
-    elif args.format == "junit":
+    elif fmt == "junit":
         print(to_junit(d, gate=policy, name=f"ganlint diagnose {args.path}"))
-    elif args.format == "github":
+    elif fmt == "github":
         print(to_github(d, gate=policy, title="ganlint"))
         append_step_summary(github_step_summary(d, gate=policy, title=f"ganlint diagnose {args.path}"))
     else:
@@ -304,6 +332,27 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         if page:
             print(f"report: {page}")
     return EXIT_FAILING if policy.fails(d) else EXIT_OK
+
+
+def _diagnose_report(path, out: str, telemetry, d):
+    """The report of `ganlint diagnose --report`. A ganlint run folder is rendered from itself (samples,
+    summary); any other source from the table the diagnosis read (mapped, for a foreign log), saved under
+    the log's name in a scratch folder, so the report lands in reports/<log name> by default."""
+    import tempfile
+    from pathlib import Path
+
+    from ganlint.report.run_report import render_run
+    from ganlint.telemetry import COLUMNS
+
+    if path.is_dir() and any((path / n).is_file() for n in ("telemetry.parquet", "telemetry.csv")):
+        return render_run(path, out or None, diagnosis=d)
+    # metrics.csv, trainer_state.json and event files are named by their tool: their folder names the run
+    generic = path.name in ("metrics.csv", "trainer_state.json") or path.name.startswith("events.out.tfevents.")
+    name = path.resolve().parent.name if generic else path.stem if path.is_file() else path.resolve().name
+    with tempfile.TemporaryDirectory(prefix="ganlint-") as tmp:
+        table = Path(tmp) / f"{name}.parquet"
+        telemetry[[c for c in telemetry.columns if c in COLUMNS]].to_parquet(table, index=False)
+        return render_run(table, out or Path("reports") / name, diagnosis=d)
 
 
 CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",

@@ -74,16 +74,16 @@ def checkpoint_series(folder: Path, options: dict[str, Any], ref, samples: int, 
 
 
 def read_history(path: str | Path, options: dict[str, Any], ref, samples: int, seed: int) -> pd.DataFrame:
-    from ganlint.ingest import to_telemetry
-
+    """A folder of checkpoints is measured checkpoint by checkpoint; anything else (a run folder, a table,
+    a Lightning, Hugging Face or TensorBoard log) is read as `ganlint diagnose` reads it."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"--history {str(p)!r} does not exist")
-    if p.is_dir() and not (p / "telemetry.parquet").is_file() and not (p / "telemetry.csv").is_file():
+    has_telemetry = (p / "telemetry.parquet").is_file() or (p / "telemetry.csv").is_file()  # a run folder
+    if p.is_dir() and not has_telemetry and any(f.suffix.lower() in CHECKPOINT_SUFFIXES for f in p.iterdir() if f.is_file()):
         return checkpoint_series(p, options, ref, samples, seed)
     df, _ = load_telemetry(p)
-    known = [c for c in df.columns if c in COLUMNS]
-    return df if "step" in df.columns and len(known) > 1 else to_telemetry(df)
+    return df
 
 
 def history_findings(path: str | Path, th: Thresholds, num_modes: int | None, *, loaded_options: dict[str, Any],

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,15 @@ from ganlint.diagnostics.remedies import remedies_for
 from ganlint.diagnostics.series import Context, Series
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import DataError
+from ganlint.ingest import (
+    check_mapping,
+    event_files,
+    is_event_file,
+    needs_mapping,
+    read_json_log,
+    read_tensorboard,
+    to_telemetry,
+)
 from ganlint.telemetry import COLUMNS
 
 # At least one of these must be there for anything to be assessed.
@@ -50,8 +60,9 @@ def diagnose(
     """Label a run from its telemetry.
 
     Args:
-        telemetry: a DataFrame in ganlint's telemetry schema (optional columns may be missing), or the
-            path of a run folder or of a CSV/parquet table.
+        telemetry: a DataFrame in ganlint's telemetry schema (optional columns may be missing), or a path
+            that `load_telemetry` reads: a run folder, a CSV/parquet/JSONL table, or a training log of
+            another tool (Lightning, Hugging Face, TensorBoard), its columns recognised by their names.
         d_output: how d_real/d_fake read: 'probability', 'ls-score' or 'critic'. Default: from the run
             folder's config.json, else 'probability' when all values lie in [0, 1], else 'critic'.
         num_modes: known modes of the data (default: from config.json, else unknown).
@@ -159,28 +170,103 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 
-def load_telemetry(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
-    """Read a run folder (telemetry + config.json) or a CSV/parquet/JSONL table; DataError when it cannot."""
+# A folder that is not a ganlint run folder may hold one of these logs (Lightning's CSVLogger version
+# folder, a Hugging Face checkpoint folder), else TensorBoard event files.
+FOLDER_LOGS = ("metrics.csv", "trainer_state.json")
+TABLE_SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".csv", ".tsv", ".txt")
+
+
+def load_telemetry(path: str | os.PathLike, mapping: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read telemetry from a file or folder, with a foreign log's columns mapped onto ganlint's schema.
+
+    Accepted, recognised by name and content:
+      * a ganlint run folder (telemetry.parquet or telemetry.csv; its config.json is returned as meta);
+      * a table: .csv/.tsv/.txt, .parquet/.pq, .jsonl/.ndjson (one JSON object per step);
+      * a Lightning `metrics.csv` (sparse rows, merged per step), or the folder holding it;
+      * a .json file: Hugging Face's `trainer_state.json` (its `log_history`) or a list of records; also
+        a Hugging Face checkpoint folder, or an output folder of `checkpoint-N/` folders (the last one);
+      * TensorBoard: an events.out.tfevents.* file, or a folder holding them (needs the tensorboard
+        package, imported only then).
+    A table in ganlint's schema is returned as it is read. Any other table (no `step` column, a step
+    repeated, or a column whose name maps onto a ganlint column the table lacks: `D_loss`, `errD`,
+    `train/d_loss_step`), and every JSON and TensorBoard log, goes through ganlint.ingest.to_telemetry.
+
+    Args:
+        path: the file or folder.
+        mapping: {ganlint column: log column}, e.g. {"loss_d": "D_loss"}; applied first, and the table is
+            then always mapped (unnamed columns by their guessed names).
+
+    Returns:
+        (the table, meta): meta is the run folder's config.json, {} for anything else.
+
+    Raises:
+        DataError: the path does not exist or cannot be read, the log is empty (0 bytes, a header only,
+            an empty log_history, no scalars), tensorboard is not installed, or the mapping names a column
+            the log does not have (the message lists those it has).
+        ConfigError: a mapping key that is not a ganlint telemetry column.
+    """
+    if mapping:
+        check_mapping(mapping)  # before reading: a typo in a key needs no file to be found
     p = Path(path)
     if not p.exists():
         raise DataError(f"{str(p)!r} does not exist")
-    meta: dict = {}
     if p.is_dir():
-        cfg = p / "config.json"
-        if cfg.is_file():
-            try:
-                meta = json.loads(cfg.read_text())
-            except json.JSONDecodeError as e:
-                raise DataError(f"{str(cfg)!r} is not valid JSON: {e}") from None
         for name in ("telemetry.parquet", "telemetry.csv"):
             if (p / name).is_file():
-                return _read_table(p / name), meta
-        raise DataError(f"{str(p)!r} holds no telemetry.parquet or telemetry.csv (is it a ganlint run folder?)")
-    return _read_table(p), meta
+                return _as_telemetry(_read_table(p / name), p / name, mapping), _read_config(p / "config.json")
+        p = _log_in_folder(p)
+    df, src, always = _read_log(p)
+    return _as_telemetry(df, src, mapping, always), {}
+
+
+def _read_config(cfg: Path) -> dict:
+    if not cfg.is_file():
+        return {}
+    try:
+        return json.loads(cfg.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{str(cfg)!r} is not valid JSON: {e}") from None
+
+
+def _log_in_folder(p: Path) -> Path:
+    """The log a folder that is not a ganlint run folder holds; DataError naming what was looked for."""
+    for name in FOLDER_LOGS:
+        if (p / name).is_file():
+            return p / name
+    states = sorted(p.glob("checkpoint-*/trainer_state.json"), key=lambda f: (len(f.parent.name), f.parent.name))
+    if states:  # a Hugging Face output folder: the last checkpoint's state holds the whole history
+        return states[-1]
+    if event_files(p):
+        return p
+    raise DataError(f"{str(p)!r} holds no telemetry.parquet or telemetry.csv (is it a ganlint run folder?), "
+                    f"nor a training log: {', '.join(FOLDER_LOGS)} or TensorBoard event files")
+
+
+def _read_log(p: Path) -> tuple[pd.DataFrame, Path, bool]:
+    """(the raw log, its path, whether it must be mapped whatever its columns)."""
+    if p.is_dir() or is_event_file(p):
+        return read_tensorboard(p), p, True
+    if p.suffix.lower() == ".json":
+        return read_json_log(p), p, True
+    return _read_table(p), p, False
+
+
+def _as_telemetry(df: pd.DataFrame, p: Path, mapping: Mapping[str, str] | None, always: bool = False) -> pd.DataFrame:
+    if not len(df):
+        raise DataError(f"the log {str(p)!r} is empty (column names, no rows)")
+    if mapping or always or needs_mapping(df):
+        return to_telemetry(df, mapping, name=f"the log {str(p)!r}")
+    return df
 
 
 def _read_table(p: Path) -> pd.DataFrame:
+    """A CSV/TSV, parquet or JSONL table as pandas reads it; DataError when it cannot, or for a 0-byte file."""
     suffix = p.suffix.lower()
+    if suffix in TABLE_SUFFIXES and p.is_file():
+        if p.stat().st_size == 0:
+            raise DataError(f"the log {str(p)!r} is empty (0 bytes)")
+        if suffix not in (".parquet", ".pq") and p.stat().st_size < 4096 and not p.read_bytes().strip():
+            raise DataError(f"the log {str(p)!r} is empty (blank lines only)")
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(p)
@@ -188,6 +274,10 @@ def _read_table(p: Path) -> pd.DataFrame:
             return pd.read_json(p, lines=True)
         if suffix in (".csv", ".tsv", ".txt"):
             return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"the log {str(p)!r} is empty") from None
     except Exception as e:  # pandas/pyarrow raise many types for a broken file
         raise DataError(f"cannot read {str(p)!r} as a {suffix[1:]} table: {type(e).__name__}: {e}") from None
-    raise DataError(f"{str(p)!r}: unsupported table format {suffix or '(no extension)'}; use .csv, .parquet or .jsonl")
+    raise DataError(f"{str(p)!r}: unsupported table format {suffix or '(no extension)'}; use .csv, .parquet or "
+                    f".jsonl, a trainer_state.json, or a TensorBoard events file or folder")
+
