@@ -108,7 +108,8 @@ class Monitor:
 
     Args:
         generator, discriminator: the user's modules (only their device is read).
-        opt_g, opt_d: their optimizers; without one, that side's gradient norms and update ratios are NaN.
+        opt_g, opt_d: their optimizers (anything with param_groups, register_step_pre_hook and
+            register_step_post_hook); without one, that side's gradient norms and update ratios are NaN.
         real: a fixed tensor of real samples, or a callable returning a real batch, for the sample metrics.
         outputs: what D returns: "logits", "probabilities", "critic" (Wasserstein scores) or "ls-score".
         stop_on: labels that make `should_stop` true.
@@ -175,10 +176,13 @@ class Monitor:
         return self.status
 
     def _step(self, loss_d, loss_g, d_real, d_fake, fake, real) -> None:
+        # A gradient norm exists only once its optimizer has applied a step (AMP's GradScaler also skips the
+        # first steps while it calibrates): a row of NaN norms would read as divergence, so none is recorded.
+        if self._probes and any(p.count == 0 for p in self._probes.values()):
+            self._say("step() before every optimizer has applied a step: not recorded (rows start once "
+                      "opt_d.step() and opt_g.step() have each run; call mon.step after them)")
+            return
         self.n += 1
-        if self.n == 1 and self._probes and all(p.count == 0 for p in self._probes.values()):
-            self._say("step() was called before any optimizer step: gradient norms and update ratios start "
-                      "once the optimizers step (call mon.step after opt_d.step() and opt_g.step())")
         v = {"loss_d": self._scalar(loss_d), "loss_g": self._scalar(loss_g), "d_real": self._d(d_real),
              "d_fake": self._d(d_fake)}
         for side in ("g", "d"):
@@ -195,10 +199,13 @@ class Monitor:
         self._pending_times.append(time.perf_counter() - self._t0)
         if fake is not None and self.n % self.cfg["eval_every"] == 0:
             self._evaluate(fake, real)
-        if self._k == len(self._buf):
-            self._flush()
-            if self.n % self.cfg["diagnose_every"] < self.cfg["flush_every"] and self.n >= self.cfg["min_steps"]:
-                self._decide()
+        # Decisions follow the step count, not the buffer: reading `telemetry` mid-run flushes a partial
+        # buffer, and every rank of a DDP job reaches the same step, so the collectives stay aligned.
+        due = self.n % self.cfg["diagnose_every"] == 0 and self.n >= self.cfg["min_steps"]
+        if self._k == len(self._buf) or due:
+            self._flush()  # off the flush grid: one extra host sync per diagnose_every steps
+        if due:
+            self._decide()
 
     # -- values -------------------------------------------------------------------------------------------
     def _scalar(self, x) -> torch.Tensor:

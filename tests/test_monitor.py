@@ -17,7 +17,7 @@ from ganlint.errors import ConfigError
 from ganlint.telemetry import COLUMNS
 
 sys.path.insert(0, str(Path(__file__).parent / "userland"))
-import loop1d  # noqa: E402
+import loop1d
 
 
 def monitored(**kw):
@@ -33,7 +33,7 @@ def high_lr():
 
 
 def test_high_learning_rate_label_matches_the_samples(high_lr):
-    _, mon, means, stds, _ = high_lr
+    _, mon, _, stds, _ = high_lr
     # What the loop itself saw: in the second half G draws one value (std near 0) for every z.
     assert float(stds[1000:].median()) < 0.1 * loop1d.REAL_STD
     d = mon.diagnose()
@@ -45,7 +45,7 @@ def test_high_learning_rate_label_matches_the_samples(high_lr):
 def test_live_label_callback_fired_with_onset(high_lr):
     *_, labels = high_lr
     assert labels and labels[-1][0] == "collapsed"
-    label, onset, diagnosis = labels[-1]
+    _, onset, diagnosis = labels[-1]
     assert isinstance(onset, int) and diagnosis.label == "collapsed"
 
 
@@ -105,6 +105,28 @@ def test_grad_norm_is_what_the_optimizer_applied():
     assert row["grad_norm_g"] == pytest.approx(expected_g, rel=1e-5)
 
 
+def test_reading_telemetry_mid_run_keeps_the_diagnosis_schedule():
+    seen = []
+
+    def factory(G, D, og, od):
+        mon = ganlint.Monitor(G, D, og, od, outputs="logits", eval_every=100, diagnose_every=200)
+        mon.step = _peek(mon.step, mon, seen)
+        return mon
+
+    _, mon, *_ = loop1d.train(1e-3, 600, seed=0, monitor_factory=factory)
+    assert seen and mon.status is not None  # decisions at steps 200, 400, 600 despite the partial flushes
+
+
+def _peek(step, mon, seen):
+    def wrapped(**kw):
+        out = step(**kw)
+        if mon.n % 10 == 0:
+            seen.append(len(mon.telemetry))  # a mid-run read flushes a partial buffer
+        return out
+
+    return wrapped
+
+
 def test_stop_on_breaks_the_loop():
     _, mon, means, _ = loop1d.train(0.2, 3000, seed=0, monitor_factory=monitored(stop_on={"collapsed"}))
     assert mon.should_stop and len(means) < 3000
@@ -136,7 +158,8 @@ def test_step_before_any_optimizer_step_is_said_once(capsys):
     mon = ganlint.Monitor(g, d, torch.optim.SGD(g.parameters(), lr=0.1), torch.optim.SGD(d.parameters(), lr=0.1))
     mon.step(loss_d=1.0, loss_g=1.0)
     mon.step(loss_d=1.0, loss_g=1.0)
-    assert capsys.readouterr().err.count("before any optimizer step") == 1
+    assert capsys.readouterr().err.count("before every optimizer has applied a step") == 1
+    assert len(mon.telemetry) == 0  # no rows of NaN gradient norms, which would read as divergence
 
 
 def test_strict_raises():
