@@ -17,8 +17,8 @@ from ganlint.config import TrainConfig
 from ganlint.data import get_dataset
 from ganlint.nets import build_models
 
-STEPS = 100  # per timed block
-ROUNDS = 7
+STEPS = 250  # per timed block
+ROUNDS = 9
 
 
 def make_loop(device: str = "cpu"):
