@@ -1,12 +1,25 @@
-"""Benchmarks (pytest-benchmark): run with `pytest benchmarks/` (not part of the test command in the
-README: they take minutes and measure, they do not assert times)."""
+"""Benchmarks (pytest-benchmark). In the ordinary test run they are a smoke test: pyproject's addopts
+has --benchmark-disable, so each benchmarked call runs once and every ratio is measured over one short
+round. In full, on demand:
+
+    pytest benchmarks --benchmark-enable
+
+Figures are ratios measured in one process (interleaved rounds), printed and stored in extra_info;
+no test asserts a time.
+"""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Benchmarks use the machine as a user would: torch's default threads (one per core).
-    torch.set_num_threads(torch.get_num_threads())
+@pytest.fixture
+def rounds(benchmark) -> int:
+    """Timed rounds for the interleaved ratios: 1 in the smoke run, 5 in full."""
+    return 1 if benchmark.disabled else 5
+
+
+@pytest.fixture
+def block(benchmark) -> int:
+    """Steps per timed round: few in the smoke run."""
+    return 5 if benchmark.disabled else 50

@@ -183,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("bench", help="time a training step of ganlint's models (step rate, Adam variants, batch scaling)",
+                       description="Time the trainer's step (one D and one G update with Adam) for each model and Adam "
+                       "implementation (for-loop, foreach, fused), and the ratio t(2B)/t(B): near 1 means the step is "
+                       "bound by kernel launches, near 2 by arithmetic. Timings are medians over rounds after warm-up, "
+                       "with CUDA synchronisation inside the timed call.")
+    p.add_argument("--model", action="append", choices=("toy", "mlp", "dcgan"),
+                   help="model to time (repeatable) [default: toy, mlp, dcgan]")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [default: auto]")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size [default: 64]")
+    p.add_argument("--steps", type=int, default=30, help="steps per timed round [default: 30]")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds (the median is reported) [default: 3]")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("list", help="list the datasets, losses and models",
                        description="List the names ganlint accepts for --dataset, --loss and --model.")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -496,6 +510,32 @@ def format_diagnosis(d, show_all: bool = False) -> str:
 def _num(v: float | None) -> str:
     """A summary number for people: 4 significant digits; None (a NaN in the summary) as 'nan'."""
     return "nan" if v is None else f"{v:.4g}"
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ganlint.bench import bench
+    from ganlint.device import resolve_device
+    from ganlint.errors import ConfigError
+
+    for name in ("batch_size", "steps", "rounds"):
+        if getattr(args, name) < 1 or (name == "batch_size" and args.batch_size < 2):
+            raise ConfigError(f"--{name.replace('_', '-')} must be {'2' if name == 'batch_size' else '1'} or more, "
+                              f"got {getattr(args, name)}")
+    device = str(resolve_device(args.device))
+    models = tuple(dict.fromkeys(args.model or ("toy", "mlp", "dcgan")))
+    print(f"ganlint: timing {', '.join(models)} on {device} (batch {args.batch_size})", file=sys.stderr, flush=True)
+    rows = bench(models, device=device, batch_size=args.batch_size, steps=args.steps, rounds=args.rounds)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    print(f"{'model':<6} {'adam':<8} {'ms/step':>9} {'steps/s':>9} {'GFLOP/s':>8} {'t(2B)/t(B)':>11}  device")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['model']:<6} {r['adam']:<8} {'-':>9} {'-':>9} {'-':>8} {'-':>11}  {r['device']}: {r['error']}")
+        else:
+            print(f"{r['model']:<6} {r['adam']:<8} {r['ms_per_step']:>9.3f} {r['steps_per_s']:>9.1f} {r['gflop_per_s']:>8.2f} "
+                  f"{r['t2b_over_tb']:>11.3f}  {r['device']} (torch {r['torch']}, {r['threads']} threads)")
+    return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -1,0 +1,69 @@
+"""Training-step throughput of ganlint's models, as ratios measured in one process (ganlint.bench).
+
+Each test prints its ratio and stores it, with the device, batch, dtype and torch version, in the
+benchmark's extra_info. On a CPU the fast-path question is "does it help here?": the trainer turns on
+only what the ratios below show to help on the device it runs on.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganlint.bench import interleaved, make_step, time_step
+
+
+def record(benchmark, name: str, ratio: float, **info) -> None:
+    benchmark.extra_info.update({name: round(ratio, 4), "torch": torch.__version__, **info})
+    print(f"\n{name}: {ratio:.3f}x  {info}")
+
+
+@pytest.mark.parametrize("impl", ["foreach", "fused"])
+def test_adam_implementation_vs_for_loop(benchmark, rounds, block, impl):
+    loop, dev, info = make_step("mlp", adam="loop")
+    other, _, _ = make_step("mlp", adam=impl)
+    ratio = interleaved(loop, other, steps=block, rounds=rounds, dev=dev)  # t(impl) / t(loop)
+    record(benchmark, f"t_{impl}_over_t_loop", ratio, device=info["device"], batch=info["batch_size"])
+    benchmark.pedantic(other, rounds=3, iterations=1)
+
+
+def test_bf16_autocast_vs_fp32(benchmark, rounds, block):
+    fp32, dev, info = make_step("mlp")
+    bf16, _, _ = make_step("mlp", autocast="bf16")
+    ratio = interleaved(fp32, bf16, steps=block, rounds=rounds, dev=dev)
+    record(benchmark, "t_bf16_over_t_fp32", ratio, device=info["device"])
+    benchmark.pedantic(bf16, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("model", ["toy", "mlp", "dcgan"])
+def test_batch_scaling(benchmark, rounds, block, model):
+    """t(2B)/t(B): near 1, the step is bound by launches and overhead; near 2, by arithmetic."""
+    b, dev, info = make_step(model, batch_size=64)
+    b2, _, _ = make_step(model, batch_size=128)
+    steps = max(1, block // (10 if model == "dcgan" else 1))
+    ratio = interleaved(b, b2, steps=steps, rounds=rounds, dev=dev)
+    record(benchmark, f"t2b_over_tb_{model}", ratio, device=info["device"], flops_per_step=info["flops_per_step"])
+    benchmark.pedantic(b, rounds=3, iterations=1)
+
+
+def test_evaluation_vs_training_step(benchmark, rounds):
+    """One diagnostics evaluation (1,000 MNIST samples: classifier, Frechet distance, PRDC, modes) in units
+    of training steps: what `--eval-every` costs."""
+    from ganlint.data import get_dataset
+    from ganlint.evaluation import evaluate
+
+    data = get_dataset("mnist")
+    g = torch.Generator().manual_seed(0)
+    real = data.sample(1000, g)
+    fake = data.sample(1000, g).add(0.1 * torch.randn(1000, 1, 28, 28, generator=g)).clamp(-1, 1)
+    step_row = time_step("mlp", steps=20 if rounds > 1 else 3, rounds=rounds, warmup=3)
+    import time
+
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        evaluate(fake.clone(), real.clone(), data)  # clones: no cached real-batch quantities
+        times.append(time.perf_counter() - t0)
+    ratio = sorted(times)[len(times) // 2] * 1e3 / step_row["ms_per_step"]
+    record(benchmark, "evaluation_in_training_steps", ratio, step_ms=step_row["ms_per_step"])
+    benchmark.pedantic(evaluate, args=(fake, real, data), rounds=1, iterations=1)
