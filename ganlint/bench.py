@@ -26,7 +26,7 @@ from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
 
 MODELS = {"mlp": ("mnist", "mlp"), "dcgan": ("mnist", "dcgan"), "toy": ("ring8", "mlp")}
-ADAM_IMPLS = ("loop", "foreach", "fused")
+ADAM_IMPLS = ("loop", "foreach", "fused")  # ganlint.config.ADAM_IMPLS without "default" (torch's pick)
 
 
 def _adam(params, lr: float, betas, impl: str) -> torch.optim.Optimizer:

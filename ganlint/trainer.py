@@ -128,8 +128,9 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     d.to(device).train()
     g_params = [p for p in g.parameters() if p.requires_grad]
     d_params = [p for p in d.parameters() if p.requires_grad]
-    opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    impl = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[cfg.adam]
+    opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), **impl)
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), **impl)
 
     eval_seed, z_eval, real_eval = eval_inputs(cfg, dataset)
     z_eval, real_eval = z_eval.to(device), real_eval.to(device)

@@ -452,3 +452,21 @@ def test_train_accepts_config_objects_and_overrides(tmp_path: Path, tiny: dict) 
     with pytest.raises(ConfigError, match="stepz"):
         ganlint.train({**tiny, "stepz": 3, "out": str(tmp_path / "b")})
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("impl", ["loop", "foreach", "fused"])
+def test_adam_implementations_train_and_stay_close(train_tiny, impl) -> None:
+    """The same run with another Adam implementation: the same arithmetic in another order."""
+    base = train_tiny("default")
+    other = train_tiny(impl, adam=impl)
+    assert other.config.adam == impl
+    a, b = _training_part(base), _training_part(other)
+    assert np.isfinite(b.to_numpy()).all()
+    np.testing.assert_allclose(b["loss_d"].to_numpy(), a["loss_d"].to_numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_unknown_adam_implementation_is_a_config_error(tiny) -> None:
+    from ganlint.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="adam must be one of default, loop, foreach, fused"):
+        ganlint.train({**tiny, "adam": "apex"})
