@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=None, help="seeds per scenario: 0..N-1 [default: 1]")
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N [default: auto]")
     p.add_argument("--jobs", type=int, default=None, help="worker processes [default: CPU cores on CPU, 1 on CUDA]")
+    p.add_argument("--batched", action="store_true",
+                   help="train a scenario's seeds together as one batched model where ganlint.batched supports its "
+                   "config (mlp, no batch norm, spectral norm, penalties, minibatch-std or packing); same "
+                   "distribution of outcomes, other random numbers than sequential runs")
     p.add_argument("--name", default=None, help="report name: the output folder is reports/NAME [default: <suite>-<time>]")
     p.add_argument("--out", default=None, help="output folder (instead of reports/NAME)")
     p.add_argument("--resume", default=None, metavar="DIR",
@@ -253,7 +257,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs must be 1 or more, got {args.jobs}")
     if args.resume is not None:
         given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
-                                      ("--device", args.device), ("--name", args.name), ("--out", args.out)) if v]
+                                      ("--device", args.device), ("--name", args.name), ("--out", args.out),
+                                      ("--batched", args.batched)) if v]
         if given:
             raise ConfigError(f"--resume takes the scenarios, seeds and device from {args.resume}/suite.json; "
                               f"drop {', '.join(given)}")
@@ -283,7 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report)
         else:
             result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
-                               progress=not args.quiet, report=args.report, suite=suite)
+                               progress=not args.quiet, report=args.report, suite=suite, batched=args.batched)
     except KeyboardInterrupt:
         print(f"ganlint: interrupted; the finished runs are kept: continue with  ganlint run --resume {out}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -59,17 +59,45 @@ def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, thre
     import torch
 
     import ganlint
-    from ganlint.report.tables import findings_table, write_table
 
     if threads:
         torch.set_num_threads(threads)
-    key = run_key(scenario["name"], seed)
-    rel_dir = Path(RUNS_DIR) / key
+    rel_dir = Path(RUNS_DIR) / run_key(scenario["name"], seed)
     t0 = time.perf_counter()
     run = ganlint.train({**scenario["train"], "seed": seed, "device": device, "out": str(Path(out_dir) / rel_dir)},
                         overwrite=True)
+    return _finish(scenario, run, out_dir, time.perf_counter() - t0, report)
+
+
+def run_group(scenario: dict[str, Any], seeds: list[int], device: str, out_dir: str, threads: int | None,
+              report: bool = True) -> list[dict[str, Any]]:
+    """Train one scenario's seeds together as one batched model (ganlint.batched), then diagnose and report
+    each copy as run_one does; one result file per seed. Each row's wall_s is its share of the batch's."""
+    import torch
+
+    from ganlint.batched import train_batched
+
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    dirs = [Path(out_dir) / RUNS_DIR / run_key(scenario["name"], s) for s in seeds]
+    runs = train_batched({**scenario["train"], "device": device}, seeds, out_dirs=dirs, overwrite=True)
+    share = (time.perf_counter() - t0) / len(runs)
+    return [_finish(scenario, run, out_dir, share, report) for run in runs]
+
+
+def _finish(scenario: dict[str, Any], run, out_dir: str, train_s: float, report: bool) -> dict[str, Any]:
+    """Diagnose (and report) a trained run, then write its result file (last, atomically); return the row.
+    Its wall_s is `train_s` plus the diagnosis."""
+    import ganlint
+    from ganlint.report.tables import findings_table, write_table
+
+    seed = run.config.seed
+    key = run_key(scenario["name"], seed)
+    rel_dir = Path(RUNS_DIR) / key
+    t0 = time.perf_counter()
     diag = ganlint.diagnose(run.out_dir)
-    wall = time.perf_counter() - t0
+    wall = train_s + time.perf_counter() - t0
     write_json(run.out_dir / "diagnosis.json", diag.to_dict())
     write_table(findings_table(diag), run.out_dir, "findings")
     if report:
@@ -103,7 +131,8 @@ def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, thre
     return row
 
 
-def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suite: str | None = None) -> dict[str, Any]:
+def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suite: str | None = None,
+              batched: bool = False) -> dict[str, Any]:
     """What a suite run is asked to do, in full (suite.json)."""
     from ganlint import __version__
 
@@ -115,6 +144,9 @@ def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suit
         "suite": suite,
         "seeds": seed_list,
         "device": device,
+        # Batched copies draw their data from per-copy generators: same distribution, other numbers than
+        # sequential runs, so a resumed suite must keep the choice.
+        "batched": batched,
         "scenarios": [{"name": s.name, "expect": s.expect, "why": s.why, "file": str(s.path), "train": dict(s.train)}
                       for s in scenarios],
     }
@@ -153,7 +185,8 @@ def finished_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
 
 
 def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str = "auto", out_dir: str | Path = "reports/suite",
-              jobs: int | None = None, progress: bool = True, report: bool = True, suite: str | None = None) -> SuiteTables:
+              jobs: int | None = None, progress: bool = True, report: bool = True, suite: str | None = None,
+              batched: bool = False) -> SuiteTables:
     """Run every scenario for every seed, write the tables (and the report), and return the tables.
 
     Raises:
@@ -163,7 +196,7 @@ def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str =
     if (out / SPEC_FILE).exists():
         raise DataError(f"{str(out)!r} already holds a suite; resume it with --resume {out}, or choose another folder")
     out.mkdir(parents=True, exist_ok=True)
-    spec = make_spec(scenarios, seeds, device, suite)
+    spec = make_spec(scenarios, seeds, device, suite, batched)
     write_json(out / SPEC_FILE, spec)
     return _execute(spec, out, jobs, progress, report)
 
@@ -203,16 +236,19 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
             print(f"ganlint: [{len(done)}/{len(all_tasks)}] {row['scenario']} seed {row['seed']}: {row['label']} {mark} "
                   f"({row['wall_s']:.1f}s) | {rate:.1f} runs/min | ETA {_clock(eta)}", file=sys.stderr, flush=True)
 
-    if tasks and jobs == 1:
-        for sc, seed in tasks:
-            note(run_one(sc, seed, device, str(out), threads, report))
-    elif tasks:
+    calls = _calls(tasks, spec.get("batched", False))
+    if calls and jobs == 1:
+        for fn, sc, seed in calls:
+            for row in _rows(fn(sc, seed, device, str(out), threads, report)):
+                note(row)
+    elif calls:
         # spawn, not fork: forking a process that has touched torch's thread pools can deadlock.
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_one, sc, seed, device, str(out), threads, report) for sc, seed in tasks]
+            futures = [pool.submit(fn, sc, seed, device, str(out), threads, report) for fn, sc, seed in calls]
             try:
                 for fut in as_completed(futures):
-                    note(fut.result())
+                    for row in _rows(fut.result()):
+                        note(row)
             except BaseException:
                 for f in futures:  # do not start more runs after an interrupt or a crash
                     f.cancel()
@@ -226,6 +262,29 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
 
         render_suite(out, tables=result)
     return result
+
+
+def _calls(tasks: list[tuple[dict[str, Any], int]], batched: bool) -> list[tuple[Any, dict[str, Any], Any]]:
+    """The worker calls: one run_one per (scenario, seed), or with `batched` one run_group per scenario whose
+    config ganlint.batched supports (its seeds still to run, two or more), run_one for the others."""
+    if not batched:
+        return [(run_one, sc, seed) for sc, seed in tasks]
+    from ganlint.batched import supported
+
+    by_name: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    for sc, seed in tasks:
+        by_name.setdefault(sc["name"], (sc, []))[1].append(seed)
+    calls: list[tuple[Any, dict[str, Any], Any]] = []
+    for sc, seeds in by_name.values():
+        if len(seeds) > 1 and supported(sc["train"])[0]:
+            calls.append((run_group, sc, seeds))
+        else:
+            calls.extend((run_one, sc, seed) for seed in seeds)
+    return calls
+
+
+def _rows(result: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return result if isinstance(result, list) else [result]
 
 
 def _clock(seconds: float) -> str:

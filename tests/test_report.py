@@ -326,3 +326,29 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == f"ganlint: interrupted; the finished runs are kept: continue with  ganlint run --resume {out}"
     assert "Traceback" not in stderr and stdout == ""
+
+
+def test_batched_suite_runs_seeds_together_and_resumes(tmp_path, capsys):
+    """--batched: a supported scenario's seeds train as one batched model (ganlint.batched), the others one
+    by one; the tables are the same shape, and suite.json keeps the choice for --resume."""
+    sc = write_scenarios(tmp_path / "sc", ["tiny_gauss", "tiny_reviews"])  # mlp (batched) and tabular (not)
+    out = tmp_path / "suite"
+    rc = main(["run", str(sc), "--seeds", "2", "--device", "cpu", "--jobs", "1", "--out", str(out), "--batched",
+               "--no-report", "--quiet", "--format", "json"])
+    assert rc in (0, 1)
+    info = json.loads(capsys.readouterr().out)
+    assert len(info["results"]) == 4
+    spec = json.loads((out / "suite.json").read_text())
+    assert spec["batched"] is True
+    configs = {r: json.loads((out / "runs" / r / "config.json").read_text()) for r in
+               ("tiny_gauss--seed0", "tiny_gauss--seed1", "tiny_reviews--seed0")}
+    assert "batched" in configs["tiny_gauss--seed0"] and "batched" in configs["tiny_gauss--seed1"]
+    assert "batched" not in configs["tiny_reviews--seed0"]  # tabular models are not batched
+    before = read_table(out, "results")
+    (out / RESULTS_DIR / "tiny_gauss--seed1.json").unlink()
+    (out / RESULTS_DIR / "tiny_gauss--seed0.json").unlink()
+    assert main(["run", "--resume", str(out), "--no-report", "--quiet", "--jobs", "1"]) in (0, 1)
+    capsys.readouterr()
+    assert_same_apart_from_clocks(read_table(out, "results"), before)
+    assert main(["run", "--resume", str(out), "--batched"]) == 2
+    assert "drop --batched" in capsys.readouterr().err

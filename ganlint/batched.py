@@ -1,0 +1,375 @@
+"""Many seeds at once: K independent copies of one config trained as a single batched model.
+
+    from ganlint.batched import supported, train_batched
+    ok, why = supported(cfg)
+    runs = train_batched({"dataset": "ring8", "steps": 300}, seeds=[0, 1, 2], out_dirs=["r0", "r1", "r2"])
+
+The K generators (and the K discriminators) are built by `ganlint.nets.build_models`, each under
+`torch.manual_seed(seed)` exactly as `ganlint.train` builds them, so copy k starts from the very weights a
+single run with seed k starts from. Their parameters are then stacked along a new first dimension
+(`torch.func.stack_module_state`) and every forward pass is one `torch.func.functional_call` under
+`torch.vmap`: one set of kernels per step instead of K, which is where the speed comes from on small
+networks (launch and Python overhead dominate there, not arithmetic).
+
+Each copy is a faithful, independent run of the same config, with its own telemetry (the trainer's
+schema), its own evaluations and its own run folder (so `ganlint.load_run` and `ganlint.diagnose` work on
+it), but it does NOT reproduce `ganlint.train(seed=k)` bit for bit: its real batches and z come from a
+per-copy generator (seeded from its seed) instead of the global one, dropout masks come from the global
+generator under `randomness="different"`, and batched matmuls round differently. Its initial weights and
+its evaluation inputs (`eval_inputs`) are the single run's.
+
+What is supported (see `supported`): the mlp model with the nonsaturating, minimax, lsgan, hinge and
+wgan (weight clipping) losses, any n_critic, label smoothing, dropout in D, any Adam implementation.
+Not supported, with the reason:
+  * batch norm: its running statistics are updated in place inside the forward, which vmap cannot do on
+    stacked buffers (torch.func's replace_all_batch_norm_modules_ would drop the running statistics, and
+    evaluations in eval mode need them);
+  * spectral norm: a parametrization with its own in-place power-iteration buffers (same problem);
+  * gradient penalty and R1: a double backward through functional_call under vmap; possible, untested;
+  * minibatch stddev and PacGAN packing: they act across the batch, which is fine per copy under vmap,
+    but D then cannot score reals and fakes in one concatenated call as done here;
+  * dcgan and tabular models: not tried (dcgan uses batch norm by default, tabular draws Gumbel noise).
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.func import functional_call, stack_module_state
+
+import ganlint
+from ganlint.config import MAX_SEED, TrainConfig
+from ganlint.data import get_dataset
+from ganlint.device import describe, resolve_device
+from ganlint.errors import ConfigError
+from ganlint.evaluation import evaluate
+from ganlint.losses import get_loss
+from ganlint.nets import build_models
+from ganlint.run import (
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    Run,
+    prepare_out_dir,
+    save_models,
+    save_telemetry,
+    write_json,
+)
+from ganlint.telemetry import EVAL_COLUMNS, STEP_COLUMNS, TelemetryRecorder
+from ganlint.trainer import (
+    _as_config,
+    _generate,
+    _last_values,
+    _Progress,
+    _save_picture,
+    eval_inputs,
+    eval_steps,
+    picture_steps,
+)
+
+SUPPORTED_MODELS = ("mlp",)
+# wgan-gp passes here but its default gradient penalty does not (gp_weight 0 leaves an unclipped critic).
+SUPPORTED_LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan", "wgan-gp")
+# Offset between a copy's seed and the seed of its data/z generator: the init already consumed the stream
+# `seed` starts (through torch.manual_seed), and the evaluation inputs use seed + 10_007 (trainer.eval_inputs).
+DATA_SEED_OFFSET = 1_000_003
+
+
+def supported(cfg: TrainConfig | Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether `train_batched` can train this config, and why not when it cannot.
+
+    Returns:
+        (True, "") or (False, one sentence naming the feature that is not supported).
+    """
+    try:
+        cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(dict(cfg))
+        cfg = cfg.resolve()
+    except ConfigError as e:
+        return False, f"invalid config: {e}"
+    if cfg.model not in SUPPORTED_MODELS:
+        return False, f"model {cfg.model!r} is not supported batched (only {', '.join(SUPPORTED_MODELS)})"
+    if cfg.loss not in SUPPORTED_LOSSES:
+        return False, f"loss {cfg.loss!r} is not supported batched (only {', '.join(SUPPORTED_LOSSES)})"
+    if cfg.batch_norm:
+        return False, "batch norm is not supported batched: vmap cannot update its running statistics in place"
+    if cfg.spectral_norm:
+        return False, "spectral norm is not supported batched: its power-iteration buffers are updated in place"
+    if cfg.gp_weight > 0:
+        return False, "a gradient penalty is not supported batched (double backward under vmap)"
+    if cfg.r1_gamma > 0:
+        return False, "the R1 penalty is not supported batched (double backward under vmap)"
+    if cfg.minibatch_std:
+        return False, "minibatch stddev is not supported batched (D scores reals and fakes in one call)"
+    if cfg.pack != 1:
+        return False, "PacGAN packing is not supported batched (D scores reals and fakes in one call)"
+    return True, ""
+
+
+class _Stack:
+    """K copies of one module as stacked parameters, called with vmap(functional_call)."""
+
+    def __init__(self, modules: list[torch.nn.Module]) -> None:
+        self.modules = modules  # the K plain modules: templates for evaluation and saving
+        params, buffers = stack_module_state(modules)  # leaves with requires_grad, shape (K, ...)
+        self.params, self.buffers = params, buffers
+        base = copy.deepcopy(modules[0]).to("meta")  # holds the structure only; the weights come in the call
+
+        def call(p, b, x):
+            return functional_call(base, (p, b), (x,))
+
+        # randomness="different": each copy draws its own dropout mask (the only random op in the mlp nets).
+        self._vcall = torch.vmap(call, randomness="different")
+
+    def __call__(self, x: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        p = {k: v.detach() for k, v in self.params.items()} if frozen else self.params
+        return self._vcall(p, self.buffers, x)
+
+    def trainable(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    @torch.no_grad()
+    def unstack(self, k: int) -> torch.nn.Module:
+        """Copy k's weights into its plain module and return it (the module trains on; eval is _generate's job)."""
+        m = self.modules[k]
+        for name, p in m.named_parameters():
+            p.copy_(self.params[name][k])
+        for name, b in m.named_buffers():
+            if name in self.buffers:
+                b.copy_(self.buffers[name][k])
+        return m
+
+
+@torch.no_grad()
+def _norms(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Per-copy L2 norm of stacked tensors together: a (K,) tensor (norm over every dim but the first)."""
+    sq = [t.reshape(len(t), -1).pow(2).sum(dim=1) for t in tensors]
+    return torch.stack(sq).sum(dim=0).sqrt()
+
+
+@torch.no_grad()
+def _ratio(params: list[torch.Tensor], before: list[torch.Tensor]) -> torch.Tensor:
+    """Per-copy ||delta theta|| / ||theta||, the batched twin of telemetry.update_ratio."""
+    return _norms(torch._foreach_sub(params, before)) / _norms(params).clamp_min(1e-12)
+
+
+def _per_copy_outs(cfg: TrainConfig, seeds: list[int], out_dirs) -> list[TrainConfig]:
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds must differ, got {seeds}")
+    if out_dirs is None:
+        base = Path(cfg.out) if cfg.out else None
+        out_dirs = [base / f"seed{s}" if base else None for s in seeds]
+    if len(out_dirs) != len(seeds):
+        raise ConfigError(f"{len(seeds)} seeds but {len(out_dirs)} out_dirs")
+    return [cfg.replace(seed=int(s), out=str(o) if o is not None else None) for s, o in zip(seeds, out_dirs, strict=True)]
+
+
+def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
+                  out_dirs: list[str | Path] | None = None, progress: bool = False,
+                  overwrite: bool = False) -> list[Run]:
+    """Train K = len(seeds) independent copies of `config` as one batched model; one run folder each.
+
+    Args:
+        config: a TrainConfig or a dict of its fields (its seed is replaced by each copy's).
+        seeds: one seed per copy, all different.
+        out_dirs: one run folder per copy; default `<config.out>/seed<k>`, or runs/<dataset>-<loss>-<time>-N.
+        progress: print progress lines (mean losses over the copies) on stderr.
+        overwrite: allow writing into folders that already hold a run.
+
+    Returns:
+        One Run per seed, in order, as `ganlint.train` returns it.
+
+    Raises:
+        ConfigError: the config is invalid or not supported batched (see `supported`).
+    """
+    cfg = _as_config(config, {}).resolve()
+    ok, why = supported(cfg)
+    if not ok:
+        raise ConfigError(why)
+    if not seeds:
+        raise ConfigError("train_batched needs at least one seed")
+    cfgs = _per_copy_outs(cfg, [int(s) for s in seeds], out_dirs)
+    K = len(cfgs)
+    device = resolve_device(cfg.device)
+    dataset = get_dataset(cfg.dataset, cfg.data_root)
+    loss = get_loss(cfg.loss)
+    gs, ds = [], []
+    for c in cfgs:
+        torch.manual_seed(c.seed)  # as the trainer does: copy k starts from seed k's single-run weights
+        g, d = build_models(c, dataset.model_spec())
+        gs.append(g.to(device).train())
+        ds.append(d.to(device).train())
+    outs = [prepare_out_dir(c, overwrite) for c in cfgs]
+    cfgs = [c.replace(out=str(o)) for c, o in zip(cfgs, outs, strict=True)]
+    G, D = _Stack(gs), _Stack(ds)
+    g_params, d_params = G.trainable(), D.trainable()
+    # One Adam per network over the stacked (K, ...) tensors is exactly K independent Adams: Adam's update
+    # is elementwise (its moments m and v are per element, its bias correction depends only on the step
+    # count, which all copies share), and the copies share no parameter, so the gradient of the summed
+    # losses w.r.t. copy k's slice is copy k's own gradient. What is NOT elementwise is telemetry: gradient
+    # norms and update ratios are taken per copy (_norms reduces over every dim but the first).
+    impl = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[cfg.adam]
+    opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), **impl)
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), **impl)
+
+    gens = [torch.Generator(device=device).manual_seed((c.seed + DATA_SEED_OFFSET) % (MAX_SEED + 1)) for c in cfgs]
+    evals_in = []
+    for c in cfgs:
+        eval_seed, z_eval, real_eval = eval_inputs(c, dataset)
+        evals_in.append((eval_seed, z_eval.to(device), real_eval.to(device)))
+
+    metas = []
+    for k, c in enumerate(cfgs):
+        meta = {
+            "ganlint_version": ganlint.__version__,
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            "device": str(device),
+            "device_name": describe(device),
+            "dtype": "float32",
+            "d_output": loss.output,
+            "config": c.to_dict(),
+            "dataset": dataset.info(),
+            "parameters": {"generator": sum(p.numel() for p in gs[k].parameters()),
+                           "discriminator": sum(p.numel() for p in ds[k].parameters())},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "batched": {"copies": K, "seeds": [x.seed for x in cfgs], "copy": k},
+        }
+        write_json(outs[k] / CONFIG_FILE, meta)
+        metas.append(meta)
+
+    def draw_real() -> torch.Tensor:
+        return torch.stack([dataset.sample(cfg.batch_size, gen, device) for gen in gens])
+
+    def draw_z() -> torch.Tensor:
+        return torch.stack([torch.randn(cfg.batch_size, cfg.z_dim, generator=gen, device=device) for gen in gens])
+
+    def per_copy(fn, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.vmap(fn)(*xs)  # a loss of one batch -> (K,) losses
+
+    d_loss_fn = lambda r, f: loss.d_loss(r, f, 1.0 - cfg.label_smoothing)  # noqa: E731
+    evals = eval_steps(cfg.steps, cfg.eval_every)
+    eval_set = set(evals)
+    pictures = set(picture_steps(evals, cfg.pictures))
+    # Device-side rows (flush_every, K, columns): one stack per step, one host copy per flush, as the
+    # trainer's TelemetryRecorder does; at a flush the rows are handed to one CPU recorder per copy, which
+    # keeps the trainer's schema and its non-finite check per copy.
+    buffer = torch.empty(cfg.flush_every, K, len(STEP_COLUMNS), device=device)
+    pending: list[tuple[int, float]] = []
+    recorders = [TelemetryRecorder(torch.device("cpu"), cfg.flush_every) for _ in range(K)]
+    active = [True] * K
+    stop = ["completed"] * K
+    last = [0] * K
+    bar = _Progress(cfg.steps, progress)
+    t0 = time.perf_counter()
+
+    for step in range(1, cfg.steps + 1):
+        for _ in range(cfg.n_critic):
+            real = draw_real()  # (K, B, ...)
+            with torch.no_grad():
+                fake_d = G(draw_z())
+            # Reals and fakes in one call: the same outputs as two calls, as D has no batch-wide layer.
+            out = D(torch.cat([real, fake_d], dim=1))
+            out_real, out_fake = out[:, : cfg.batch_size], out[:, cfg.batch_size :]
+            loss_d = per_copy(d_loss_fn, out_real, out_fake)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.sum().backward()
+            grad_norm_d = _norms([p.grad for p in d_params])
+            with torch.no_grad():
+                before = torch._foreach_mul(d_params, 1.0)
+            opt_d.step()
+            if cfg.clip:  # elementwise, so clipping the stack clips each copy
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(d_params, -cfg.clip)
+                    torch._foreach_clamp_max_(d_params, cfg.clip)
+            ratio_d = _ratio(d_params, before)
+
+        fake = G(draw_z())
+        loss_g = per_copy(loss.g_loss, D(fake, frozen=True))  # frozen: no gradient into D's weights
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.sum().backward()
+        grad_norm_g = _norms([p.grad for p in g_params])
+        with torch.no_grad():
+            before = torch._foreach_mul(g_params, 1.0)
+        opt_g.step()
+        ratio_g = _ratio(g_params, before)
+
+        with torch.no_grad():
+            fk, rl = fake.detach().reshape(K, -1), real.reshape(K, -1)
+            values = {
+                "loss_d": loss_d, "loss_g": loss_g,
+                "d_real": loss.d_output(out_real).mean(dim=1), "d_fake": loss.d_output(out_fake).mean(dim=1),
+                "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
+                "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
+                "fake_mean": fk.mean(dim=1), "fake_std": fk.std(dim=1),
+                "real_mean": rl.mean(dim=1), "real_std": rl.std(dim=1),
+            }
+            buffer[len(pending)] = torch.stack([values[c].detach().float() for c in STEP_COLUMNS], dim=1)
+        pending.append((step, time.perf_counter() - t0))
+
+        if step in eval_set:
+            for k in range(K):
+                if not active[k]:
+                    continue
+                eval_seed, z_eval, real_eval = evals_in[k]
+                fake_eval = _generate(G.unstack(k), z_eval, eval_seed)
+                # As in the trainer: evaluations never draw from training's random stream.
+                with torch.random.fork_rng(devices=[z_eval.device] if z_eval.device.type == "cuda" else []):
+                    recorders[k].record_eval(step, evaluate(fake_eval, real_eval, dataset))
+                if step in pictures:
+                    _save_picture(fake_eval, real_eval, dataset, step, outs[k])
+
+        if len(pending) == cfg.flush_every or step == cfg.steps:
+            rows = buffer[: len(pending)].cpu()  # host sync: the only one in the loop apart from evaluations
+            for k in range(K):
+                if not active[k]:
+                    continue
+                for (s, t), row in zip(pending, rows[:, k], strict=True):
+                    recorders[k].record(s, t, dict(zip(STEP_COLUMNS, row.unbind(), strict=True)))
+                bad = recorders[k].flush()
+                last[k] = step
+                if bad is not None:
+                    bad_step, column = bad
+                    stop[k], last[k], active[k] = f"non-finite {column} at step {bad_step}", bad_step, False
+                    G.unstack(k), D.unstack(k)  # keep the weights it stopped with, as the trainer saves them
+                    print(f"ganlint: seed {cfgs[k].seed}: stopping: {stop[k]}", file=sys.stderr)
+            pending.clear()
+            mean = rows[-1].nanmean(dim=0)
+            bar.update(step, float(mean[0]), float(mean[1]), force=step == cfg.steps)
+            if not any(active):
+                break
+
+    wall = time.perf_counter() - t0
+    runs = []
+    for k, c in enumerate(cfgs):
+        g = G.unstack(k) if active[k] else G.modules[k]
+        d = D.unstack(k) if active[k] else D.modules[k]
+        telemetry = recorders[k].frame(last[k])
+        save_telemetry(telemetry, outs[k])
+        save_models(g, d, outs[k])
+        steps_done = int(telemetry["step"].max()) if len(telemetry) else 0
+        summary = {
+            "steps_requested": c.steps,
+            "steps_completed": steps_done,
+            "stop_reason": stop[k],
+            # The whole batch's wall time: the K copies ran together.
+            "wall_time_s": round(wall, 3),
+            "steps_per_s": round(steps_done / wall, 3) if wall > 0 else None,
+            "device": str(device),
+            "batched_copies": K,
+            "final": _last_values(telemetry, ("loss_d", "loss_g", "d_real", "d_fake")),
+            "final_eval": _last_values(telemetry.dropna(subset=list(EVAL_COLUMNS), how="all"), ("step", *EVAL_COLUMNS)),
+        }
+        write_json(outs[k] / SUMMARY_FILE, summary)
+        g.eval()
+        d.eval()
+        runs.append(Run(outs[k], c, telemetry, summary, g, d, metas[k]))
+    return runs
+
+
+__all__ = ["supported", "train_batched"]
