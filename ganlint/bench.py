@@ -138,20 +138,42 @@ def interleaved(a, b, *, steps: int = 50, rounds: int = 5, warmup: int = 5, dev:
 
 
 def bench(models=("toy", "mlp", "dcgan"), *, device: str = "cpu", batch_size: int = 64, steps: int = 30,
-          rounds: int = 3) -> list[dict[str, Any]]:
-    """`ganlint bench`: per model, the step rate with each Adam implementation and t(2B)/t(B)."""
+          rounds: int = 3, warmup: int = 5) -> list[dict[str, Any]]:
+    """`ganlint bench`: per model, the step time with each Adam implementation and t(2B)/t(B).
+
+    The implementations of one model are timed in interleaved rounds (loop, foreach, fused, loop, ...),
+    not one after another: timed in sequence, whichever ran first looked up to 1.6x slower on a shared
+    2-core machine (clock and cache warm-up, other tenants), while interleaved rounds agree in either order.
+    """
     rows = []
     for model in models:
+        closures = {}
         for adam in ADAM_IMPLS:
             try:
-                rows.append(time_step(model, device=device, batch_size=batch_size, adam=adam, steps=steps, rounds=rounds))
+                closures[adam] = make_step(model, device=device, batch_size=batch_size, adam=adam)
             except RuntimeError as e:  # e.g. fused Adam not supported on this device/dtype
                 rows.append({"model": model, "adam": adam, "device": device, "batch_size": batch_size,
                              "error": str(e).splitlines()[0]})
+        for step, dev, _ in closures.values():
+            for _ in range(warmup):
+                step()
+            sync(dev)
+        times: dict[str, list[float]] = {a: [] for a in closures}
+        for _ in range(rounds):
+            for adam, (step, dev, _) in closures.items():
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    step()
+                sync(dev)
+                times[adam].append((time.perf_counter() - t0) / steps)
         s1, dev, _ = make_step(model, device=device, batch_size=batch_size)
         s2, _, _ = make_step(model, device=device, batch_size=2 * batch_size)
-        ratio = interleaved(s1, s2, steps=steps, rounds=rounds, dev=dev)
-        for r in rows:
-            if r["model"] == model:
-                r["t2b_over_tb"] = round(ratio, 3)
+        scaling = interleaved(s1, s2, steps=steps, rounds=rounds, dev=dev)
+        loop_ms = statistics.median(times["loop"]) * 1e3 if "loop" in times else None
+        for adam, (_, _, info) in closures.items():
+            ms = statistics.median(times[adam]) * 1e3
+            rows.append({**info, "ms_per_step": round(ms, 4), "steps_per_s": round(1e3 / ms, 2),
+                         "gflop_per_s": round(info["flops_per_step"] / ms / 1e6, 3),
+                         "vs_loop": round(ms / loop_ms, 3) if loop_ms else None, "t2b_over_tb": round(scaling, 3),
+                         "torch": torch.__version__, "machine": platform.machine(), "threads": torch.get_num_threads()})
     return rows

@@ -533,13 +533,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    print(f"{'model':<6} {'adam':<8} {'ms/step':>9} {'steps/s':>9} {'GFLOP/s':>8} {'t(2B)/t(B)':>11}  device")
+    print(f"{'model':<6} {'adam':<8} {'ms/step':>9} {'steps/s':>9} {'vs loop':>8} {'GFLOP/s':>8} {'t(2B)/t(B)':>11}  device")
     for r in rows:
         if "error" in r:
-            print(f"{r['model']:<6} {r['adam']:<8} {'-':>9} {'-':>9} {'-':>8} {'-':>11}  {r['device']}: {r['error']}")
+            print(f"{r['model']:<6} {r['adam']:<8} {'-':>9} {'-':>9} {'-':>8} {'-':>8} {'-':>11}  {r['device']}: {r['error']}")
         else:
-            print(f"{r['model']:<6} {r['adam']:<8} {r['ms_per_step']:>9.3f} {r['steps_per_s']:>9.1f} {r['gflop_per_s']:>8.2f} "
-                  f"{r['t2b_over_tb']:>11.3f}  {r['device']} (torch {r['torch']}, {r['threads']} threads)")
+            vs = "-" if r["vs_loop"] is None else f"{r['vs_loop']:.3f}"
+            print(f"{r['model']:<6} {r['adam']:<8} {r['ms_per_step']:>9.3f} {r['steps_per_s']:>9.1f} {vs:>8} "
+                  f"{r['gflop_per_s']:>8.2f} {r['t2b_over_tb']:>11.3f}  {r['device']} (torch {r['torch']}, {r['threads']} threads)")
     return EXIT_OK
 
 
