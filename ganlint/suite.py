@@ -16,6 +16,11 @@ that have no result file, from the scenario definitions saved in suite.json (not
 may have changed). The tables are rebuilt from all result files, sorted, so a resumed suite gives the
 same tables as an uninterrupted one (apart from the clock columns, wall_s and steps_per_s).
 
+With `batched` (`ganlint run --batched`), the seeds of a scenario that ganlint.batched supports train
+together as one vmapped model: each copy still gets its own run folder, diagnosis and result file, but
+its random numbers differ from a sequential run's (same distribution), so suite.json records the choice
+and --resume keeps it.
+
 Runs go to worker processes (`jobs`): small GANs on a CPU use one core well, so two one-thread
 workers on two cores beat one two-thread process. Each worker trains with torch's global seed set from
 the scenario's seed, so the results do not depend on `jobs`.
