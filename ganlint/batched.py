@@ -34,7 +34,6 @@ Not supported, with the reason:
 from __future__ import annotations
 
 import copy
-import platform
 import sys
 import time
 from collections.abc import Mapping
@@ -44,10 +43,9 @@ from typing import Any
 import torch
 from torch.func import functional_call, stack_module_state
 
-import ganlint
 from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.data import get_dataset
-from ganlint.device import describe, resolve_device
+from ganlint.device import resolve_device
 from ganlint.errors import ConfigError
 from ganlint.evaluation import evaluate
 from ganlint.losses import get_loss
@@ -61,7 +59,7 @@ from ganlint.run import (
     save_telemetry,
     write_json,
 )
-from ganlint.telemetry import EVAL_COLUMNS, STEP_COLUMNS, TelemetryRecorder
+from ganlint.telemetry import EVAL_COLUMNS, STEP_COLUMNS, TelemetryRecorder, snapshot
 from ganlint.trainer import (
     _as_config,
     _generate,
@@ -70,7 +68,9 @@ from ganlint.trainer import (
     _save_picture,
     eval_inputs,
     eval_steps,
+    make_adam,
     picture_steps,
+    run_meta,
 )
 
 SUPPORTED_MODELS = ("mlp",)
@@ -213,9 +213,8 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
     # count, which all copies share), and the copies share no parameter, so the gradient of the summed
     # losses w.r.t. copy k's slice is copy k's own gradient. What is NOT elementwise is telemetry: gradient
     # norms and update ratios are taken per copy (_norms reduces over every dim but the first).
-    impl = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[cfg.adam]
-    opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), **impl)
-    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), **impl)
+    opt_g = make_adam(g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.adam)
+    opt_d = make_adam(d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.adam)
 
     gens = [torch.Generator(device=device).manual_seed((c.seed + DATA_SEED_OFFSET) % (MAX_SEED + 1)) for c in cfgs]
     evals_in = []
@@ -225,21 +224,8 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
 
     metas = []
     for k, c in enumerate(cfgs):
-        meta = {
-            "ganlint_version": ganlint.__version__,
-            "torch_version": torch.__version__,
-            "python_version": platform.python_version(),
-            "device": str(device),
-            "device_name": describe(device),
-            "dtype": "float32",
-            "d_output": loss.output,
-            "config": c.to_dict(),
-            "dataset": dataset.info(),
-            "parameters": {"generator": sum(p.numel() for p in gs[k].parameters()),
-                           "discriminator": sum(p.numel() for p in ds[k].parameters())},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "batched": {"copies": K, "seeds": [x.seed for x in cfgs], "copy": k},
-        }
+        meta = {**run_meta(c, device, loss, dataset, list(gs[k].parameters()), list(ds[k].parameters())),
+                "batched": {"copies": K, "seeds": [x.seed for x in cfgs], "copy": k}}
         write_json(outs[k] / CONFIG_FILE, meta)
         metas.append(meta)
 
@@ -280,8 +266,7 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
             opt_d.zero_grad(set_to_none=True)
             loss_d.sum().backward()
             grad_norm_d = _norms([p.grad for p in d_params])
-            with torch.no_grad():
-                before = torch._foreach_mul(d_params, 1.0)
+            before = snapshot(d_params)
             opt_d.step()
             if cfg.clip:  # elementwise, so clipping the stack clips each copy
                 with torch.no_grad():
@@ -294,8 +279,7 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
         opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward()
         grad_norm_g = _norms([p.grad for p in g_params])
-        with torch.no_grad():
-            before = torch._foreach_mul(g_params, 1.0)
+        before = snapshot(g_params)
         opt_g.step()
         ratio_g = _ratio(g_params, before)
 

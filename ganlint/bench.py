@@ -29,17 +29,13 @@ MODELS = {"mlp": ("mnist", "mlp"), "dcgan": ("mnist", "dcgan"), "toy": ("ring8",
 ADAM_IMPLS = ("loop", "foreach", "fused")  # ganlint.config.ADAM_IMPLS without "default" (torch's pick)
 
 
-def _adam(params, lr: float, betas, impl: str) -> torch.optim.Optimizer:
-    kw = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[impl]
-    return torch.optim.Adam(params, lr=lr, betas=betas, **kw)
-
-
 def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, adam: str = "foreach",
               autocast: str | None = None, seed: int = 0):
     """A closure running one training step of `model`, and a description of what it runs."""
     from ganlint.data import get_dataset
     from ganlint.device import resolve_device
     from ganlint.nets import build_models
+    from ganlint.trainer import make_adam
 
     if model not in MODELS:
         raise ConfigError(f"unknown bench model {model!r}; valid: {', '.join(MODELS)}")
@@ -53,8 +49,8 @@ def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, 
     G, D = build_models(cfg, data.model_spec())
     G.to(dev).train()
     D.to(dev).train()
-    opt_g = _adam(G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), adam)
-    opt_d = _adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), adam)
+    opt_g = make_adam(G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), adam)
+    opt_d = make_adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), adam)
     bce = torch.nn.BCEWithLogitsLoss()
     b = batch_size
     ones, zeros = torch.ones(b, device=dev), torch.zeros(b, device=dev)

@@ -309,24 +309,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.passed else EXIT_FAILING
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """[tool.ganlint] from --config, else the nearest pyproject.toml; {} with --no-config."""
+    from pathlib import Path
+
+    from ganlint.gating import load_settings
+
+    return {} if args.no_config else load_settings(Path(args.config) if args.config else None)
+
+
+def _emit(fmt: str, d, policy, *, meta: dict[str, Any], name: str, title: str, text: str) -> None:
+    """A gated diagnosis on stdout in the chosen format (github also appends to $GITHUB_STEP_SUMMARY)."""
+    from ganlint.gating import append_step_summary, github_step_summary, to_github, to_json, to_junit
+
+    if fmt == "json":
+        print(to_json(d, gate=policy, meta=meta))
+    elif fmt == "junit":
+        print(to_junit(d, gate=policy, name=name))
+    elif fmt == "github":
+        print(to_github(d, gate=policy, title=title))
+        append_step_summary(github_step_summary(d, gate=policy, title=name))
+    else:
+        print(text)
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ganlint.diagnostics import diagnose, load_telemetry
-    from ganlint.gating import (
-        append_step_summary,
-        github_step_summary,
-        load_settings,
-        merge,
-        parse_fail_on,
-        thresholds_from,
-        to_github,
-        to_json,
-        to_junit,
-    )
+    from ganlint.gating import merge, parse_fail_on, thresholds_from
     from ganlint.ingest import parse_mapping
 
-    settings = {} if args.no_config else load_settings(Path(args.config) if args.config else None)
+    settings = _settings(args)
     cli = {"map": parse_mapping(args.map) if args.map else None, "fail_on": args.fail_on, "format": args.format}
     opts = merge(settings, cli)  # the command line wins; --map wins column by column over [tool.ganlint] map
     policy = parse_fail_on(opts.get("fail_on"))
@@ -339,17 +353,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     page = None
     if args.report is not None:
         page = _diagnose_report(Path(args.path), args.report, telemetry, d)
-    if fmt == "json":
-        print(to_json(d, gate=policy, meta={"source": str(args.path), **({"report": str(page)} if page else {})}))
-    elif fmt == "junit":
-        print(to_junit(d, gate=policy, name=f"ganlint diagnose {args.path}"))
-    elif fmt == "github":
-        print(to_github(d, gate=policy, title="ganlint"))
-        append_step_summary(github_step_summary(d, gate=policy, title=f"ganlint diagnose {args.path}"))
-    else:
-        print(format_diagnosis(d, show_all=args.all))
-        if page:
-            print(f"report: {page}")
+    text = format_diagnosis(d, show_all=args.all) + (f"\nreport: {page}" if page else "")
+    _emit(fmt, d, policy, meta={"source": str(args.path), **({"report": str(page)} if page else {})},
+          name=f"ganlint diagnose {args.path}", title="ganlint", text=text)
     return EXIT_FAILING if policy.fails(d) else EXIT_OK
 
 
@@ -379,23 +385,12 @@ CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "nu
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from ganlint.check import DEFAULT_SAMPLES, check
     from ganlint.errors import ConfigError
-    from ganlint.gating import (
-        append_step_summary,
-        github_step_summary,
-        load_settings,
-        merge,
-        parse_fail_on,
-        thresholds_from,
-        to_github,
-        to_json,
-        to_junit,
-    )
+    from ganlint.gating import merge, parse_fail_on, thresholds_from
 
-    settings = {} if args.no_config else load_settings(Path(args.config) if args.config else None)
+    settings = _settings(args)
     cli = {k: getattr(args, k) for k in CHECK_SETTINGS}
     if args.kwargs is not None:
         try:
@@ -417,15 +412,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     d = result.diagnosis
     meta = {"source": str(result.source), "kind": result.kind, "samples": result.samples, "skipped": result.skipped,
             "notes": result.notes, "metrics": result.to_dict()["metrics"], "class_histogram": result.class_histogram}
-    if fmt == "json":
-        print(to_json(d, gate=policy, meta=meta))
-    elif fmt == "junit":
-        print(to_junit(d, gate=policy, name=f"ganlint check {result.source.name}"))
-    elif fmt == "github":
-        print(to_github(d, gate=policy, title=f"ganlint {result.source.name}"))
-        append_step_summary(github_step_summary(d, gate=policy, title=f"ganlint check {result.source.name}"))
-    else:
-        print(format_check(result, policy))
+    _emit(fmt, d, policy, meta=meta, name=f"ganlint check {result.source.name}", title=f"ganlint {result.source.name}",
+          text=format_check(result, policy))
     if not result.checked:
         print("ganlint: nothing could be checked (see skipped)", file=sys.stderr)
         return EXIT_NOTHING

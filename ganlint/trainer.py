@@ -62,6 +62,32 @@ def picture_steps(evals: list[int], count: int) -> list[int]:
     return [evals[i] for i in idx]
 
 
+# torch.optim.Adam's switches for each of ganlint.config.ADAM_IMPLS.
+ADAM_KWARGS = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+
+
+def make_adam(params, lr: float, betas: tuple[float, float], impl: str = "default") -> torch.optim.Adam:
+    """Adam with the implementation `impl` (see ganlint.config.ADAM_IMPLS)."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, **ADAM_KWARGS[impl])
+
+
+def run_meta(cfg: TrainConfig, device, loss, dataset, g_params, d_params) -> dict[str, Any]:
+    """What config.json records of a run: versions, device, how D's outputs read, config, data, sizes."""
+    return {
+        "ganlint_version": ganlint.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "device": str(device),
+        "device_name": describe(device),
+        "dtype": "float32",
+        "d_output": loss.output,
+        "config": cfg.to_dict(),
+        "dataset": dataset.info(),
+        "parameters": {"generator": sum(p.numel() for p in g_params), "discriminator": sum(p.numel() for p in d_params)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
 def eval_inputs(cfg: TrainConfig, dataset) -> tuple[int, torch.Tensor, torch.Tensor]:
     """The fixed evaluation inputs of a run: (seed, z, reals), drawn on the CPU from their own generator,
     so they are identical on every device and a report can draw the same reals again later."""
@@ -128,26 +154,13 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     d.to(device).train()
     g_params = [p for p in g.parameters() if p.requires_grad]
     d_params = [p for p in d.parameters() if p.requires_grad]
-    impl = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[cfg.adam]
-    opt_g = torch.optim.Adam(g_params, lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), **impl)
-    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), **impl)
+    opt_g = make_adam(g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.adam)
+    opt_d = make_adam(d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.adam)
 
     eval_seed, z_eval, real_eval = eval_inputs(cfg, dataset)
     z_eval, real_eval = z_eval.to(device), real_eval.to(device)
 
-    meta = {
-        "ganlint_version": ganlint.__version__,
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "device": str(device),
-        "device_name": describe(device),
-        "dtype": "float32",
-        "d_output": loss.output,
-        "config": cfg.to_dict(),
-        "dataset": dataset.info(),
-        "parameters": {"generator": sum(p.numel() for p in g_params), "discriminator": sum(p.numel() for p in d_params)},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    meta = run_meta(cfg, device, loss, dataset, g_params, d_params)
     write_json(out / CONFIG_FILE, meta)
 
     evals = eval_steps(cfg.steps, cfg.eval_every)

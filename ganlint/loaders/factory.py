@@ -75,7 +75,8 @@ def split_kwargs(factory: Callable[..., Any], shared: dict[str, Any]) -> tuple[d
 
 
 @contextlib.contextmanager
-def _on_path(folder: str) -> Iterator[None]:
+def on_path(folder: str) -> Iterator[None]:
+    """`folder` on sys.path for the duration (added first, removed after, unless it was there already)."""
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
@@ -87,7 +88,7 @@ def _on_path(folder: str) -> Iterator[None]:
 
 
 def _import_module(name: str, flag: str) -> ModuleType:
-    with _on_path(os.getcwd()):
+    with on_path(os.getcwd()):
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -114,7 +115,7 @@ def _import_file(path_str: str, flag: str) -> ModuleType:
         raise CheckpointError(f"{flag}: {path_str!r} cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    with _on_path(str(path.parent)):
+    with on_path(str(path.parent)):
         try:
             spec.loader.exec_module(module)
         except (Exception, SystemExit) as e:

@@ -16,15 +16,14 @@ import os
 import pickle
 import pickletools
 import re
-import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
 from ganlint.loaders.errors import CheckpointError, UnsafeCheckpointError, describe_exception, shorten
+from ganlint.loaders.factory import on_path
 
 TRUST_FLAG = "--trust-checkpoint"
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
@@ -45,7 +44,8 @@ def load_torch_file(path: Path, trust: bool) -> tuple[Any, list[str]]:
         names = unsafe_globals(f, refusal)
     if not trust:
         raise UnsafeCheckpointError(unsafe_message(f"{str(path)!r}", names, refusal))
-    with _cwd_importable():
+    # A trusted pickle names the user's classes: find them in the working folder, as `python -c` would.
+    with on_path(os.getcwd()):
         try:
             obj = torch.load(path, weights_only=False, map_location="cpu")
         except Exception as e:
@@ -147,15 +147,3 @@ def _allowed_globals() -> set[str]:
         return set()
 
 
-@contextlib.contextmanager
-def _cwd_importable() -> Iterator[None]:
-    """A trusted pickle names the user's classes; find them in the working folder as `python -c` would."""
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
-        sys.path.insert(0, cwd)
-    try:
-        yield
-    finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
