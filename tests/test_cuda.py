@@ -66,7 +66,7 @@ def test_cuda_non_finite_run_stops_at_the_bad_step(train_tiny, monkeypatch: pyte
     assert run.telemetry["step"].tolist() == [1, 2, 3, 4, 5]
 
 
-def _count_syncs(train_tiny, name: str, steps: int) -> int:
+def _count_syncs(train_tiny, name: str, steps: int, **kw) -> int:
     """Host-device synchronisations torch reports during a run with one flush and two evaluations."""
     import warnings
 
@@ -74,7 +74,7 @@ def _count_syncs(train_tiny, name: str, steps: int) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            train_tiny(name, device="cuda", steps=steps, eval_every=steps, flush_every=steps, pictures=0)
+            train_tiny(name, device="cuda", steps=steps, eval_every=steps, flush_every=steps, pictures=0, **kw)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     return sum("synchroniz" in str(w.message) for w in caught)
@@ -85,3 +85,58 @@ def test_training_steps_do_not_synchronise_the_host(train_tiny) -> None:
     short = _count_syncs(train_tiny, "short", 16)
     long = _count_syncs(train_tiny, "long", 64)
     assert long == short, f"{long - short} more host syncs in 48 more steps: the step loop synchronises"
+
+
+# -- the fast path (ganlint.fast): whole-step CUDA graph, fused Adam, bf16 ---------------------------------------
+
+
+def test_graphed_steps_do_not_synchronise_the_host(train_tiny) -> None:
+    """The capture synchronises once (torch.cuda.graph does); replays never."""
+    short = _count_syncs(train_tiny, "gshort", 16, cuda_graph=True)
+    long = _count_syncs(train_tiny, "glong", 64, cuda_graph=True)
+    assert long == short, f"{long - short} more host syncs in 48 more graphed steps"
+
+
+def test_a_graphed_step_replays_and_trains() -> None:
+    from ganlint.bench import make_step
+    from ganlint.fast import GRAPH_WARMUP_STEPS, GraphedStep
+
+    step, _, info = make_step("toy", device="cuda", cuda_graph=True)
+    assert isinstance(step, GraphedStep) and info["cuda_graph"]
+    params = step.step.g_params
+    rows = []
+    for _ in range(GRAPH_WARMUP_STEPS + 4):
+        before = params[0].detach().clone()
+        rows.append(step().clone())
+        torch.cuda.synchronize()
+        assert not torch.equal(before, params[0]), "a replay must update G's weights in place"
+    assert step.graph is not None
+    rows = torch.stack(rows).cpu()
+    assert torch.isfinite(rows).all()
+    assert len({tuple(r.tolist()) for r in rows}) == len(rows), "every step, replayed or not, gives its own row"
+
+
+@pytest.mark.parametrize("switches", [{"cuda_graph": True}, {"fast": True}, {"adam": "fused"},
+                                      {"autocast": "bf16"}, {"cuda_graph": True, "n_critic": 3, "batch_norm": True,
+                                                             "spectral_norm": True, "dropout": 0.2}])
+def test_fast_path_runs_train_like_the_eager_run(train_tiny, switches) -> None:
+    """Same config, same seed: a switch changes the speed, so the health must look alike. (Not bit for bit:
+    capturable/fused Adam, bf16 and graph-safe random numbers round or draw differently.)"""
+    extra = {k: v for k, v in switches.items() if k in ("n_critic", "batch_norm", "spectral_norm", "dropout")}
+    eager = train_tiny("eager", device="cuda", steps=200, eval_every=100, **extra)
+    fast = train_tiny("fast", device="cuda", steps=200, eval_every=100, **switches)
+    assert fast.summary["stop_reason"] == "completed"
+    assert np.isfinite(fast.telemetry[list(STEP_COLUMNS)].to_numpy()).all()
+    meta = json.loads((Path(fast.out_dir) / "config.json").read_text())
+    if switches.get("cuda_graph") or switches.get("fast"):
+        assert meta["fast_path"]["cuda_graph"]
+    for col in ("loss_d", "d_real", "d_fake"):
+        a, b = eager.telemetry[col].tail(50).mean(), fast.telemetry[col].tail(50).mean()
+        assert abs(a - b) < 0.25 * max(abs(a), 0.5), f"{col}: eager {a:.3f} vs {switches} {b:.3f}"
+
+
+def test_a_penalty_run_on_cuda_falls_back_to_eager(train_tiny) -> None:
+    run = train_tiny(device="cuda", dataset="gaussian1d", loss="wgan-gp", fast=True, steps=20)
+    meta = json.loads((Path(run.out_dir) / "config.json").read_text())
+    assert not meta["fast_path"]["cuda_graph"] and meta["fast_path"]["adam"] == "fused"
+    assert run.summary["stop_reason"] == "completed"

@@ -1,0 +1,125 @@
+"""One training step as a function: `n_critic` discriminator updates, then one generator update.
+
+    step = TrainStep(cfg, g, d, loss, dataset, device, opt_g, opt_d)
+    row = step()        # the step's telemetry (STEP_COLUMNS order) as one float32 vector on the device
+
+The trainer calls it once per step, `ganlint bench` times it, and `ganlint.fast` wraps it (CUDA graph
+capture, torch.compile'd networks, bf16 autocast): one copy of the step for all three, so what is timed
+is what trains.
+
+Why the step returns one vector: every per-step number stays on the device until the trainer's
+recorder copies a block of rows to the host (see ganlint.telemetry); a CUDA graph needs its outputs in
+fixed memory, and one vector is the simplest fixed output.
+
+Nothing here synchronises with the device: no `.item()`, no Python branch on a tensor's value, no
+host-to-device copy (the datasets keep their tables on the device), which is also what makes the step
+capturable as one CUDA graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import torch
+
+from ganlint.config import TrainConfig
+from ganlint.losses import Loss, gradient_penalty, r1_penalty
+from ganlint.telemetry import STEP_COLUMNS, snapshot, total_norm, update_ratio
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+
+
+class TrainStep:
+    """A callable training step over given networks and optimizers.
+
+    Args:
+        cfg: the resolved TrainConfig (batch size, n_critic, penalties, clipping, label smoothing, z_dim).
+        g, d: the networks; `g_call`/`d_call` may replace their forward (a torch.compile'd module), while
+            `g`/`d` stay the modules whose parameters the optimizers update.
+        loss: the GAN loss.
+        dataset: draws the real batches on `device`.
+        opt_g, opt_d: the optimizers.
+        telemetry: compute the gradient norms, update ratios and batch statistics (off only to measure
+            what they cost: `ganlint bench`); when off those entries of the row are NaN.
+        autocast: "fp32" (none) or "bf16" (forward passes under torch.autocast; losses and penalties in fp32).
+        autocast_cache: autocast's weight-cast cache; must be off inside a CUDA graph capture.
+    """
+
+    def __init__(self, cfg: TrainConfig, g: torch.nn.Module, d: torch.nn.Module, loss: Loss, dataset,
+                 device: torch.device, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, *,
+                 telemetry: bool = True, autocast: str = "fp32", autocast_cache: bool = True,
+                 g_call: Callable | None = None, d_call: Callable | None = None) -> None:
+        self.cfg, self.g, self.d, self.loss, self.dataset, self.device = cfg, g, d, loss, dataset, device
+        self.opt_g, self.opt_d = opt_g, opt_d
+        self.g_call = g if g_call is None else g_call
+        self.d_call = d if d_call is None else d_call
+        self.telemetry = telemetry
+        self.g_params = [p for p in g.parameters() if p.requires_grad]
+        self.d_params = [p for p in d.parameters() if p.requires_grad]
+        dtype = AUTOCAST_DTYPES[autocast]
+        self._autocast = (lambda: torch.autocast(device.type, dtype=dtype, cache_enabled=autocast_cache)) if dtype \
+            else nullcontext
+        self.real_target = 1.0 - cfg.label_smoothing
+
+    def __call__(self) -> torch.Tensor:
+        cfg, loss, device = self.cfg, self.loss, self.device
+        d, g_call, d_call = self.d, self.g_call, self.d_call
+        nan = torch.full((), float("nan"), device=device) if not self.telemetry else None
+
+        # -- discriminator: n_critic updates on fresh batches ----------------------------------------
+        for _ in range(cfg.n_critic):
+            real = self.dataset.sample(cfg.batch_size, None, device)
+            with self._autocast():
+                with torch.no_grad():
+                    fake_d = g_call(torch.randn(cfg.batch_size, cfg.z_dim, device=device))
+                out_real, out_fake = d_call(real).float(), d_call(fake_d).float()
+            loss_d = loss.d_loss(out_real, out_fake, self.real_target)
+            total_d = loss_d
+            # Penalties in fp32, outside autocast: they differentiate D's input gradient (double backward).
+            if cfg.gp_weight > 0:
+                total_d = total_d + cfg.gp_weight * gradient_penalty(d_call, real, fake_d.float(), cfg.pack)
+            if cfg.r1_gamma > 0:
+                total_d = total_d + 0.5 * cfg.r1_gamma * r1_penalty(d_call, real, cfg.pack)
+            self.opt_d.zero_grad(set_to_none=True)
+            total_d.backward()
+            if self.telemetry:
+                grad_norm_d = total_norm([p.grad for p in self.d_params if p.grad is not None])
+                before = snapshot(self.d_params)
+            self.opt_d.step()
+            if cfg.clip:
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(self.d_params, -cfg.clip)
+                    torch._foreach_clamp_max_(self.d_params, cfg.clip)
+            ratio_d = update_ratio(self.d_params, before) if self.telemetry else nan
+
+        # -- generator: one update through a frozen D (saves D's weight gradients) --------------------
+        d.requires_grad_(False)
+        with self._autocast():
+            fake = g_call(torch.randn(cfg.batch_size, cfg.z_dim, device=device))
+            out_g = d_call(fake).float()
+        loss_g = loss.g_loss(out_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        d.requires_grad_(True)
+        if self.telemetry:
+            grad_norm_g = total_norm([p.grad for p in self.g_params if p.grad is not None])
+            before = snapshot(self.g_params)
+        self.opt_g.step()
+        ratio_g = update_ratio(self.g_params, before) if self.telemetry else nan
+
+        with torch.no_grad():
+            if not self.telemetry:
+                values = dict.fromkeys(STEP_COLUMNS, nan)
+                values.update(loss_d=loss_d, loss_g=loss_g)
+            else:
+                fake = fake.detach().float()
+                values = {
+                    "loss_d": loss_d, "loss_g": loss_g,
+                    "d_real": loss.d_output(out_real).mean(), "d_fake": loss.d_output(out_fake).mean(),
+                    "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
+                    "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
+                    "fake_mean": fake.mean(), "fake_std": fake.std(),
+                    "real_mean": real.mean(), "real_std": real.std(),
+                }
+            return torch.stack([values[c].detach().float().reshape(()) for c in STEP_COLUMNS])
