@@ -25,7 +25,7 @@ import torch
 
 from ganlint.config import TrainConfig
 from ganlint.losses import Loss, gradient_penalty, r1_penalty
-from ganlint.telemetry import STEP_COLUMNS, snapshot, total_norm, update_ratio
+from ganlint.telemetry import STEP_COLUMNS, GroupNorms, snapshot
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -61,6 +61,7 @@ class TrainStep:
         self._autocast = (lambda: torch.autocast(device.type, dtype=dtype, cache_enabled=autocast_cache)) if dtype \
             else nullcontext
         self.real_target = 1.0 - cfg.label_smoothing
+        self._norms = GroupNorms()
 
     def __call__(self) -> torch.Tensor:
         cfg, loss, device = self.cfg, self.loss, self.device
@@ -84,14 +85,15 @@ class TrainStep:
             self.opt_d.zero_grad(set_to_none=True)
             total_d.backward()
             if self.telemetry:
-                grad_norm_d = total_norm([p.grad for p in self.d_params if p.grad is not None])
-                before = snapshot(self.d_params)
+                # D's gradients stay untouched until the next step's zero_grad (G's update runs with D
+                # frozen), and so do its weights: both are measured once, together with G's, at the end.
+                grads_d = [p.grad for p in self.d_params if p.grad is not None]
+                before_d = snapshot(self.d_params)
             self.opt_d.step()
             if cfg.clip:
                 with torch.no_grad():
                     torch._foreach_clamp_min_(self.d_params, -cfg.clip)
                     torch._foreach_clamp_max_(self.d_params, cfg.clip)
-            ratio_d = update_ratio(self.d_params, before) if self.telemetry else nan
 
         # -- generator: one update through a frozen D (saves D's weight gradients) --------------------
         d.requires_grad_(False)
@@ -103,16 +105,22 @@ class TrainStep:
         loss_g.backward()
         d.requires_grad_(True)
         if self.telemetry:
-            grad_norm_g = total_norm([p.grad for p in self.g_params if p.grad is not None])
-            before = snapshot(self.g_params)
+            grads_g = [p.grad for p in self.g_params if p.grad is not None]
+            before_g = snapshot(self.g_params)
         self.opt_g.step()
-        ratio_g = update_ratio(self.g_params, before) if self.telemetry else nan
 
         with torch.no_grad():
             if not self.telemetry:
                 values = dict.fromkeys(STEP_COLUMNS, nan)
                 values.update(loss_d=loss_d, loss_g=loss_g)
             else:
+                # ||delta theta|| / ||theta|| of the last update of each network (weight clipping included),
+                # and the gradient norms it applied: every norm in one GroupNorms call.
+                d_p, g_p = self.d_params, self.g_params
+                delta = torch._foreach_sub(d_p + g_p, before_d + before_g)
+                n = self._norms([grads_d, grads_g, delta[: len(d_p)], delta[len(d_p) :], d_p, g_p])
+                grad_norm_d, grad_norm_g = n[0], n[1]
+                ratio_d, ratio_g = (n[2:4] / n[4:6].clamp_min(1e-12)).unbind()
                 fake = fake.detach().float()
                 values = {
                     "loss_d": loss_d, "loss_g": loss_g,

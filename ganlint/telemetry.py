@@ -87,6 +87,36 @@ def update_ratio(params: list[torch.Tensor], before: list[torch.Tensor]) -> torc
     return total_norm(delta) / total_norm(params).clamp_min(1e-12)
 
 
+class GroupNorms:
+    """L2 norms of several groups of tensors at once: `GroupNorms()([grads_d, grads_g, ...])` -> (groups,).
+
+    The same numbers as one `total_norm` per group, in 5 operations whatever the number of groups (one
+    `_foreach_norm` over all tensors, a stack, a square, a 0/1 matrix product that sums each group's squares,
+    a sqrt) instead of 3 per group. On a GPU, where a small GAN's step is bound by kernel launches, this
+    halves what the trainer's telemetry costs. The 0/1 matrix is built once per group layout and kept on the
+    device (building it per call would copy from the host, which a CUDA graph cannot capture).
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[tuple[int, ...], str], torch.Tensor] = {}
+
+    @torch.no_grad()
+    def __call__(self, groups: list[list[torch.Tensor]]) -> torch.Tensor:
+        flat = [t for g in groups for t in g]
+        sizes = tuple(len(g) for g in groups)
+        device = flat[0].device
+        key = (sizes, str(device))
+        if key not in self._sums:
+            sums = torch.zeros(len(groups), len(flat))
+            start = 0
+            for i, n in enumerate(sizes):
+                sums[i, start : start + n] = 1.0
+                start += n
+            self._sums[key] = sums.to(device)
+        norms = torch.stack(torch._foreach_norm(flat)).float()
+        return (self._sums[key] @ norms.square()).sqrt()
+
+
 class TelemetryRecorder:
     """Collects per-step rows on the device and evaluation rows on the host; builds the DataFrame."""
 

@@ -160,3 +160,30 @@ def test_run_fast_is_recorded_in_the_suite_spec(tmp_path):
     assert spec["fast"] is True and all(s["train"]["fast"] is True for s in spec["scenarios"])
     assert all("fast" not in s["train"] for s in make_spec(scenarios, 1, "cpu", "quick")["scenarios"])
     ganlint.TrainConfig.from_dict(spec["scenarios"][0]["train"]).resolve()  # still a valid config
+
+
+def test_group_norms_equal_one_total_norm_per_group():
+    from ganlint.telemetry import GroupNorms, total_norm
+
+    g = torch.Generator().manual_seed(0)
+    groups = [[torch.randn(3, 4, generator=g), torch.randn(5, generator=g)], [torch.randn(7, 2, generator=g)],
+              [torch.zeros(4), torch.zeros(1)]]
+    norms = GroupNorms()
+    got = norms(groups)
+    want = torch.stack([total_norm(x) for x in groups])
+    torch.testing.assert_close(got, want)
+    assert got[2] == 0
+    torch.testing.assert_close(norms(groups[:2]), want[:2])  # another layout: its own sum matrix
+
+
+def test_telemetry_costs_few_kernel_operations():
+    """The launch floor's view of telemetry: the row adds a fixed, small number of operations to the step
+    (counted, not timed: on a launch-bound GPU the step's time follows this count)."""
+    from ganlint.bench import make_step
+    from ganlint.floors import count_ops
+
+    on, _, _ = make_step("toy", adam="fused")
+    off, _, _ = make_step("toy", adam="fused", telemetry=False)
+    on(), off()  # the optimizers' state is created in the first step
+    extra = count_ops(on)["kernel_ops"] - count_ops(off)["kernel_ops"]
+    assert 0 < extra <= 20, f"telemetry adds {extra} kernel operations per step"
