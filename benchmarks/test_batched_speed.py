@@ -12,9 +12,10 @@ made the parallelised ops of a K = 8 step up to 50x slower (0.02 s -> 1.1 s a st
 step's ops, too small to be parallelised, were untouched, so the ratios would measure the contention.
 
 The steps timed are `ganlint.batched.make_step` closures: the step `train_batched` runs, telemetry row
-included, without evaluations or run folders. The one-seed baseline is that same closure with one seed
-(K = 1), not the trainer's step: the same code and telemetry, so the ratio isolates what stacking the
-copies saves; it does pay vmap's own overhead at K = 1, which `ganlint.train` (no vmap) does not.
+included, without evaluations or run folders. Two one-seed baselines: that same closure with one seed
+(K = 1: the same code and telemetry, so the ratio isolates what stacking the copies saves, but it pays
+vmap's own overhead at K = 1), and the trainer's step (ganlint.bench.make_step: what `ganlint run` runs
+without --batched).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 
 from ganlint.batched import make_step
 from ganlint.bench import interleaved
+from ganlint.bench import make_step as bench_step
 
 DEVICE = os.environ.get("GANLINT_BENCH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -48,6 +50,15 @@ def test_k_seeds_batched_vs_one_after_another(benchmark, rounds, block):
 
     ratio = interleaved(one_after_another, batched, steps=block, rounds=rounds, dev=dev)
     record(benchmark, "t_batched_over_t_sequential_ring8_k8", ratio, device=str(dev), k=k, batch=64)
+    # Against what `ganlint run` does without --batched: the trainer's own step (no vmap), 8 times.
+    trainer_steps = [bench_step("toy", device=DEVICE, seed=seed)[0] for seed in range(k)]
+
+    def trainer_one_after_another() -> None:
+        for step in trainer_steps:
+            step()
+
+    ratio = interleaved(trainer_one_after_another, batched, steps=block, rounds=rounds, dev=dev)
+    record(benchmark, "t_batched_over_t_trainer_steps_ring8_k8", ratio, device=str(dev), k=k, batch=64)
     benchmark.pedantic(batched, rounds=3, iterations=1)
 
 

