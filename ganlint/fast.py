@@ -16,10 +16,11 @@ Switches (TrainConfig fields, so a run's config.json records them; `choose` reso
 
 What `--fast` turns on:
   * CUDA: fused Adam and the CUDA graph.
-  * CPU: nothing. Measured on a 2-core x86-64 CPU (`ganlint bench`, interleaved rounds): fused and
-    foreach Adam were within noise of the for-loop, bf16 autocast was ~12x slower, and torch.compile
-    was slower than eager on the MLP steps after its compile time (see the README's performance section).
-    A fast path that slows a CPU down is not a fast path.
+  * CPU: nothing. Measured on a 2-core x86-64 CPU (`ganlint bench`, interleaved rounds, batch 64):
+    fused and foreach Adam were within noise of the for-loop (0.85-1.09x across sessions), bf16
+    autocast was 11.7x slower, and torch.compile was 1.19-1.39x slower at steady state on all three
+    models, after ~12 s of compilation (see the README's performance section). A fast path that slows
+    a CPU down is not a fast path.
 
 Fallbacks (said once on stderr and recorded in config.json under "fast_path"): a gradient penalty
 (wgan-gp) or R1 differentiates D's input gradient (double backward, `autograd.grad(create_graph=True)`).
@@ -29,6 +30,7 @@ here, so such runs keep the eager step, with fused Adam where asked.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -84,6 +86,9 @@ def choose(cfg: TrainConfig, device: torch.device) -> FastPath:
 def compiled(module: torch.nn.Module):
     """torch.compile'd forward of `module` (the module itself stays what optimizers, evaluations and saving
     use; the compiled wrapper shares its parameters)."""
+    # Inductor's C++ backend logs "No CUDA runtime is found" when it looks for CUDA on a CPU-only
+    # machine: true and irrelevant to a CPU run, and it reads like an error.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     fn = torch.compile(module)
 
     def call(x: torch.Tensor) -> torch.Tensor:
