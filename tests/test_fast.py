@@ -187,3 +187,48 @@ def test_telemetry_costs_few_kernel_operations():
     on(), off()  # the optimizers' state is created in the first step
     extra = count_ops(on)["kernel_ops"] - count_ops(off)["kernel_ops"]
     assert 0 < extra <= 20, f"telemetry adds {extra} kernel operations per step"
+
+
+def test_graphed_step_warms_up_captures_once_then_replays(monkeypatch):
+    """GraphedStep's sequencing, with torch.cuda's stream and graph replaced by fakes that behave like the
+    real ones where it matters: a capture records the step without running it, a replay runs it. Each call
+    must train exactly one step. (The real capture is tested on a GPU in test_cuda.py.)"""
+    import contextlib
+
+    import ganlint.fast as fast
+
+    state = {"capturing": False, "recorded": None, "ran": 0, "captures": 0}
+
+    def step():
+        if state["capturing"]:
+            state["recorded"] = lambda: state.__setitem__("ran", state["ran"] + 1)
+            return torch.tensor([-1.0])  # the graph's static output
+        state["ran"] += 1
+        return torch.tensor([float(state["ran"])])
+
+    class FakeGraph:
+        def replay(self):
+            state["recorded"]()
+
+    @contextlib.contextmanager
+    def fake_capture(graph):
+        state["capturing"], state["captures"] = True, state["captures"] + 1
+        yield
+        state["capturing"] = False
+
+    class FakeStream:
+        def wait_stream(self, other):
+            pass
+
+    monkeypatch.setattr(torch.cuda, "Stream", FakeStream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: FakeStream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", fake_capture)
+
+    graphed = fast.GraphedStep(step, warmup=2)
+    outs = [graphed() for _ in range(5)]
+    assert state["ran"] == 5, "every call trains exactly one step, the capturing call included"
+    assert state["captures"] == 1
+    assert [float(o) for o in outs[:2]] == [1.0, 2.0]  # warm-up: eager rows
+    assert all(o is outs[2] for o in outs[2:])  # then the graph's one static output
