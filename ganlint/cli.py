@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="worker processes [default: CPU cores on CPU, 1 on CUDA]")
     p.add_argument("--batched", action="store_true",
                    help="train a scenario's seeds together as one batched model where ganlint.batched supports its "
-                   "config (mlp, no batch norm, spectral norm, penalties, minibatch-std or packing); same "
+                   "config (mlp, batch norm included; no spectral norm, penalties, minibatch-std or packing); same "
                    "distribution of outcomes, other random numbers than sequential runs")
     p.add_argument("--fast", action="store_true",
                    help="the trainer's fast path in every sequential run: fused Adam and a whole-step CUDA graph on "

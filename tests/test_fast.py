@@ -232,3 +232,10 @@ def test_graphed_step_warms_up_captures_once_then_replays(monkeypatch):
     assert state["captures"] == 1
     assert [float(o) for o in outs[:2]] == [1.0, 2.0]  # warm-up: eager rows
     assert all(o is outs[2] for o in outs[2:])  # then the graph's one static output
+
+
+@pytest.mark.parametrize("field", ["fast", "cuda_graph", "compile"])
+def test_fast_switches_must_be_booleans(field):
+    """A scenario file's `fast = "no"` must not read as true."""
+    with pytest.raises(ConfigError, match=f"{field} must be true or false"):
+        cfg(**{field: "no"})
