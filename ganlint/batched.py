@@ -72,6 +72,7 @@ from ganlint.run import (
     save_telemetry,
     write_json,
 )
+from ganlint.step import make_adam
 from ganlint.telemetry import EVAL_COLUMNS, STEP_COLUMNS, TelemetryRecorder, snapshot
 from ganlint.trainer import (
     _as_config,
@@ -81,7 +82,6 @@ from ganlint.trainer import (
     _save_picture,
     eval_inputs,
     eval_steps,
-    make_adam,
     picture_steps,
     run_meta,
 )

@@ -76,11 +76,9 @@ def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, 
     """
     from ganlint.data import get_dataset
     from ganlint.device import resolve_device
-    from ganlint.fast import GraphedStep, choose, compiled
+    from ganlint.fast import build_step, choose
     from ganlint.losses import get_loss
     from ganlint.nets import build_models
-    from ganlint.step import TrainStep
-    from ganlint.trainer import make_adam
 
     if model not in MODELS:
         raise ConfigError(f"unknown bench model {model!r}; valid: {', '.join(MODELS)}")
@@ -95,17 +93,13 @@ def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, 
     g, d = build_models(cfg, data.model_spec())
     g.to(dev).train()
     d.to(dev).train()
-    opt_g = make_adam(g.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
-    opt_d = make_adam(d.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
-    step = TrainStep(cfg, g, d, loss, data, dev, opt_g, opt_d, telemetry=telemetry, autocast=fast.autocast,
-                     autocast_cache=not fast.cuda_graph, g_call=compiled(g) if fast.compile else None,
-                     d_call=compiled(d) if fast.compile else None)
+    step = build_step(cfg, fast, g, d, loss, data, dev, telemetry=telemetry)
     n_g = sum(p.numel() for p in g.parameters())
     n_d = sum(p.numel() for p in d.parameters())
     info = {"model": model, "dataset": dataset_name, "arch": arch, "device": str(dev), "batch_size": batch_size,
             "adam": fast.adam, "autocast": fast.autocast, "compile": fast.compile, "cuda_graph": fast.cuda_graph,
             "telemetry": telemetry, "params_g": n_g, "params_d": n_d}
-    return (GraphedStep(step) if fast.cuda_graph else step), dev, info
+    return step, dev, info
 
 
 def sync(dev: torch.device) -> None:

@@ -38,6 +38,7 @@ import torch
 
 from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
+from ganlint.step import TrainStep, make_adam
 
 # Eager steps before the capture: the first steps allocate optimizer state, pick cuBLAS/cuDNN kernels and
 # fill the datasets' device caches, none of which may happen during a capture. PyTorch's own example uses 3.
@@ -142,3 +143,23 @@ class GraphedStep:
         self.graph.replay()
         return self.out
 
+
+
+def build_step(cfg: TrainConfig, fast: FastPath, g: torch.nn.Module, d: torch.nn.Module, loss, dataset,
+               device: torch.device, *, telemetry: bool = True):
+    """The step a run trains with, as `fast` (from `choose`) has it: optimizers (capturable for a graph),
+    the TrainStep (compiled networks, autocast), and the CUDA graph around it. `ganlint.train` and
+    `ganlint bench` both build their step here, so the step timed is the step trained.
+
+    Returns:
+        A zero-argument callable training one step and returning its telemetry row; its `.step` (a
+        GraphedStep's) or itself is the TrainStep.
+    """
+    g_params = [p for p in g.parameters() if p.requires_grad]
+    d_params = [p for p in d.parameters() if p.requires_grad]
+    opt_g = make_adam(g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
+    opt_d = make_adam(d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
+    step = TrainStep(cfg, g, d, loss, dataset, device, opt_g, opt_d, telemetry=telemetry, autocast=fast.autocast,
+                     autocast_cache=not fast.cuda_graph,  # autocast's cache must be off inside a capture
+                     g_call=compiled(g) if fast.compile else None, d_call=compiled(d) if fast.compile else None)
+    return GraphedStep(step) if fast.cuda_graph else step

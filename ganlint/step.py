@@ -5,7 +5,7 @@
 
 The trainer calls it once per step, `ganlint bench` times it, and `ganlint.fast` wraps it (CUDA graph
 capture, torch.compile'd networks, bf16 autocast): one copy of the step for all three, so what is timed
-is what trains.
+is what trains. `make_adam` builds its optimizers (also those of ganlint.batched).
 
 Why the step returns one vector: every per-step number stays on the device until the trainer's
 recorder copies a block of rows to the host (see ganlint.telemetry); a CUDA graph needs its outputs in
@@ -28,6 +28,23 @@ from ganlint.losses import Loss, gradient_penalty, r1_penalty
 from ganlint.telemetry import STEP_COLUMNS, GroupNorms, snapshot
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
+
+# torch.optim.Adam's switches for each of ganlint.config.ADAM_IMPLS.
+ADAM_KWARGS = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+
+
+def make_adam(params, lr: float, betas: tuple[float, float], impl: str = "default",
+              capturable: bool = False) -> torch.optim.Adam:
+    """Adam with the implementation `impl` (see ganlint.config.ADAM_IMPLS).
+
+    `capturable` (for a CUDA graph): the step counts live on the device and the learning rate is a device
+    tensor, so a replayed graph reads the current rate and a schedule may change it without a recapture.
+    """
+    params = list(params)
+    if capturable:
+        lr_t = torch.tensor(float(lr), device=params[0].device)
+        return torch.optim.Adam(params, lr=lr_t, betas=betas, capturable=True, **ADAM_KWARGS[impl])
+    return torch.optim.Adam(params, lr=lr, betas=betas, **ADAM_KWARGS[impl])
 
 
 class TrainStep:

@@ -30,7 +30,7 @@ from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.data import get_dataset
 from ganlint.device import describe, resolve_device
 from ganlint.evaluation import evaluate
-from ganlint.fast import GraphedStep, choose, compiled
+from ganlint.fast import build_step, choose
 from ganlint.losses import get_loss
 from ganlint.nets import build_models
 from ganlint.run import (
@@ -43,7 +43,6 @@ from ganlint.run import (
     save_telemetry,
     write_json,
 )
-from ganlint.step import TrainStep
 from ganlint.telemetry import EVAL_COLUMNS, TelemetryRecorder
 
 # Seconds between progress lines on stderr.
@@ -63,24 +62,6 @@ def picture_steps(evals: list[int], count: int) -> list[int]:
         return []
     idx = np.unique(np.round(np.linspace(0, len(evals) - 1, min(count, len(evals)))).astype(int))
     return [evals[i] for i in idx]
-
-
-# torch.optim.Adam's switches for each of ganlint.config.ADAM_IMPLS.
-ADAM_KWARGS = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-
-
-def make_adam(params, lr: float, betas: tuple[float, float], impl: str = "default",
-              capturable: bool = False) -> torch.optim.Adam:
-    """Adam with the implementation `impl` (see ganlint.config.ADAM_IMPLS).
-
-    `capturable` (for a CUDA graph): the step counts live on the device and the learning rate is a device
-    tensor, so a replayed graph reads the current rate and a schedule may change it without a recapture.
-    """
-    params = list(params)
-    if capturable:
-        lr_t = torch.tensor(float(lr), device=params[0].device)
-        return torch.optim.Adam(params, lr=lr_t, betas=betas, capturable=True, **ADAM_KWARGS[impl])
-    return torch.optim.Adam(params, lr=lr, betas=betas, **ADAM_KWARGS[impl])
 
 
 def run_meta(cfg: TrainConfig, device, loss, dataset, g_params, d_params) -> dict[str, Any]:
@@ -169,12 +150,7 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     d_params = [p for p in d.parameters() if p.requires_grad]
     for note in fast.notes:
         print(f"ganlint: {note}", file=sys.stderr)
-    opt_g = make_adam(g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
-    opt_d = make_adam(d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), fast.adam, capturable=fast.cuda_graph)
-    train_step = TrainStep(cfg, g, d, loss, dataset, device, opt_g, opt_d, autocast=fast.autocast,
-                           autocast_cache=not fast.cuda_graph,
-                           g_call=compiled(g) if fast.compile else None, d_call=compiled(d) if fast.compile else None)
-    one_step = GraphedStep(train_step) if fast.cuda_graph else train_step
+    one_step = build_step(cfg, fast, g, d, loss, dataset, device)
 
     eval_seed, z_eval, real_eval = eval_inputs(cfg, dataset)
     z_eval, real_eval = z_eval.to(device), real_eval.to(device)

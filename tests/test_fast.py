@@ -19,9 +19,8 @@ from ganlint.errors import ConfigError
 from ganlint.fast import choose, compiled
 from ganlint.losses import get_loss
 from ganlint.nets import build_models
-from ganlint.step import TrainStep
+from ganlint.step import TrainStep, make_adam
 from ganlint.telemetry import STEP_COLUMNS
-from ganlint.trainer import make_adam
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")  # choose() only reads the device type
 
