@@ -11,6 +11,7 @@ from ganlint.config import TrainConfig
 from ganlint.diagnostics import Diagnosis, Finding, diagnose
 from ganlint.monitor import Monitor
 from ganlint.run import Run, load_run
-from ganlint.trainer import train
+from ganlint.trainer import TrainingInterrupted, resume, train
 
-__all__ = ["Diagnosis", "Finding", "Monitor", "Run", "TrainConfig", "__version__", "diagnose", "load_run", "train"]
+__all__ = ["Diagnosis", "Finding", "Monitor", "Run", "TrainConfig", "TrainingInterrupted", "__version__", "diagnose",
+           "load_run", "resume", "train"]

@@ -45,6 +45,7 @@ Not supported, with the reason:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import time
@@ -377,12 +378,22 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
     seeds = [int(s) for s in seeds]
     cfg = _checked(config, seeds)
     cfgs = _per_copy_outs(cfg, seeds, out_dirs)
-    K = len(cfgs)
     device = resolve_device(cfg.device)
     dataset = get_dataset(cfg.dataset, cfg.data_root)
     batch = _Batch(cfgs, dataset, device)  # before the folders: a model error leaves no folder
+    with contextlib.ExitStack() as held:  # one writer per run folder, for the whole batch
+        outs = []
+        for c in cfgs:
+            lock = prepare_out_dir(c, overwrite)
+            held.callback(lock.release)
+            outs.append(lock.folder)
+        return _train_copies(cfg, cfgs, outs, batch, dataset, device, progress)
+
+
+def _train_copies(cfg, cfgs, outs, batch, dataset, device, progress) -> list[Run]:
+    """train_batched's loop, with every run folder created and locked."""
     G, D, loss = batch.G, batch.D, batch.loss
-    outs = [prepare_out_dir(c, overwrite) for c in cfgs]
+    K = len(cfgs)
     cfgs = [c.replace(out=str(o)) for c, o in zip(cfgs, outs, strict=True)]
 
     evals_in = []
@@ -398,7 +409,7 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
         metas.append(meta)
 
     evals = eval_steps(cfg.steps, cfg.eval_every)
-    eval_set = set(evals)
+    eval_set = evals  # an EvalSchedule: membership without building the list
     pictures = set(picture_steps(evals, cfg.pictures))
     # Device-side rows (flush_every, K, columns): one stack per step, one host copy per flush, as the
     # trainer's TelemetryRecorder does; at a flush the rows are handed to one CPU recorder per copy, which

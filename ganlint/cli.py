@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a GAN and record health telemetry into a run folder",
                        description="Train a GAN on a named dataset and write a run folder (config, weights, telemetry, samples).")
     _add_config_flags(p)
-    p.add_argument("--overwrite", action="store_true", help="write into a folder that already holds a run")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a folder that already holds a run (ganlint's files of the old run are removed first)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue an interrupted run from its last checkpoint, with the config in RUN_DIR/config.json "
+                   "(no other training flags); on a CPU the result is bit-identical to an uninterrupted run")
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="skip the diagnosis and report (report.html, report.md, plots/) in the run folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -222,10 +226,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ganlint.config import TrainConfig, config_fields
-    from ganlint.trainer import train
+    from ganlint.errors import ConfigError
+    from ganlint.trainer import TrainingInterrupted, resume, train
 
-    cfg = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in config_fields()})
-    run = train(cfg, overwrite=args.overwrite, progress=not args.quiet)
+    try:
+        if args.resume is not None:
+            given = [f"--{f.name.replace('_', '-')}" for f in config_fields() if getattr(args, f.name) != f.default]
+            given += ["--overwrite"] if args.overwrite else []
+            if given:
+                raise ConfigError(f"--resume continues the run with the config in {args.resume}/config.json; "
+                                  f"drop {', '.join(given)}")
+            run = resume(args.resume, progress=not args.quiet)
+        else:
+            cfg = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in config_fields()})
+            run = train(cfg, overwrite=args.overwrite, progress=not args.quiet)
+    except TrainingInterrupted as e:
+        print(f"ganlint: {e.run.stop_reason}; the run is saved in {e.run.out_dir}: continue it with  "
+              f"ganlint train --resume {e.run.out_dir}", file=sys.stderr)
+        return 128 + e.signal
     s = run.summary
     diag, page = None, None
     if args.report:
@@ -350,9 +368,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ganlint.diagnostics import diagnose, load_telemetry
+    from ganlint.errors import ConfigError
     from ganlint.gating import merge, parse_fail_on, thresholds_from
     from ganlint.ingest import parse_mapping
 
+    if args.num_modes is not None and args.num_modes < 1:  # 0 is a value, not "unknown" (that is leaving it out)
+        raise ConfigError(f"--num-modes must be 1 or more (the data's known modes), got {args.num_modes}")
     settings = _settings(args)
     cli = {"map": parse_mapping(args.map) if args.map else None, "fail_on": args.fail_on, "format": args.format}
     opts = merge(settings, cli)  # the command line wins; --map wins column by column over [tool.ganlint] map
@@ -399,10 +420,12 @@ CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "nu
 
 def cmd_check(args: argparse.Namespace) -> int:
 
-    from ganlint.check import DEFAULT_SAMPLES, check
+    from ganlint.check import check, check_options
     from ganlint.errors import ConfigError
     from ganlint.gating import merge, parse_fail_on, thresholds_from
 
+    # Before anything is read: 0 is a value (refused), not "not given" (the default applies only to None).
+    check_options(samples=args.samples, seed=args.seed, z_dim=args.z_dim, num_classes=args.num_classes)
     settings = _settings(args)
     cli = {k: getattr(args, k) for k in CHECK_SETTINGS}
     if args.kwargs is not None:
@@ -419,7 +442,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                    kwargs=opts.get("kwargs"), g_key=args.g_key, d_key=args.d_key, discriminator_path=args.discriminator_file,
                    trust=args.trust_checkpoint, z_dim=opts.get("z_dim"), z_dist=opts.get("z_dist"),
                    num_classes=opts.get("num_classes"), data=opts.get("data"), data_root=args.data_root,
-                   history=args.history, samples=opts.get("samples") or DEFAULT_SAMPLES, seed=opts.get("seed") or 0,
+                   history=args.history, samples=opts.get("samples"), seed=opts.get("seed"),
                    d_output=args.d_output, device=opts.get("device") or "cpu", thresholds=thresholds_from(settings),
                    fail_on=policy)
     d = result.diagnosis
@@ -616,6 +639,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout closed early (`ganlint ... | head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as e:
+        # A read or write the library did not wrap (ganlint.files wraps its own): a full disk, a read-only
+        # folder, a name the file system refuses. The user's situation, so one line, not a traceback.
+        where = f" {os.fsdecode(e.filename)!r}" if e.filename else ""
+        print(f"ganlint: error: cannot access{where}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as e:  # a bug in ganlint: keep the traceback for the report, but never exit 1 (= "unhealthy")
         import traceback
 

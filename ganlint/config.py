@@ -3,6 +3,12 @@
 `TrainConfig` holds what a run needs. Fields left as None take a per-dataset or per-model default from
 the tables below (a 1D Gaussian needs a much smaller network than MNIST), and `resolve()` fills them in
 and checks every value, so the config written to a run folder is complete and explicit.
+
+Types are strict, derived from the field annotations (`from_dict` checks them, `resolve` checks them
+and the ranges): a bool field takes only true/false (a TOML `spectral_norm = "no"` is an error, not a
+truthy string), an int field only an integer (not 1e3, not true), a float field an integer or a float
+(not true), a str field only a string. The integer ranges (INT_RANGES) and the parameter bound
+(MAX_PARAMS) refuse values that would exhaust the machine before anything is built.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -54,6 +62,8 @@ class TrainConfig:
     eval_samples: int = _f(2000, "samples per evaluation")
     pictures: int = _f(4, "how many evaluation steps also save a sample picture (spread over the run)")
     flush_every: int = _f(50, "steps between telemetry flushes from the device (no host sync in between)")
+    checkpoint_every: int = _f(250, "steps between checkpoints (weights, optimizers, random states) that an interrupted "
+                               "run resumes from with ganlint train --resume; also taken on SIGINT/SIGTERM")
     adam: str = _f("default", "Adam implementation: default (torch's own choice: the for-loop on a CPU), loop, "
                    "foreach or fused (ganlint bench compares them on your machine)")
     fast: bool = _f(False, "the fast path that helps on the training device: fused Adam and a whole-step CUDA graph on "
@@ -67,12 +77,18 @@ class TrainConfig:
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Build from a mapping; unknown keys are an error (a typo must not silently use a default)."""
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        """Build from a mapping; unknown keys and values of the wrong type are errors (a typo must not
+        silently use a default, a string "no" must not switch a flag on). Ranges are checked by resolve()."""
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"a config must be a table of fields, got {type(d).__name__}")
         names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(set(d) - names, key=str)
         if unknown:
-            raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown config key(s) {', '.join(map(str, unknown))}; "
+                              f"valid keys: {', '.join(sorted(names))}")
+        for name, value in d.items():
+            check_type(name, value)
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +104,8 @@ class TrainConfig:
         from ganlint.losses import LOSSES
         from ganlint.nets import MODELS
 
+        for f in fields(self):
+            check_type(f.name, getattr(self, f.name))
         DATASETS.get(self.dataset)  # raise the unknown-name error early
         loss = LOSSES.get(self.loss)
         model = self.model
@@ -108,38 +126,87 @@ class TrainConfig:
         return cfg
 
     def _validate(self) -> None:
+        """Check a resolved config: every type (from the annotations), every range; ConfigError naming
+        the field and the value."""
         def need(ok: bool, msg: str) -> None:
             if not ok:
                 raise ConfigError(msg)
 
-        for name in ("steps", "batch_size", "n_critic", "z_dim", "g_width", "d_width", "g_depth", "d_depth",
-                     "pack", "eval_every", "flush_every"):
+        for f in fields(self):
+            check_type(f.name, getattr(self, f.name), resolved=f.name in RESOLVED_FIELDS)
+        for name, (low, high) in INT_RANGES.items():
             v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and v >= 1, f"{name} must be a positive integer, got {v!r}")
-        need(self.batch_size >= 2, f"batch_size must be at least 2, got {self.batch_size}")
-        for name, low in (("eval_samples", 2), ("pictures", 0), ("seed", 0)):
+            need(low <= v <= high, f"{name} must be an integer from {low:,} to {high:,}, got {v!r}"
+                 + (f" ({INT_LIMIT_REASONS[name]})" if v > high and name in INT_LIMIT_REASONS else ""))
+        for name in FLOAT_FIELDS:  # NaN and inf: no comparison below would catch NaN
             v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and low <= v <= MAX_SEED,
-                 f"{name} must be an integer from {low} to {MAX_SEED}, got {v!r}")
+            need(v is None or math.isfinite(v), f"{name} must be a finite number, got {v!r}")
         for name in ("lr_g", "lr_d"):
             v = getattr(self, name)
-            need(isinstance(v, (int, float)) and math.isfinite(v) and v > 0, f"{name} must be a positive number, got {v!r}")
+            need(v > 0, f"{name} must be a positive number, got {v!r}")
         for name in ("beta1", "beta2"):
             v = getattr(self, name)
             need(0.0 <= v < 1.0, f"{name} must be in [0, 1), got {v!r}")
         need(0.0 <= self.label_smoothing < 0.5, f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
         need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout!r}")
-        need(self.gp_weight is not None and self.gp_weight >= 0, f"gp_weight must be 0 or more, got {self.gp_weight!r}")
+        need(self.gp_weight >= 0, f"gp_weight must be 0 or more, got {self.gp_weight!r}")
         need(self.r1_gamma >= 0, f"r1_gamma must be 0 or more, got {self.r1_gamma!r}")
         need(self.clip is None or self.clip > 0, f"clip must be positive, got {self.clip!r}")
         need(self.batch_size % self.pack == 0,
              f"batch_size ({self.batch_size}) must be a multiple of pack ({self.pack}): D judges pack samples at once")
-        for name in ("fast", "cuda_graph", "compile"):
-            need(isinstance(getattr(self, name), bool), f"{name} must be true or false, got {getattr(self, name)!r}")
         need(self.autocast in AUTOCAST_MODES, f"autocast must be one of {', '.join(AUTOCAST_MODES)}, got {self.autocast!r}")
         need(self.adam in ADAM_IMPLS, f"adam must be one of {', '.join(ADAM_IMPLS)}, got {self.adam!r}")
-        need(isinstance(self.device, str) and re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
+        need(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
              f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        g, d = parameter_estimate(self)
+        need(max(g, d) <= MAX_PARAMS,
+             f"the networks would have at least {max(g, d):,} parameters ({'G' if g >= d else 'D'}; g_width "
+             f"{self.g_width}, d_width {self.d_width}, z_dim {self.z_dim}, depths {self.g_depth}/{self.d_depth}), "
+             f"more than {MAX_PARAMS:,}: {MAX_PARAMS_REASON}")
+
+
+# -- types, derived from the annotations -----------------------------------------------------------------------
+def _scalar_types() -> dict[str, tuple[type, bool]]:
+    """{field: (its scalar type, whether None is allowed)} from the annotations ('int | None' -> (int, True))."""
+    out = {}
+    for name, ann in typing.get_type_hints(TrainConfig).items():
+        args = typing.get_args(ann)
+        optional = type(None) in args
+        scalar = next(a for a in args if a is not type(None)) if args else ann
+        out[name] = (scalar, optional)
+    return out
+
+
+FIELD_TYPES: dict[str, tuple[type, bool]] = _scalar_types()
+FLOAT_FIELDS = tuple(n for n, (t, _) in FIELD_TYPES.items() if t is float)
+# Optional fields that resolve() always fills (the others, clip, data_root and out, may stay None).
+RESOLVED_FIELDS = ("z_dim", "g_width", "d_width", "batch_norm", "gp_weight")
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _type_ok(value: Any, typ: type) -> bool:
+    if typ is bool:
+        return isinstance(value, bool)
+    if typ is int:  # true is not 1, 1e3 is not 1000 (a float in TOML and JSON)
+        return isinstance(value, int) and not isinstance(value, bool)
+    if typ is float:  # an integer is a number; true is not
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typ is str:  # a NUL cannot be in a name or a path
+        return isinstance(value, str) and "\x00" not in value
+    return isinstance(value, typ)
+
+
+def check_type(name: str, value: Any, resolved: bool = False) -> None:
+    """ConfigError unless `value` has field `name`'s annotated type (None only for optional fields, and
+    not for them once `resolved`); unknown names are left to the caller."""
+    if name not in FIELD_TYPES:
+        return
+    typ, optional = FIELD_TYPES[name]
+    if value is None and optional and not resolved:
+        return
+    if not _type_ok(value, typ):
+        what = _TYPE_WORDS.get(typ, typ.__name__)
+        raise ConfigError(f"{name} must be {what}{' (or unset)' if optional and not resolved else ''}, got {value!r}")
 
 
 # Adam implementations (torch.optim.Adam's foreach/fused switches). "default" keeps torch's choice, which
@@ -154,6 +221,65 @@ AUTOCAST_MODES = ("fp32", "bf16")
 
 # torch.manual_seed accepts seeds below 2**64, numpy's generators below 2**63: keep to the smaller.
 MAX_SEED = 2**63 - 1
+
+# The integer fields' ranges, (lowest, highest). The upper bounds keep a machine alive: a typo (an extra
+# zero, 99999999999) must be one line at once, not a MemoryError or a half-written run folder minutes later.
+# Each is far above what a health check trains (the defaults are in the tens to thousands).
+INT_RANGES: dict[str, tuple[int, int]] = {
+    # The telemetry keeps ~100 bytes of host memory per step until the run ends: 10**8 steps are ~10 GB,
+    # and more than a day at the fastest step measured here (~1 ms).
+    "steps": (1, 10**8),
+    # BigGAN trained at 2,048; one batch of 65,536 MNIST digits is 200 MB before any activation.
+    "batch_size": (2, 2**16),
+    "n_critic": (1, 1000),  # WGAN uses 5; at 1,000 D steps per G step G barely moves
+    "z_dim": (1, 2**16),  # StyleGAN's latents are 512 wide
+    "g_width": (1, 2**16),  # and MAX_PARAMS below bounds width x depth
+    "d_width": (1, 2**16),
+    "g_depth": (1, 64),  # a plain MLP (no residual connections) of 64 layers does not train
+    "d_depth": (1, 64),
+    "pack": (1, 2**16),  # and a divisor of batch_size, so at most batch_size
+    "eval_every": (1, 10**8),  # as steps: more than steps means one evaluation, at the end
+    # The k-NN measures (PRDC) are O(n^2): 200,000 samples take minutes per evaluation (ganlint.check's
+    # MAX_SAMPLES, for the same reason).
+    "eval_samples": (2, 200_000),
+    "pictures": (0, 1000),  # each one a PNG and a safetensors file of fakes in samples/
+    "flush_every": (1, 10**5),
+    # A checkpoint of an MNIST MLP GAN takes ~10 ms to write; every 250 steps costs well under 1% of a run.
+    "checkpoint_every": (1, 10**8),  # a device buffer of flush_every rows; NaNs are only seen at a flush
+    "seed": (0, MAX_SEED),
+}
+# Said when a value is over its bound, so the error explains itself.
+INT_LIMIT_REASONS = {
+    "steps": "the telemetry keeps every step in memory until the run ends",
+    "batch_size": "one batch would not fit in memory",
+    "eval_samples": "the k-NN measures are quadratic in the samples",
+}
+# A network of 2**30 parameters is 4 GiB of float32 weights, 16 GiB with its gradients and Adam's two
+# moments; ganlint's largest default network has ~0.5M. Checked from the widths before anything is built.
+MAX_PARAMS = 2**30
+MAX_PARAMS_REASON = "4 GiB of weights, 16 GiB with gradients and Adam's state; lower the widths or depths"
+
+
+def check_network_size(cfg: TrainConfig, data_shape: list[int] | tuple[int, ...]) -> None:
+    """ConfigError when G's output layer (its width onto every value of a sample) or D's input layer would
+    pass MAX_PARAMS: the bound in `_validate` does not know the data's size."""
+    values = math.prod(data_shape)
+    g_in = 1 if cfg.model == "dcgan" else cfg.g_width  # dcgan's last layer is a 4x4 convolution
+    d_in = (1 if cfg.model == "dcgan" else cfg.d_width) * cfg.pack
+    n = values * max(g_in, d_in)
+    if n > MAX_PARAMS:
+        raise ConfigError(f"data of shape {tuple(data_shape)} with widths {cfg.g_width}/{cfg.d_width} would need "
+                          f"{n:,} parameters in one layer, more than {MAX_PARAMS:,}: {MAX_PARAMS_REASON}")
+
+
+def parameter_estimate(cfg: TrainConfig) -> tuple[int, int]:
+    """Lower bounds of G's and D's parameter counts from the widths alone (the data's size is not read:
+    MNIST would have to be loaded), for a resolved config. ganlint.nets has the exact layouts."""
+    zd, gw, dw = cfg.z_dim or 1, cfg.g_width or 1, cfg.d_width or 1
+    if cfg.model == "dcgan":  # Linear z -> 2w x 7 x 7, ConvT 2w -> w (4x4); D: Conv w -> 2w (4x4), Linear 2w x 7 x 7 -> 1
+        return zd * 2 * gw * 49 + 2 * gw * gw * 16, 2 * dw * dw * 16 + 2 * dw * 49
+    # mlp, tabular: z -> w, then depth - 1 layers w -> w; D the same from the data (width >= 1) to 1
+    return zd * gw + (cfg.g_depth - 1) * gw * gw, cfg.pack * dw + (cfg.d_depth - 1) * dw * dw
 
 # Only the models that can fit the data are offered by 'auto'.
 TABULAR_DATASETS = {"reviews"}

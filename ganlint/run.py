@@ -8,13 +8,19 @@
       discriminator.safetensors   D's weights   } no pickles, no user code
       samples/step_NNNNNN.png     sample pictures at a few steps
       samples/step_NNNNNN.safetensors  the fakes drawn in those pictures (for later reports)
+      checkpoint.pt               while training or after an interrupt: what --resume continues from
+                                  (ganlint.checkpoint); removed when the run ends on its own
+      .ganlint.lock               the writer's lock (ganlint.lock): one writer per folder
+
+While a run trains, telemetry.csv grows as rows are flushed (ganlint.telemetry.TelemetryJournal) and the
+weights are those of the last checkpoint, so every command can read a folder whose run was killed.
+summary.json is written when the run ends or is interrupted; a folder without it was killed (or is still
+being written: ganlint.lock.holder says which).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +31,16 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
+from ganlint.checkpoint import CHECKPOINT_FILE
 from ganlint.config import TrainConfig
 from ganlint.errors import DataError
+from ganlint.files import (
+    atomic_write,
+    check_encodable,
+    write_json,  # noqa: F401  (its earlier home; ganlint.files is the one to import)
+    writing,
+)
+from ganlint.lock import FolderLock
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -68,18 +82,6 @@ class Run:
         return self.summary.get("stop_reason", "")
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temp file + rename), so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    if hasattr(os, "fchmod"):  # mkstemp's 0600 would hide the file from the user's colleagues and CI readers
-        os.fchmod(fd, 0o644)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def default_out_dir(cfg: TrainConfig) -> Path:
     """runs/<dataset>-<loss>-<time>, with -2, -3... when a run started in the same second holds it."""
     base = Path(DEFAULT_RUNS_DIR) / f"{cfg.dataset}-{cfg.loss}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -90,71 +92,151 @@ def default_out_dir(cfg: TrainConfig) -> Path:
     return out
 
 
-def prepare_out_dir(cfg: TrainConfig, overwrite: bool = False) -> Path:
-    """Create the run folder; refuse to mix a new run into an old one unless `overwrite`."""
+def prepare_out_dir(cfg: TrainConfig, overwrite: bool = False) -> FolderLock:
+    """Create the run folder and take its write lock; refuse to mix a new run into an old one unless
+    `overwrite`, which first removes every file an earlier run of ganlint wrote there.
+
+    Returns:
+        The held lock (its `.folder` is the run folder); release it when the run is written.
+
+    Raises:
+        DataError: the folder is a file, is not writable, is not UTF-8, holds a run (without `overwrite`), or
+            another process is writing it.
+    """
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
+    check_encodable(out, "--out")
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {str(out)!r} exists and is not a folder")
-    if (out / CONFIG_FILE).exists():
-        if not overwrite:
-            raise DataError(f"--out {str(out)!r} already holds a run; choose another folder or pass --overwrite")
-        _remove_run_files(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".ganlint-write-test"
-        probe.touch()
-        probe.unlink()
     except OSError as e:
         raise DataError(f"cannot write the run folder {str(out)!r}: {e.strerror or e}") from None
-    return out
+    lock = FolderLock(out).acquire()  # before looking at what is there: another writer may be mid-run
+    try:
+        if (out / CONFIG_FILE).exists():
+            if not overwrite:
+                raise DataError(f"--out {str(out)!r} already holds a run; choose another folder, continue it with "
+                                f"ganlint train --resume {out}, or pass --overwrite")
+            _remove_run_files(out)
+        probe = out / ".ganlint-write-test"
+        with writing(out):
+            probe.touch()
+            probe.unlink()
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def run_files() -> tuple[str, ...]:
+    """Every file a run folder may hold that ganlint wrote: the run's, then its diagnosis and report's."""
+    from ganlint.report.run_report import REPORT_FILES
+
+    return (CONFIG_FILE, SUMMARY_FILE, TELEMETRY_PARQUET, TELEMETRY_CSV, GENERATOR_FILE, DISCRIMINATOR_FILE,
+            CHECKPOINT_FILE, *REPORT_FILES)
 
 
 def _remove_run_files(out: Path) -> None:
-    """Delete what an earlier run wrote (only ganlint's own files), so no stale sample outlives it."""
-    for name in (CONFIG_FILE, SUMMARY_FILE, TELEMETRY_PARQUET, TELEMETRY_CSV, GENERATOR_FILE, DISCRIMINATOR_FILE):
-        (out / name).unlink(missing_ok=True)
-    samples = out / SAMPLES_DIR
-    if samples.is_dir():
-        for f in samples.glob("step_*"):
-            f.unlink()
+    """Delete what an earlier run and its report wrote (only ganlint's own files, never a folder or a file
+    of the user's), so that no stale sample, plot or diagnosis outlives it beside the new run."""
+    with writing(out):
+        for name in run_files():
+            (out / name).unlink(missing_ok=True)
+        for folder in (SAMPLES_DIR, "plots"):
+            if (out / folder).is_dir() and not (out / folder).is_symlink():
+                for f in (out / folder).glob("*.png" if folder == "plots" else "step_*"):
+                    f.unlink()
 
 
 def save_telemetry(df: pd.DataFrame, out: Path) -> None:
-    for name, write in ((TELEMETRY_PARQUET, lambda p: df.to_parquet(p, index=False)),
-                        (TELEMETRY_CSV, lambda p: df.to_csv(p, index=False))):
-        tmp = out / f".{name}.tmp"
-        write(tmp)
-        os.replace(tmp, out / name)
+    """telemetry.parquet and telemetry.csv, each written atomically."""
+    atomic_write(out / TELEMETRY_PARQUET, lambda tmp: df.to_parquet(tmp, index=False))
+    atomic_write(out / TELEMETRY_CSV, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def save_models(g: nn.Module, d: nn.Module, out: Path) -> None:
-    save_model(g, str(out / GENERATOR_FILE))
-    save_model(d, str(out / DISCRIMINATOR_FILE))
+    """G's and D's weights as safetensors, each written atomically."""
+    atomic_write(out / GENERATOR_FILE, lambda tmp: save_model(g, tmp))
+    atomic_write(out / DISCRIMINATOR_FILE, lambda tmp: save_model(d, tmp))
+
+
+def read_run_config(path: str | os.PathLike) -> dict[str, Any]:
+    """A run folder's config.json (the trainer's record: versions, device, dataset, "config": the resolved
+    TrainConfig fields); DataError naming the file when it is missing or not a run's record."""
+    from ganlint.jsonfile import read_json_object
+
+    out = Path(path)
+    cfg_path = out / CONFIG_FILE
+    if not cfg_path.is_file():
+        raise DataError(f"{str(out)!r} is not a ganlint run folder (no {CONFIG_FILE})")
+    meta = read_json_object(cfg_path, "a ganlint run config")
+    if not isinstance(meta.get("config"), dict):
+        raise DataError(f"{str(cfg_path)!r} is not a ganlint run config: it has no config object")
+    return meta
 
 
 def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run:
-    """Rebuild a run from its folder: config, telemetry, summary, and G and D with their weights."""
+    """Rebuild a run from its folder: config, telemetry, summary, and G and D with their weights.
+
+    A run that was interrupted may have no summary.json or telemetry yet: those come back empty. Anything
+    present but unreadable (config.json that is not a JSON object or whose config is invalid, a damaged
+    weights file, a telemetry table that is not parquet) is a DataError naming the file: one line, exit 2.
+    """
+    from ganlint.config import check_network_size
+    from ganlint.errors import GanlintError
+    from ganlint.jsonfile import read_json_object
     from ganlint.nets import build_models
 
     out = Path(path)
     cfg_path = out / CONFIG_FILE
     if not cfg_path.is_file():
         raise DataError(f"{str(out)!r} is not a ganlint run folder (no {CONFIG_FILE})")
+    meta = read_json_object(cfg_path, "a ganlint run config")
+
+    def is_count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
     try:
-        meta = json.loads(cfg_path.read_text())
-        cfg = TrainConfig.from_dict(meta["config"])
-        spec = meta["dataset"]["model_spec"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise DataError(f"{str(cfg_path)!r} is not a valid ganlint config: {e}") from None
-    g, d = build_models(cfg, spec)
+        dataset = meta["dataset"]
+        spec = dataset["model_spec"] if isinstance(dataset, dict) else None
+        if not isinstance(spec, dict):
+            raise ValueError(f"dataset.model_spec must be an object, got {spec!r}"[:300])
+        shape, blocks = spec["shape"], spec.get("blocks", [])
+        if not (isinstance(shape, list) and 1 <= len(shape) <= 4 and all(map(is_count, shape))):
+            raise ValueError(f"dataset.model_spec.shape must be a list of 1 to 4 positive integers, got {shape!r}"[:300])
+        if not isinstance(spec["bounded"], bool):
+            raise ValueError(f"dataset.model_spec.bounded must be true or false, got {spec['bounded']!r}"[:300])
+        if not (isinstance(blocks, list) and all(isinstance(b, list) and len(b) == 2 and isinstance(b[0], str)
+                                                 and is_count(b[1]) for b in blocks)):
+            raise ValueError(f"dataset.model_spec.blocks must be a list of [kind, size] pairs, got {blocks!r}"[:300])
+        # resolve() checks every type and range (a g_width of 4e9 is refused here, not by a MemoryError in
+        # build_models); the config the trainer wrote is already resolved, so it changes nothing.
+        cfg = TrainConfig.from_dict(meta["config"]).resolve()
+        check_network_size(cfg, shape)
+        g, d = build_models(cfg, spec)
+    except KeyError as e:
+        raise DataError(f"{str(cfg_path)!r} is not a ganlint run config: it has no {e} entry") from None
+    except (ValueError, GanlintError) as e:
+        raise DataError(f"{str(cfg_path)!r} is not a valid ganlint run config: {e}") from None
     for model, name in ((g, GENERATOR_FILE), (d, DISCRIMINATOR_FILE)):
         file = out / name
         if not file.is_file():
             raise DataError(f"{str(out)!r} has no {name}")
-        load_model(model, str(file), device=str(device))
+        try:
+            load_model(model, str(file), device=str(device))
+        except Exception as e:  # safetensors and torch raise several types for a truncated or foreign file
+            detail = (str(e).strip().splitlines() or [""])[0][:300]
+            raise DataError(f"cannot load {str(file)!r} into the networks config.json describes: "
+                            f"{type(e).__name__}: {detail}") from None
         model.to(device).eval()
     summary_path = out / SUMMARY_FILE
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    summary = read_json_object(summary_path, "a ganlint run summary") if summary_path.is_file() else {}
     tel_path = out / TELEMETRY_PARQUET
-    telemetry = pd.read_parquet(tel_path) if tel_path.is_file() else pd.DataFrame()
+    telemetry = pd.DataFrame()
+    if tel_path.is_file():
+        try:
+            telemetry = pd.read_parquet(tel_path)
+        except Exception as e:  # pyarrow raises several types for a damaged file
+            detail = (str(e).strip().splitlines() or [""])[0][:300]
+            raise DataError(f"cannot read {str(tel_path)!r} as a parquet table: {type(e).__name__}: {detail}") from None
     return Run(out, cfg, telemetry, summary, g, d, meta)

@@ -31,6 +31,9 @@ check for a NaN/inf run happens at that flush, so a broken run stops at most `fl
 
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
 import pandas as pd
 import torch
@@ -127,6 +130,7 @@ class TelemetryRecorder:
         self._times: list[float] = []
         self._rows: list[np.ndarray] = []
         self._evals: dict[int, dict[str, float]] = {}
+        self._written_blocks = self._written = 0  # what take_unwritten has handed out
 
     @property
     def full(self) -> bool:
@@ -165,6 +169,31 @@ class TelemetryRecorder:
     def record_eval(self, step: int, metrics: dict[str, float]) -> None:
         self._evals[step] = metrics
 
+    def take_unwritten(self) -> list[list[float]]:
+        """The flushed rows not yet handed out, as COLUMNS-ordered lists (for the journal); each row once."""
+        rows = np.concatenate(self._rows[self._written_blocks:]) if len(self._rows) > self._written_blocks else []
+        self._written_blocks = len(self._rows)
+        out = []
+        for r in rows:
+            i = self._written
+            step = self._steps[i]
+            ev = self._evals.get(step, {})
+            out.append([step, *map(float, r), self._times[i], *(float(ev.get(c, np.nan)) for c in EVAL_COLUMNS)])
+            self._written += 1
+        return out
+
+    def restore(self, df: pd.DataFrame) -> None:
+        """Start from the rows of an earlier, interrupted part of the run (ganlint train --resume)."""
+        if not len(df):
+            return
+        self._rows = [df[list(STEP_COLUMNS)].to_numpy(np.float32)]
+        self._steps = [int(s) for s in df["step"]]
+        self._times = [float(t) for t in df["time_s"]]
+        for _, r in df.iterrows():
+            if any(np.isfinite(r[c]) for c in EVAL_COLUMNS):
+                self._evals[int(r["step"])] = {c: float(r[c]) for c in EVAL_COLUMNS}
+        self._written_blocks, self._written = 1, len(df)
+
     def frame(self, last_step: int | None = None) -> pd.DataFrame:
         """The telemetry table, cut after `last_step` when given (a run stopped on NaN keeps that row)."""
         rows = np.concatenate(self._rows) if self._rows else np.empty((0, len(STEP_COLUMNS)), np.float32)
@@ -177,3 +206,74 @@ class TelemetryRecorder:
         if last_step is not None:
             df = df[df["step"] <= last_step].reset_index(drop=True)
         return df[list(COLUMNS)]
+
+
+class TelemetryJournal:
+    """The telemetry table on disk while a run trains: rows appended as they are flushed (a CSV in COLUMNS
+    order), so a run killed at any moment keeps every row flushed before the kill.
+
+    Crash safety: each block of rows is one write() of whole lines; a write that fails (a full disk) is cut
+    back to the last whole line, so the file never ends in half a row. Rows are written with repr() of
+    their floats, which reads back bit for bit (what `ganlint train --resume` relies on). At the end of a
+    run the trainer replaces the file with the finished table (ganlint.run.save_telemetry).
+    """
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def start(self, rows: list[list[float]] | None = None) -> None:
+        """Begin the file: the header, then `rows` (the kept part of an interrupted run), atomically."""
+        from ganlint.files import atomic_write
+
+        text = ",".join(COLUMNS) + "\n" + _lines(rows or [])
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+
+        atomic_write(self.path, write)
+
+    def append(self, rows: list[list[float]], sync: bool = False) -> None:
+        """Append whole rows; `sync` also forces them to the disk (at evaluations and checkpoints)."""
+        from ganlint.files import writing
+
+        if not rows:
+            return
+        data = _lines(rows).encode()
+        with writing(self.path):
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                size = os.fstat(fd).st_size
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                except OSError:
+                    os.ftruncate(fd, size)  # no half row left behind
+                    raise
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def read_journal(path, up_to: int | None = None) -> pd.DataFrame:
+    """The rows of a telemetry CSV (a journal or a finished table), those after step `up_to` dropped.
+    A last line without its newline (a write cut short by a crash of the machine) is ignored."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    df = pd.read_csv(io.StringIO(text), dtype={c: np.float64 for c in COLUMNS if c != "step"})
+    if up_to is not None:
+        df = df[df["step"] <= up_to].reset_index(drop=True)
+    return df
+
+
+def _lines(rows: list[list[float]]) -> str:
+    return "".join(",".join(repr(int(r[0])) if i == 0 else _num(v) for i, v in enumerate(r)) + "\n"
+                   for r in rows)
+
+
+def _num(v: float) -> str:
+    return "" if v != v else repr(float(v))  # NaN as an empty field, as pandas writes it

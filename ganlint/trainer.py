@@ -16,34 +16,52 @@ how often one evaluates never changes the training trajectory.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import platform
+import signal
 import sys
+import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 import ganlint
+from ganlint.checkpoint import (
+    CHECKPOINT_FILE,
+    TrainState,
+    load_checkpoint,
+    restore,
+    restore_rng,
+    save_checkpoint,
+)
 from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.data import get_dataset
 from ganlint.device import describe, resolve_device
+from ganlint.errors import DataError
 from ganlint.evaluation import evaluate
 from ganlint.fast import build_step, choose
+from ganlint.files import write_json
+from ganlint.lock import FolderLock
 from ganlint.losses import get_loss
 from ganlint.nets import build_models
 from ganlint.run import (
     CONFIG_FILE,
     SAMPLES_DIR,
     SUMMARY_FILE,
+    TELEMETRY_CSV,
     Run,
     prepare_out_dir,
+    read_run_config,
     save_models,
     save_telemetry,
-    write_json,
 )
-from ganlint.telemetry import EVAL_COLUMNS, TelemetryRecorder
+from ganlint.telemetry import EVAL_COLUMNS, TelemetryJournal, TelemetryRecorder, read_journal
 
 # Seconds between progress lines on stderr.
 PROGRESS_EVERY_S = 2.0
@@ -51,12 +69,46 @@ PROGRESS_EVERY_S = 2.0
 SAVED_SAMPLES = 512
 
 
-def eval_steps(steps: int, every: int) -> list[int]:
-    """Steps evaluated: the first (an early baseline), every `every`-th, and the last."""
-    return sorted({1, steps, *range(every, steps + 1, every)})
+class EvalSchedule:
+    """The evaluated steps: the first (an early baseline), every `every`-th, and the last.
+
+    A sequence computed on demand, never built: `--steps 10**8 --eval-every 1` must not allocate a list
+    of 10**8 steps before the first one trains.
+    """
+
+    def __init__(self, steps: int, every: int) -> None:
+        self.steps, self.every = steps, every
+        self._head = [1] if every > 1 else []  # step 1 is a multiple of 1
+        self._multiples = steps // every
+        self._tail = [steps] if steps % every and steps > 1 else []  # step 1 is in the head already
+
+    def __contains__(self, step: object) -> bool:
+        return isinstance(step, int) and 1 <= step <= self.steps and (
+            step == 1 or step == self.steps or step % self.every == 0)
+
+    def __len__(self) -> int:
+        return len(self._head) + self._multiples + len(self._tail)
+
+    def __getitem__(self, i: int) -> int:
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i < len(self._head):
+            return 1
+        i -= len(self._head)
+        return (i + 1) * self.every if i < self._multiples else self.steps
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
 
 
-def picture_steps(evals: list[int], count: int) -> list[int]:
+def eval_steps(steps: int, every: int) -> EvalSchedule:
+    """Steps evaluated: the first (an early baseline), every `every`-th, and the last (see EvalSchedule)."""
+    return EvalSchedule(steps, every)
+
+
+def picture_steps(evals: EvalSchedule | list[int], count: int) -> list[int]:
     """`count` evaluation steps spread over the run, first and last included."""
     if count <= 0:
         return []
@@ -104,8 +156,8 @@ def _as_config(config: TrainConfig | Mapping[str, Any] | None, overrides: dict[s
 class _Progress:
     """One line on stderr every few seconds: step, rate, ETA and the latest losses."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
+    def __init__(self, total: int, enabled: bool, start: int = 0) -> None:
+        self.total, self.enabled, self.start = total, enabled, start  # start: steps done before (a resume)
         self.t0 = self.last = time.perf_counter()
 
     def update(self, step: int, loss_d: float, loss_g: float, force: bool = False) -> None:
@@ -113,7 +165,7 @@ class _Progress:
         if not self.enabled or (not force and now - self.last < PROGRESS_EVERY_S):
             return
         self.last = now
-        rate = step / max(now - self.t0, 1e-9)
+        rate = (step - self.start) / max(now - self.t0, 1e-9)
         eta = (self.total - step) / rate if rate > 0 else float("nan")
         print(f"ganlint: step {step}/{self.total}  {rate:.1f} steps/s  ETA {eta:.0f}s  "
               f"loss_d {loss_d:.3f}  loss_g {loss_g:.3f}", file=sys.stderr, flush=True)
@@ -123,9 +175,13 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
           progress: bool = False, **overrides: Any) -> Run:
     """Train one GAN and write its run folder.
 
+    The run is written as it trains: telemetry rows as they are flushed, a checkpoint every
+    `checkpoint_every` steps, and on SIGINT or SIGTERM a checkpoint, the telemetry and a summary before
+    it stops (then `resume(out)` continues it). The run folder has one writer at a time (ganlint.lock).
+
     Args:
         config: a TrainConfig, a dict of its fields, or None for the defaults.
-        overwrite: allow writing into a folder that already holds a run.
+        overwrite: allow writing into a folder that already holds a run (its files are removed first).
         progress: print progress lines on stderr.
         **overrides: TrainConfig fields that replace those in `config`.
 
@@ -133,17 +189,120 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
         The Run: folder, resolved config, telemetry DataFrame, summary and the trained models.
 
     Raises:
-        ganlint.errors.GanlintError: for invalid names or values and unreadable data (exit code 2 in the CLI).
+        ganlint.errors.GanlintError: for invalid names or values, unreadable data, a folder that holds a run
+            or is being written, or a write that fails (exit code 2 in the CLI).
+        TrainingInterrupted: SIGINT or SIGTERM arrived; the run was saved and can be resumed.
     """
     cfg = _as_config(config, overrides).resolve()
-    device = resolve_device(cfg.device)
-    dataset = get_dataset(cfg.dataset, cfg.data_root)
-    loss = get_loss(cfg.loss)
-    torch.manual_seed(cfg.seed)
-    g, d = build_models(cfg, dataset.model_spec())  # before the folder: a model error leaves no folder
-    fast = choose(cfg, device)  # likewise: a switch this device cannot run
-    out = prepare_out_dir(cfg, overwrite)
-    cfg = cfg.replace(out=str(out))
+    parts = _Parts.build(cfg)  # before the folder: a model error leaves no folder
+    lock = prepare_out_dir(cfg, overwrite)
+    try:
+        return _train(cfg.replace(out=str(lock.folder)), parts, lock.folder, progress, None)
+    finally:
+        lock.release()
+
+
+def resume(run_dir: str | os.PathLike, *, progress: bool = False) -> Run:
+    """Continue an interrupted run from its last checkpoint (`ganlint train --resume RUN`).
+
+    The config comes from the folder's config.json; the weights, optimizer states, random states, step
+    and telemetry from its checkpoint (ganlint.checkpoint says what is reproduced bit for bit). Telemetry
+    rows after the checkpoint's step are dropped and trained again.
+
+    Raises:
+        ganlint.errors.DataError: not a run folder, a finished run, no or a damaged checkpoint, or a folder
+            another process is writing.
+    """
+    out = Path(run_dir)
+    if not out.is_dir():
+        raise DataError(f"{str(out)!r} is not a folder")
+    lock = FolderLock(out).acquire()
+    try:
+        meta = read_run_config(out)
+        summary = _read_summary(out)
+        reason = summary.get("stop_reason", "")
+        if summary and not str(reason).startswith("interrupted"):
+            raise DataError(f"{str(out)!r} holds a run that ended on its own ({reason}); there is nothing to resume")
+        cfg = TrainConfig.from_dict(meta["config"]).replace(out=str(out)).resolve()
+        state = load_checkpoint(out)
+        if state.step >= cfg.steps:
+            raise DataError(f"the checkpoint of {str(out)!r} is at the run's last step ({state.step}); nothing to resume")
+        parts = _Parts.build(cfg)
+        return _train(cfg, parts, out, progress, state, meta)
+    finally:
+        lock.release()
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run after it was saved (checkpoint, telemetry, summary).
+
+    A KeyboardInterrupt, so that code catching Exception does not swallow a Ctrl-C. `run` is the run as
+    saved; `signal` the signal's number (the CLI exits with 128 + it, as a shell does).
+    """
+
+    def __init__(self, run: Run, signum: int) -> None:
+        super().__init__(f"{run.stop_reason}; continue with: ganlint train --resume {run.out_dir}")
+        self.run, self.signal = run, signum
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM handlers for the length of a run: the first signal asks the loop to stop after the
+    step it is in (then the run is saved); a second one interrupts at once, as Ctrl-C always does.
+
+    Only the main thread may set signal handlers; elsewhere (a run in a thread) signals keep their
+    handlers, and a Ctrl-C interrupts as usual, leaving the last periodic checkpoint.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+
+
+@dataclass
+class _Parts:
+    """What a run is built from, made before its folder is touched (a bad name or device leaves no folder)."""
+
+    device: torch.device
+    dataset: Any
+    loss: Any
+    g: torch.nn.Module
+    d: torch.nn.Module
+    fast: Any
+
+    @classmethod
+    def build(cls, cfg: TrainConfig) -> _Parts:
+        device = resolve_device(cfg.device)
+        dataset = get_dataset(cfg.dataset, cfg.data_root)
+        loss = get_loss(cfg.loss)
+        torch.manual_seed(cfg.seed)
+        g, d = build_models(cfg, dataset.model_spec())
+        return cls(device, dataset, loss, g, d, choose(cfg, device))  # choose: a switch this device cannot run
+
+
+def _train(cfg: TrainConfig, parts: _Parts, out: Path, progress: bool, state: TrainState | None,
+           old_meta: dict[str, Any] | None = None) -> Run:
+    device, dataset, loss, g, d, fast = parts.device, parts.dataset, parts.loss, parts.g, parts.d, parts.fast
     g.to(device).train()
     d.to(device).train()
     g_params = [p for p in g.parameters() if p.requires_grad]
@@ -151,52 +310,109 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     for note in fast.notes:
         print(f"ganlint: {note}", file=sys.stderr)
     one_step = build_step(cfg, fast, g, d, loss, dataset, device)
+    ts = getattr(one_step, "step", one_step)  # the TrainStep (inside a GraphedStep): its optimizers
 
     eval_seed, z_eval, real_eval = eval_inputs(cfg, dataset)
     z_eval, real_eval = z_eval.to(device), real_eval.to(device)
-
-    meta = {**run_meta(cfg, device, loss, dataset, g_params, d_params), "fast_path": fast.to_dict()}
-    write_json(out / CONFIG_FILE, meta)
-
     evals = eval_steps(cfg.steps, cfg.eval_every)
-    eval_set = set(evals)
     pictures = set(picture_steps(evals, cfg.pictures))
     recorder = TelemetryRecorder(device, cfg.flush_every)
-    bar = _Progress(cfg.steps, progress)
-    stop_reason, last_step = "completed", 0
+    journal = TelemetryJournal(out / TELEMETRY_CSV)
+    meta = {**run_meta(cfg, device, loss, dataset, g_params, d_params), "fast_path": fast.to_dict()}
+    first, wall0 = 1, 0.0
+    if state is None:
+        write_json(out / CONFIG_FILE, meta)
+        journal.start()
+    else:
+        restore(state, g, d, ts.opt_g, ts.opt_d, device)
+        kept = read_journal(out / TELEMETRY_CSV, up_to=state.step) if (out / TELEMETRY_CSV).is_file() else None
+        if kept is None or (len(kept) and int(kept["step"].iloc[-1]) != state.step) or len(kept) != state.step:
+            raise DataError(f"the telemetry of {str(out)!r} does not reach its checkpoint's step {state.step}; "
+                            "it cannot be resumed")
+        recorder.restore(kept)
+        journal.start(recorder.take_unwritten())
+        first, wall0 = state.step + 1, state.wall_s
+        resumed = {"step": state.step, "device": str(device), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        meta = {**(old_meta or {}), "resumed": [*(old_meta or {}).get("resumed", []), resumed]}
+        if (old_meta or {}).get("device") not in (None, str(device)):
+            print(f"ganlint: resuming on {device}, trained on {old_meta['device']} so far: the rest of the run "
+                  "will not be bit-identical to an uninterrupted one", file=sys.stderr)
+        write_json(out / CONFIG_FILE, meta)
+        restore_rng(state, device)  # last: building the networks above drew from the random streams
+
+    bar = _Progress(cfg.steps, progress, first - 1)
+    stop_reason, last_step = "completed", first - 1
+    signum = None
     t0 = time.perf_counter()
 
-    for step in range(1, cfg.steps + 1):
-        row = one_step()
-        recorder.record_row(step, time.perf_counter() - t0, row)
-        last_step = step
+    def wall() -> float:
+        return wall0 + time.perf_counter() - t0
 
-        if step in eval_set:
-            fake_eval = _generate(g, z_eval, eval_seed)
-            # Evaluations must never draw from training's random stream (a metric that samples, or the
-            # MNIST classifier loaded on first use): the run would then depend on what ran before it in
-            # the same process, e.g. on whether a suite was resumed.
-            with torch.random.fork_rng(devices=[z_eval.device] if z_eval.device.type == "cuda" else []):
-                recorder.record_eval(step, evaluate(fake_eval, real_eval, dataset))
-            if step in pictures:
-                _save_picture(fake_eval, real_eval, dataset, step, out)
+    def checkpoint(step: int) -> None:
+        save_checkpoint(out, step, wall(), g, d, ts.opt_g, ts.opt_d, device)
+        save_models(g, d, out)  # the weights beside it, for ganlint check on an unfinished run
 
-        if recorder.full or step == cfg.steps:
-            bad = recorder.flush()  # host sync: the only one in the loop apart from evaluations
-            if bad is not None:
-                bad_step, column = bad
-                stop_reason, last_step = f"non-finite {column} at step {bad_step}", bad_step
-                print(f"ganlint: stopping: {stop_reason}", file=sys.stderr)
-                break
-            last = recorder.latest()
-            bar.update(step, float(last[0]), float(last[1]), force=step == cfg.steps)
+    with _StopRequest() as stop:
+        try:
+            for step in range(first, cfg.steps + 1):
+                row = one_step()
+                recorder.record_row(step, wall(), row)
+                last_step = step
+                evaluated = step in evals
+                if evaluated:
+                    fake_eval = _generate(g, z_eval, eval_seed)
+                    # Evaluations must never draw from training's random stream (a metric that samples, or
+                    # the MNIST classifier loaded on first use): the run would then depend on what ran before
+                    # it in the same process, e.g. on whether a suite was resumed.
+                    with torch.random.fork_rng(devices=[z_eval.device] if z_eval.device.type == "cuda" else []):
+                        recorder.record_eval(step, evaluate(fake_eval, real_eval, dataset))
+                    if step in pictures:
+                        _save_picture(fake_eval, real_eval, dataset, step, out)
+                due = step % cfg.checkpoint_every == 0 and step < cfg.steps
+                if recorder.full or step == cfg.steps or evaluated or due or stop.signum:
+                    # A host sync, as the evaluations: the only ones in the loop. Flushing more often than
+                    # every flush_every steps changes no number, only when rows reach the disk.
+                    bad = recorder.flush()
+                    journal.append(recorder.take_unwritten(), sync=evaluated or due)
+                    if bad is not None:
+                        bad_step, column = bad
+                        stop_reason, last_step = f"non-finite {column} at step {bad_step}", bad_step
+                        print(f"ganlint: stopping: {stop_reason}", file=sys.stderr)
+                        break
+                    last = recorder.latest()
+                    bar.update(step, float(last[0]), float(last[1]), force=step == cfg.steps)
+                if stop.signum and step < cfg.steps:
+                    signum = stop.signum
+                    stop_reason = f"interrupted by {stop.name} at step {step}"
+                    print(f"ganlint: {stop.name}: saving the run at step {step}", file=sys.stderr, flush=True)
+                    checkpoint(step)
+                    break
+                if due:
+                    checkpoint(step)
+        except KeyboardInterrupt:
+            # A second signal, or a Ctrl-C where no handler could be set: the step in flight is lost (its
+            # updates may be half applied), the rows flushed so far and the last checkpoint are kept.
+            _save_interrupted(out, cfg, recorder, journal, wall(), device)
+            raise
 
-    wall = time.perf_counter() - t0
     telemetry = recorder.frame(last_step)
     save_telemetry(telemetry, out)
-    save_models(g, d, out)
+    if signum is None:
+        save_models(g, d, out)
+        (out / CHECKPOINT_FILE).unlink(missing_ok=True)  # a run that ended on its own has nothing to resume
+    summary = _summary(cfg, telemetry, stop_reason, wall(), device)
+    write_json(out / SUMMARY_FILE, summary)
+    g.eval()
+    d.eval()
+    run = Run(out, cfg, telemetry, summary, g, d, meta)
+    if signum is not None:
+        raise TrainingInterrupted(run, signum)
+    return run
+
+
+def _summary(cfg: TrainConfig, telemetry, stop_reason: str, wall: float, device) -> dict[str, Any]:
     steps_done = int(telemetry["step"].max()) if len(telemetry) else 0
-    summary = {
+    return {
         "steps_requested": cfg.steps,
         "steps_completed": steps_done,
         "stop_reason": stop_reason,
@@ -207,10 +423,29 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
         "final": _last_values(telemetry, ("loss_d", "loss_g", "d_real", "d_fake")),
         "final_eval": _last_values(telemetry.dropna(subset=list(EVAL_COLUMNS), how="all"), ("step", *EVAL_COLUMNS)),
     }
-    write_json(out / SUMMARY_FILE, summary)
-    g.eval()
-    d.eval()
-    return Run(out, cfg, telemetry, summary, g, d, meta)
+
+
+def _save_interrupted(out: Path, cfg: TrainConfig, recorder: TelemetryRecorder, journal: TelemetryJournal,
+                      wall: float, device: torch.device) -> None:
+    """After an abrupt interrupt: the rows of finished steps on disk, and a summary saying where the run
+    can be resumed from. Best effort: an error here must not hide the interrupt."""
+    with contextlib.suppress(Exception):
+        recorder.flush()
+        journal.append(recorder.take_unwritten())
+    with contextlib.suppress(Exception):
+        telemetry = recorder.frame()
+        ckpt = load_checkpoint(out).step if (out / CHECKPOINT_FILE).is_file() else None
+        last = int(telemetry["step"].max()) if len(telemetry) else 0
+        reason = (f"interrupted at step {last}" + (f"; resumable from the checkpoint at step {ckpt}" if ckpt
+                                                   else "; no checkpoint yet, so it cannot be resumed"))
+        write_json(out / SUMMARY_FILE, _summary(cfg, telemetry, reason, wall, device))
+
+
+def _read_summary(out: Path) -> dict[str, Any]:
+    from ganlint.jsonfile import read_json_object
+
+    path = out / SUMMARY_FILE
+    return read_json_object(path, "a ganlint run summary") if path.is_file() else {}
 
 
 def _last_values(df, columns) -> dict[str, float | int | None]:

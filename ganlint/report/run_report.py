@@ -39,6 +39,8 @@ from ganlint.run import SAMPLES_DIR, SUMMARY_FILE, write_json
 PANELS_PNG = "plots/panels.png"
 SAMPLES_PNG = "plots/samples.png"
 DIAGNOSIS_FILE = "diagnosis.json"
+# What render_run writes into a folder (a run's --overwrite removes them with the run's own files).
+REPORT_FILES = ("report.html", "report.md", DIAGNOSIS_FILE, "findings.csv", "findings.parquet", PANELS_PNG, SAMPLES_PNG)
 STATUS_ORDER = {"fail": 0, "error": 1, "warn": 2, "not-assessable": 3, "pass": 4}
 
 
@@ -95,10 +97,9 @@ def load_inputs(source: str | os.PathLike, diagnosis: Diagnosis | None = None) -
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"cannot read {str(path)!r}: {e}") from None
+    from ganlint.jsonfile import read_json_object  # binary, a list, too deep: one DataError naming the file
+
+    return read_json_object(path, "a ganlint run file")
 
 
 def load_fakes(run_dir: Path) -> dict[int, torch.Tensor]:
