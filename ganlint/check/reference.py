@@ -129,7 +129,9 @@ def read_tensor_file(path: Path) -> torch.Tensor:
     except DataError:
         raise
     except Exception as e:  # numpy and torch raise many types for a broken or unsafe file
-        raise DataError(f"--data {str(path)!r}: cannot read it as {suffix[1:]}: {type(e).__name__}: {e}") from None
+        from ganlint.loaders.safe import describe_load_error  # one line, not torch's weights-only essay
+
+        raise DataError(f"--data {str(path)!r}: cannot read it as {suffix[1:]}: {describe_load_error(e)}") from None
     raise DataError(f"--data {str(path)!r}: unsupported file type {suffix or '(none)'}; use .npy, .pt or a folder of images")
 
 

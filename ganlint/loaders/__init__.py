@@ -30,10 +30,11 @@ Then `ck.sample(10_000, seed=0)` and `ck.discriminate(x)`; `ck.notes` says what 
 
 Safety. torch files are read with `torch.load(weights_only=True)`; a file that needs more (pickled code
 or objects) raises UnsafeCheckpointError naming the globals it asks for, and only `trust=True`
-(`--trust-checkpoint`) loads it, running its pickle. torch.export archives are scanned first for the
-parts torch.export.load would execute (pickles, guard code, sympy expressions: see export_scan) and
-refused the same way. A TorchScript file's code runs inside ganlint when G is called; torch.jit.load has
-no safe mode, so trust does not change how it loads. Import strings only ever come from the caller.
+(`--trust-checkpoint`) loads it, running its pickle. An untrusted torch.export archive never reaches
+torch.export.load: export_scan reads and checks its members itself (no pickles but weights-only ones,
+guard code and sympy expressions to a strict grammar) and refuses what it cannot show safe. A
+TorchScript file's code runs inside ganlint when G is called; torch.jit.load has no safe mode, so trust
+does not change how it loads. Import strings only ever come from the caller.
 """
 
 from ganlint.loaders.checkpoint import LoadedCheckpoint

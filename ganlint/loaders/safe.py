@@ -6,17 +6,23 @@ unpickler only builds tensors, containers and a short allowlist of torch types. 
 (a pickled nn.Module, an argparse.Namespace, a malicious payload) is refused with one message that names
 the globals it asks for, found by reading its pickle opcodes without running them. Only `trust=True`
 (`--trust-checkpoint`) then loads it with weights_only=False, which runs whatever the pickle says.
+
+Every load here (and export.py's) runs inside `quiet_library_logs()`: torch reports some failures
+through `logging` before it raises (torch.export.load logs a 13-line traceback for a damaged archive),
+and the user should see ganlint's one-line error only, not torch's log on top of it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import pickle
 import pickletools
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,13 +36,40 @@ _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHOR
 # A legacy torch.save file is five pickles (magic, protocol, sys info, the object, storage keys), then raw
 # storage bytes that must not be parsed as opcodes.
 _LEGACY_PICKLES = 5
+# The libraries whose loggers a load silences: torch's (torch.export, torch._export.serde, ...).
+_QUIET_LOGGERS = ("torch",)
+
+
+@contextlib.contextmanager
+def quiet_library_logs(prefixes: tuple[str, ...] = _QUIET_LOGGERS) -> Iterator[None]:
+    """Keep the named libraries' log records out of the terminal while a file loads; restored after.
+
+    torch logs through `logging` to its own stderr handlers, on "torch" and on many children that do
+    not propagate; the children are left at NOTSET, so they take their level from "torch". Raising
+    "torch" (and any child given a level of its own, e.g. by TORCH_LOGS) above CRITICAL silences them
+    all, loggers created during the load included. Logging levels are process-wide: this is meant for
+    the short span of a load, not for code that runs other threads' logging meanwhile.
+    """
+    loggers = [logging.getLogger(p) for p in prefixes]
+    loggers += [lg for name, lg in list(logging.Logger.manager.loggerDict.items())
+                if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET
+                and name.startswith(tuple(f"{p}." for p in prefixes))]
+    saved = [(lg, lg.level) for lg in loggers]
+    for lg, _ in saved:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in saved:
+            lg.setLevel(level)
 
 
 def load_torch_file(path: Path, trust: bool) -> tuple[Any, list[str]]:
     """The object in a torch.save file (zip or legacy) and notes; UnsafeCheckpointError if it needs code."""
     try:
-        return torch.load(path, weights_only=True, map_location="cpu"), []
-    except pickle.UnpicklingError as e:  # what torch 2.15 raises when the weights-only unpickler refuses
+        with quiet_library_logs():
+            return torch.load(path, weights_only=True, map_location="cpu"), []
+    except pickle.UnpicklingError as e:  # what torch (2.14) raises when the weights-only unpickler refuses
         refusal: Exception = e
     except Exception as e:  # a damaged zip member, a cut-off pickle, a bad magic number
         raise CheckpointError(f"cannot read {str(path)!r}: {describe_exception(e)}") from None
@@ -47,7 +80,8 @@ def load_torch_file(path: Path, trust: bool) -> tuple[Any, list[str]]:
     # A trusted pickle names the user's classes: find them in the working folder, as `python -c` would.
     with on_path(os.getcwd()):
         try:
-            obj = torch.load(path, weights_only=False, map_location="cpu")
+            with quiet_library_logs():
+                obj = torch.load(path, weights_only=False, map_location="cpu")
         except Exception as e:
             hint = (" (it was pickled from a script's __main__: save model.state_dict() and load it with --generator)"
                     if "__main__" in str(e) else "")
@@ -57,14 +91,27 @@ def load_torch_file(path: Path, trust: bool) -> tuple[Any, list[str]]:
     return obj, [f"{str(path)!r} loaded with weights_only=False ({TRUST_FLAG}){uses}"]
 
 
-def check_weights_only(data: bytes, what: str) -> None:
-    """Raise UnsafeCheckpointError unless `data` (a torch.save blob) loads with weights_only=True."""
+def load_weights_only(data: bytes, what: str) -> Any:
+    """The object in `data` (a torch.save blob, e.g. an archive member), read with weights_only=True only.
+
+    UnsafeCheckpointError (naming `what` and the globals its pickle asks for) when the weights-only
+    unpickler refuses it; CheckpointError when it is not a readable torch file at all.
+    """
     try:
-        torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        with quiet_library_logs():
+            return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpointError(unsafe_message(what, unsafe_globals(io.BytesIO(data), e), e)) from None
     except Exception as e:
         raise CheckpointError(f"cannot read {what}: {describe_exception(e)}") from None
+
+
+def describe_load_error(e: BaseException) -> str:
+    """One line for an exception from torch.load: for a weights-only refusal, the line that says why
+    (torch's message runs to a dozen lines of advice), else describe_exception's first line."""
+    if isinstance(e, pickle.UnpicklingError) and str(e).startswith("Weights only load failed"):
+        return f"torch's weights-only loader refused it ({_refusal_reason(e)}): the file needs code to load"
+    return describe_exception(e)
 
 
 def unsafe_message(what: str, names: list[str], refusal: Exception | None = None) -> str:
@@ -83,8 +130,12 @@ def _refusal_reason(refusal: Exception | None) -> str:
     """The informative line of torch's long weights-only message (the rest is advice with ANSI codes)."""
     if refusal is None:
         return "no reason given"
-    m = re.search(r"WeightsUnpickler error: ([^\n]+)", str(refusal))
-    return m.group(1).strip()[:300] if m else describe_exception(refusal)
+    # a zip checkpoint's message has a "WeightsUnpickler error:" line; a legacy one a line naming the GLOBAL
+    text = str(refusal)
+    m = re.search(r"WeightsUnpickler error: ([^\n]+)", text) or re.search(r"^\s*(.*\bGLOBAL\b.*)$", text, re.M)
+    if not m:
+        return describe_exception(refusal)
+    return m.group(1).split(". Please use", 1)[0].strip()[:300]
 
 
 def unsafe_globals(f: IO[bytes], refusal: Exception | None = None) -> list[str]:
