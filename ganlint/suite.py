@@ -23,26 +23,36 @@ and --resume keeps it.
 
 Runs go to worker processes (`jobs`): small GANs on a CPU use one core well, so two one-thread
 workers on two cores beat one two-thread process. Each worker trains with torch's global seed set from
-the scenario's seed, so the results do not depend on `jobs`.
+the scenario's seed, so the results do not depend on `jobs`. Workers die with the runner (see
+`worker_pool`): a `kill -9` of `ganlint run` leaves no process behind, and `--resume` finishes the suite.
+
+What is read back from a suite folder (suite.json, result rows) is validated as strictly as the command
+line and the scenario files: scenario names follow the scenario files' rule, a row's run_dir must be a
+folder in the suite's runs/, and nothing is ever written, trained into or overwritten outside the suite's
+own runs/ and results/ folders (links there are refused, not followed). Each violation is a DataError
+naming the file and the value.
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
-from ganlint.errors import DataError
+from ganlint.config import MAX_SEED, TrainConfig
+from ganlint.errors import ConfigError, DataError
 from ganlint.report.tables import SuiteTables, suite_tables, write_suite_tables
 from ganlint.run import write_json
+from ganlint.scenarios import LABELS, NAME_PATTERN, RUNNER_KEYS
 
 SPEC_FILE = "suite.json"
 RESULTS_DIR = "results"
@@ -57,6 +67,63 @@ def run_key(scenario: str, seed: int) -> str:
     return f"{scenario}--seed{seed}"
 
 
+def _is_seed(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= v <= MAX_SEED
+
+
+def _suite_subdir(out: Path, name: str) -> Path:
+    """out/name (runs/ or results/), refused when it is a link or resolves outside the suite folder: the
+    runner writes there, and a link would carry its writes (and an overwrite's deletions) elsewhere."""
+    d = out / name
+    if d.is_symlink() or (d.exists() and d.resolve() != out.resolve() / name):
+        raise DataError(f"{str(d)!r} is a link or lies outside the suite folder {str(out)!r}; refusing to write there")
+    return d
+
+
+def run_folder(out: str | os.PathLike, name: str, seed: int) -> Path:
+    """The folder a scenario's seed trains into: always out/runs/<name>--seed<k>, checked to lie inside
+    the suite folder before anything trains into (or overwrites) it.
+
+    Raises:
+        DataError: an invalid name or seed, or runs/ or the run folder (or a subfolder of it) is a link or
+            resolves outside the suite folder.
+    """
+    out = Path(out)
+    if not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)) or not _is_seed(seed):
+        raise DataError(f"invalid scenario name or seed for a run folder: {name!r}, {seed!r}")
+    runs = _suite_subdir(out, RUNS_DIR)
+    d = runs / run_key(name, int(seed))
+    if d.is_symlink() or (d.exists() and d.resolve() != out.resolve() / RUNS_DIR / d.name):
+        raise DataError(f"the run folder {str(d)!r} is a link or lies outside the suite folder; refusing to train into it")
+    # An overwrite deletes the old run's files, samples/ included: a link in the folder would aim that elsewhere.
+    links = sorted(c.name for c in d.iterdir() if c.is_symlink()) if d.is_dir() else []
+    if links:
+        raise DataError(f"the run folder {str(d)!r} holds link(s) {', '.join(links)}; refusing to overwrite it")
+    return d
+
+
+def result_run_dir(folder: str | os.PathLike, row: Mapping[str, Any], source: str | os.PathLike) -> Path:
+    """The run folder a result row names, after checking the row's scenario, seed and run_dir: run_dir must
+    be runs/<one folder> of the suite, not a link, and resolve inside the suite's runs/.
+
+    Raises:
+        DataError: naming `source` (the file the row came from) and the bad value.
+    """
+    name, seed, rel = row.get("scenario"), row.get("seed"), row.get("run_dir")
+    if not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)):
+        raise DataError(f"{str(source)!r}: scenario must be lower-case letters, digits, '_' or '-', got {name!r}")
+    if not _is_seed(seed):
+        raise DataError(f"{str(source)!r}: seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    parts = PurePosixPath(rel).parts if isinstance(rel, str) and "\\" not in rel else ()
+    if len(parts) != 2 or parts[0] != RUNS_DIR or parts[1] in ("..", "."):
+        raise DataError(f"{str(source)!r}: run_dir must be a folder in the suite's {RUNS_DIR}/, got {rel!r}")
+    folder = Path(folder)
+    d = folder / RUNS_DIR / parts[1]
+    if (folder / RUNS_DIR).is_symlink() or d.is_symlink() or d.resolve() != folder.resolve() / RUNS_DIR / parts[1]:
+        raise DataError(f"{str(source)!r}: run_dir {rel!r} is a link or lies outside the suite's {RUNS_DIR}/")
+    return d
+
+
 def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, threads: int | None,
             report: bool = True) -> dict[str, Any]:
     """Train, diagnose and (optionally) report one scenario for one seed, in a worker process; then
@@ -67,10 +134,9 @@ def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, thre
 
     if threads:
         torch.set_num_threads(threads)
-    rel_dir = Path(RUNS_DIR) / run_key(scenario["name"], seed)
+    run_dir = run_folder(out_dir, scenario["name"], seed)  # checked again here, right before the overwrite
     t0 = time.perf_counter()
-    run = ganlint.train({**scenario["train"], "seed": seed, "device": device, "out": str(Path(out_dir) / rel_dir)},
-                        overwrite=True)
+    run = ganlint.train({**scenario["train"], "seed": seed, "device": device, "out": str(run_dir)}, overwrite=True)
     return _finish(scenario, run, out_dir, time.perf_counter() - t0, report)
 
 
@@ -85,7 +151,7 @@ def run_group(scenario: dict[str, Any], seeds: list[int], device: str, out_dir: 
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    dirs = [Path(out_dir) / RUNS_DIR / run_key(scenario["name"], s) for s in seeds]
+    dirs = [run_folder(out_dir, scenario["name"], s) for s in seeds]
     runs = train_batched({**scenario["train"], "device": device}, seeds, out_dirs=dirs, overwrite=True)
     share = (time.perf_counter() - t0) / len(runs)
     return [_finish(scenario, run, out_dir, share, report) for run in runs]
@@ -160,7 +226,8 @@ def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suit
 
 
 def read_spec(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """The suite.json of a suite folder; DataError naming what is wrong."""
+    """The suite.json of a suite folder, validated like the command line and the scenario files it came
+    from (see `check_spec`); DataError naming the file and what is wrong."""
     out = Path(out_dir)
     if not out.is_dir():
         raise DataError(f"{str(out)!r} is not a folder")
@@ -168,26 +235,87 @@ def read_spec(out_dir: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"{str(out)!r} is not a ganlint suite folder (no {SPEC_FILE})")
     try:
-        spec = json.loads(path.read_text())
-        ok = isinstance(spec["scenarios"], list) and isinstance(spec["seeds"], list) and isinstance(spec["device"], str)
-        ok = ok and all({"name", "expect", "train"} <= set(s) for s in spec["scenarios"])
-    except (json.JSONDecodeError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise DataError(f"{str(path)!r} is not a valid suite spec (needs scenarios, seeds and device)")
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{str(path)!r} is not a valid suite spec: {e}") from None
+    check_spec(spec, path)
     return spec
 
 
+def check_spec(spec: Any, path: str | os.PathLike) -> None:
+    """Check a suite spec read back from disk: a hand-edited or crafted suite.json must not name run
+    folders outside the suite, nor set what the runner sets (out, seed, device) in a scenario's train.
+
+    Raises:
+        DataError: naming `path` and the bad key or value.
+    """
+    def fail(msg: str) -> DataError:
+        return DataError(f"{str(path)!r} is not a valid suite spec: {msg}")
+
+    if not isinstance(spec, dict) or not {"scenarios", "seeds", "device"} <= set(spec):
+        raise fail("needs scenarios, seeds and device")
+    seeds, device, scenarios = spec["seeds"], spec["device"], spec["scenarios"]
+    if not isinstance(seeds, list) or not seeds or not all(_is_seed(s) for s in seeds) or len(set(seeds)) != len(seeds):
+        raise fail(f"seeds must be a non-empty list of distinct integers from 0 to {MAX_SEED}, got {seeds!r}")
+    try:
+        TrainConfig(device=device).resolve()  # the device rule of the command line
+    except (ConfigError, TypeError) as e:
+        raise fail(f"device: {e}") from None
+    for key in ("batched", "fast"):
+        if not isinstance(spec.get(key, False), bool):
+            raise fail(f"{key} must be true or false, got {spec[key]!r}")
+    if not isinstance(scenarios, list) or not scenarios:
+        raise fail("scenarios must be a non-empty list")
+    names: set[str] = set()
+    for sc in scenarios:
+        if not isinstance(sc, dict) or not {"name", "expect", "train"} <= set(sc):
+            raise fail("each scenario needs name, expect and train")
+        name, train = sc["name"], sc["train"]
+        # The scenario files' rule: the name becomes part of a folder name, so no '/', '..' or absolute path.
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise fail(f"scenario name must be lower-case letters, digits, '_' or '-', got {name!r}")
+        if name in names:
+            raise fail(f"scenario name {name!r} appears twice")
+        names.add(name)
+        if sc["expect"] not in LABELS:
+            raise fail(f"scenario {name!r}: expect must be one of {', '.join(LABELS)}, got {sc['expect']!r}")
+        for key in ("why", "file"):
+            if not isinstance(sc.get(key, ""), str):
+                raise fail(f"scenario {name!r}: {key} must be a string, got {sc[key]!r}")
+        if not isinstance(train, dict):
+            raise fail(f"scenario {name!r}: train must be an object of TrainConfig fields")
+        reserved = sorted(set(train) & set(RUNNER_KEYS))
+        if reserved:
+            raise fail(f"scenario {name!r}: train must not set {', '.join(reserved)} "
+                       f"(the runner sets {', '.join(RUNNER_KEYS)} for each run)")
+        try:
+            TrainConfig.from_dict(train).resolve()
+        except ConfigError as e:
+            raise fail(f"scenario {name!r}: train: {e}") from None
+        except (TypeError, ValueError) as e:  # a value of the wrong type fails a comparison
+            raise fail(f"scenario {name!r}: train: invalid value: {e}") from None
+
+
 def finished_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """The result rows on disk, by run key. A result file is only ever complete (atomic writes)."""
+    """The result rows on disk, by run key. A result file is only ever complete (atomic writes).
+
+    A file that is not a result row (not JSON, no scenario or seed) is skipped with a warning, as before;
+    a row whose scenario, seed or run_dir is unsafe (see `result_run_dir`) is a DataError, since only a
+    hand-edited or crafted file can hold one and the report must not follow it.
+    """
     rows = {}
-    folder = Path(out_dir) / RESULTS_DIR
+    out = Path(out_dir)
+    folder = out / RESULTS_DIR
     for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            row = json.loads(f.read_text())
-            rows[run_key(row["scenario"], int(row["seed"]))] = row
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            row = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            row = None
+        if not isinstance(row, dict) or not {"scenario", "seed"} <= set(row):
             print(f"ganlint: warning: ignoring unreadable result file {f}", file=sys.stderr)
+            continue
+        result_run_dir(out, row, f)
+        rows[run_key(row["scenario"], row["seed"])] = row
     return rows
 
 
@@ -221,6 +349,10 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
              resuming: bool = False) -> SuiteTables:
     device = spec["device"]
     all_tasks = [(sc, seed) for sc in spec["scenarios"] for seed in spec["seeds"]]
+    # Before any training: every run folder is out/runs/<name>--seed<k> and no link leads out of the suite.
+    _suite_subdir(out, RESULTS_DIR)
+    for sc, seed in all_tasks:
+        run_folder(out, sc["name"], seed)
     done = finished_results(out)
     wanted = {run_key(sc["name"], seed) for sc, seed in all_tasks}
     tasks = [(sc, seed) for sc, seed in all_tasks if run_key(sc["name"], seed) not in done]
@@ -251,8 +383,7 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
             for row in _rows(fn(sc, seed, device, str(out), threads, report)):
                 note(row)
     elif calls:
-        # spawn, not fork: forking a process that has touched torch's thread pools can deadlock.
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        with worker_pool(jobs) as pool:
             futures = [pool.submit(fn, sc, seed, device, str(out), threads, report) for fn, sc, seed in calls]
             try:
                 for fut in as_completed(futures):
@@ -271,6 +402,48 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
 
         render_suite(out, tables=result)
     return result
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of `jobs` spawned worker processes that die with the process that made them.
+
+    spawn, not fork: forking a process that has touched torch's thread pools can deadlock. Without
+    `_die_with_parent`, a `kill -9` of the runner left its workers running: they finished the queued
+    runs, then blocked forever on the dead parent's queue, about 1 GB each with torch loaded; and they
+    kept multiprocessing's resource tracker alive, which only exits when every holder of its pipe is gone.
+    """
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_die_with_parent,
+                               initargs=(os.getpid(),))
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this process when `parent` ends.
+
+    On Linux the kernel does it (prctl PR_SET_PDEATHSIG: SIGKILL when the parent dies). The signal is tied to
+    the parent *thread* that started the worker; ProcessPoolExecutor starts spawn workers from the thread
+    that calls submit() (its manager thread only replaces workers under max_tasks_per_child, not used here),
+    the runner's main thread, which lives as long as the pool. Elsewhere, and as a
+    fallback, a daemon thread polls the parent pid once a second: an orphan is re-parented (to init or a
+    subreaper), so its getppid() changes.
+    """
+    import contextlib
+    import ctypes
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no libc or no prctl: the thread below still works
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died while this worker was starting (before the prctl)
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ganlint-parent-watch", daemon=True).start()
 
 
 def _calls(tasks: list[tuple[dict[str, Any], int]], batched: bool) -> list[tuple[Any, dict[str, Any], Any]]:

@@ -10,6 +10,12 @@ so they always agree with them. Each run's own report (plots and page) lives in 
 suite page embeds the pictures of one representative seed per scenario (the first seed that got the
 majority label) and of every seed whose label differs from the expectation, since those are the
 runs a person wants to look at.
+
+What is read back is checked before it is used (ganlint.suite.read_spec, ganlint.suite.result_run_dir):
+every result row, from the results table or a result file, must name a run folder inside the suite's
+runs/ that is no link and holds no link, since re-rendering a run's report writes into its folder. A
+row that fails is a DataError naming the file and the value (the report stops rather than skip it: only a
+hand-edited or crafted suite holds one, and a report that silently leaves out runs would mislead).
 """
 
 from __future__ import annotations
@@ -18,8 +24,6 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +48,16 @@ def load_suite(folder: str | os.PathLike) -> tuple[SuiteTables, dict[str, Any]]:
     """The suite's tables and spec. Results come from the results table, or, when the suite was
     interrupted before writing it, from the per-run result files."""
     from ganlint.report.tables import read_table
-    from ganlint.suite import RESULTS_DIR, finished_results, read_spec
+    from ganlint.suite import RESULTS_DIR, finished_results, read_spec, result_run_dir
 
     folder = Path(folder)
     spec = read_spec(folder)
-    if (folder / "results.parquet").is_file() or (folder / "results.csv").is_file():
-        tables = suite_tables(read_table(folder, "results"))
+    table = next((folder / f for f in ("results.parquet", "results.csv") if (folder / f).is_file()), None)
+    if table is not None:
+        results = read_table(folder, "results")  # parquet, else CSV: the file named in `table`
+        for _, row in results.iterrows():
+            result_run_dir(folder, row, table)
+        tables = suite_tables(results)
     else:
         rows = list(finished_results(folder).values())
         if not rows:
@@ -60,10 +68,17 @@ def load_suite(folder: str | os.PathLike) -> tuple[SuiteTables, dict[str, Any]]:
     return tables, spec
 
 
-def _run_dir(folder: Path, rel: str) -> Path:
-    d = folder / rel
+def _run_dir(folder: Path, row: pd.Series) -> Path:
+    """The checked run folder of a result row. Re-rendering its report writes into it, so a link in it
+    (plots/, report.html) is refused rather than followed out of the suite."""
+    from ganlint.suite import result_run_dir
+
+    d = result_run_dir(folder, row, folder / "results")
     if not (d / "config.json").is_file():
         raise DataError(f"the run folder {str(d)!r} named in the results table is missing or incomplete")
+    links = sorted(c.name for c in d.iterdir() if c.is_symlink())
+    if links:
+        raise DataError(f"the run folder {str(d)!r} holds link(s) {', '.join(links)}; refusing to write its report")
     return d
 
 
@@ -88,8 +103,10 @@ def render_suite(folder: str | os.PathLike, out: str | os.PathLike | None = None
     out = Path(out) if out is not None else folder
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} exists and is not a folder")
+    if (out / "plots").is_symlink():
+        raise DataError(f"{str(out / 'plots')!r} is a link; refusing to write the report's pictures through it")
     res = tables.results
-    run_dirs = {r["run_dir"]: _run_dir(folder, r["run_dir"]) for _, r in res.iterrows()}
+    run_dirs = {r["run_dir"]: _run_dir(folder, r) for _, r in res.iterrows()}
     todo = [d for d in run_dirs.values() if rerender_runs or not (d / PANELS_PNG).is_file() or not (d / "report.html").is_file()]
     _render_runs(todo, jobs)
 
@@ -121,7 +138,9 @@ def _render_runs(run_dirs: list[Path], jobs: int | None) -> None:
         for d in run_dirs:
             render_run(d)
         return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    from ganlint.suite import worker_pool
+
+    with worker_pool(jobs) as pool:  # spawned workers that die with this process
         for _ in pool.map(render_run, run_dirs):
             pass
 

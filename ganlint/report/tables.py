@@ -121,6 +121,7 @@ def write_table(df: pd.DataFrame, folder: str | os.PathLike, name: str) -> None:
     df = conform(df, name)
     for suffix, write in ((".csv", lambda p: df.to_csv(p, index=False)), (".parquet", lambda p: df.to_parquet(p, index=False))):
         tmp = folder / f".{name}{suffix}.tmp"
+        tmp.unlink(missing_ok=True)  # a stale tmp, or a planted link that the write would follow out of the folder
         write(tmp)
         os.replace(tmp, folder / f"{name}{suffix}")
 
