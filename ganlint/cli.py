@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import types
 import typing
@@ -313,6 +314,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"ganlint: no scenarios in suite {suite!r}", file=sys.stderr)
             return EXIT_NOTHING
         out = args.out or f"reports/{args.name or suite + '-' + time.strftime('%Y%m%d-%H%M%S')}"
+    got: list[int] = []
+
+    def terminate(signum: int, frame: Any) -> None:  # SIGTERM (a CI timeout, `kill`) stops a suite as Ctrl-C does
+        got.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         if args.resume is not None:
             result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report)
@@ -320,9 +328,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
                                progress=not args.quiet, report=args.report, suite=suite, batched=args.batched,
                                fast=args.fast)
-    except KeyboardInterrupt:
-        print(f"ganlint: interrupted; the finished runs are kept: continue with  ganlint run --resume {out}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signal", None) or (got[0] if got else signal.SIGINT)
+        print(f"ganlint: interrupted by {signal.Signals(signum).name}; the finished runs are kept, and runs in "
+              f"training were saved: continue with  ganlint run --resume {out}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if args.format == "json":
         print(json.dumps({
             "out": str(result.out_dir),

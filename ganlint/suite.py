@@ -35,6 +35,7 @@ naming the file and the value.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
 import os
@@ -136,8 +137,33 @@ def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, thre
         torch.set_num_threads(threads)
     run_dir = run_folder(out_dir, scenario["name"], seed)  # checked again here, right before the overwrite
     t0 = time.perf_counter()
-    run = ganlint.train({**scenario["train"], "seed": seed, "device": device, "out": str(run_dir)}, overwrite=True)
+    config = {**scenario["train"], "seed": seed, "device": device, "out": str(run_dir)}
+    run = ganlint.resume(run_dir) if _resumable(run_dir, config) else ganlint.train(config, overwrite=True)
     return _finish(scenario, run, out_dir, time.perf_counter() - t0, report)
+
+
+def _resumable(run_dir: Path, config: dict[str, Any]) -> bool:
+    """Whether a run folder holds an interrupted run of exactly this config (a suite interrupted while it
+    trained): then --resume continues it from its checkpoint, with the same result as training it anew
+    (ganlint.checkpoint), instead of starting over."""
+    from ganlint.checkpoint import CHECKPOINT_FILE
+    from ganlint.config import TrainConfig
+    from ganlint.errors import GanlintError
+    from ganlint.jsonfile import read_json_object
+    from ganlint.run import CONFIG_FILE, SUMMARY_FILE
+
+    if not (run_dir / CHECKPOINT_FILE).is_file() or not (run_dir / CONFIG_FILE).is_file():
+        return False
+    try:
+        if (run_dir / SUMMARY_FILE).is_file():
+            reason = read_json_object(run_dir / SUMMARY_FILE).get("stop_reason", "")
+            if not str(reason).startswith("interrupted"):
+                return False
+        saved = read_json_object(run_dir / CONFIG_FILE).get("config")
+        wanted = TrainConfig.from_dict(config).resolve().to_dict()
+    except GanlintError:
+        return False
+    return isinstance(saved, dict) and {**saved, "out": None} == {**wanted, "out": None}
 
 
 def run_group(scenario: dict[str, Any], seeds: list[int], device: str, out_dir: str, threads: int | None,
@@ -392,6 +418,7 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
             except BaseException:
                 for f in futures:  # do not start more runs after an interrupt or a crash
                     f.cancel()
+                _stop_workers(pool)
                 raise
     rows = [done[k] for k in sorted(done) if k in wanted]
     result = suite_tables(pd.DataFrame(rows))
@@ -414,6 +441,30 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """
     return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_die_with_parent,
                                initargs=(os.getpid(),))
+
+
+# Seconds the workers get to save the runs they train after an interrupt (a checkpoint takes well under one).
+WORKER_STOP_S = 60.0
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """After an interrupt or a crash of the runner: no queued run starts, each worker is asked to stop
+    (SIGTERM: a training worker checkpoints its run and stops, so --resume continues it instead of
+    starting over; one that is diagnosing ends), and any worker still alive after WORKER_STOP_S is killed."""
+    import signal
+
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            if p.pid and p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + WORKER_STOP_S
+    for p in procs:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
 
 
 def _die_with_parent(parent: int) -> None:

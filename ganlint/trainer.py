@@ -247,7 +247,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 class _StopRequest:
     """SIGINT/SIGTERM handlers for the length of a run: the first signal asks the loop to stop after the
-    step it is in (then the run is saved); a second one interrupts at once, as Ctrl-C always does.
+    step it is in (then the run is saved); the same signal again interrupts at once, as Ctrl-C always does.
 
     Only the main thread may set signal handlers; elsewhere (a run in a thread) signals keep their
     handlers, and a Ctrl-C interrupts as usual, leaving the last periodic checkpoint.
@@ -260,9 +260,10 @@ class _StopRequest:
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
+        if self.signum == signum:  # the same signal twice: Ctrl-C pressed again
             raise KeyboardInterrupt
-        self.signum = signum
+        if self.signum is None:  # another one while stopping (a runner's SIGTERM after the Ctrl-C) changes nothing
+            self.signum = signum
 
     @property
     def name(self) -> str:

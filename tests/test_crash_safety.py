@@ -55,7 +55,7 @@ def wait_for(proc: subprocess.Popen, run: Path, min_rows: int, timeout: float = 
     t0 = time.monotonic()
     while rows(run) < min_rows:
         if proc.poll() is not None:
-            out, err = proc.communicate()
+            _out, err = proc.communicate()
             pytest.fail(f"the run ended before it could be interrupted (rc {proc.returncode}): {err[-2000:]}")
         if time.monotonic() - t0 > timeout:
             proc.kill()
@@ -308,3 +308,58 @@ def test_eval_schedule_is_the_set_it_replaced(steps: int, every: int) -> None:
 def test_eval_schedule_of_a_huge_run_is_not_built() -> None:
     s = EvalSchedule(10**8, 1)
     assert len(s) == 10**8 and s[-1] == 10**8 and 12345 in s
+
+
+SCENARIO = """name = "{name}"
+expect = "stable"
+suites = ["quick"]
+why = "a run long enough to be interrupted while it trains"
+
+[train]
+dataset = "ring8"
+steps = 3000
+batch_size = 16
+g_width = 16
+d_width = 16
+eval_every = 1000
+eval_samples = 100
+pictures = 0
+flush_every = 10
+checkpoint_every = 50
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_suite_saves_runs_in_training_and_resume_continues_them(tmp_path: Path, sig: int) -> None:
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.toml").write_text(SCENARIO.format(name=name))
+    proc = start("run", "first.toml", "second.toml", "--jobs", "2", "--out", "suite", "--no-report", cwd=tmp_path)
+    runs = [tmp_path / "suite" / "runs" / f"{n}--seed0" for n in ("first", "second")]
+    for run in runs:
+        wait_for(proc, run, 120)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)  # Ctrl-C in a terminal reaches the whole process group
+    else:
+        os.kill(proc.pid, sig)  # `kill PID` or a CI timeout reaches the runner only
+    _out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 128 + sig, err
+    no_traceback(err)
+    assert "ganlint run --resume suite" in err.strip().splitlines()[-1]
+    stopped = {}
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["stop_reason"].startswith("interrupted by SIGTERM" if sig == signal.SIGTERM else "interrupted by")
+        assert (run / "checkpoint.pt").is_file()
+        stopped[run.name] = summary["steps_completed"]
+    # Nothing of the suite runs on.
+    time.sleep(1.0)
+    assert all(rows(run) == stopped[run.name] for run in runs)
+
+    resumed = ganlint("run", "--resume", "suite", "--no-report", "--quiet", cwd=tmp_path)
+    assert resumed.returncode in (0, 1), resumed.stderr
+    results = pd.read_csv(tmp_path / "suite" / "results.csv")
+    assert sorted(results["scenario"]) == ["first", "second"] and set(results["steps"]) == {3000}
+    for run in runs:  # continued from the checkpoint, not trained again
+        meta = json.loads((run / "config.json").read_text())
+        assert meta["resumed"][0]["step"] <= stopped[run.name]
