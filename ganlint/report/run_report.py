@@ -180,11 +180,25 @@ def run_facts(inp: RunInputs) -> list[tuple[str, str]]:
     facts.append(("steps", f"{s.get('steps_completed', steps)}" + (f"/{s['steps_requested']}" if "steps_requested" in s else "")))
     if s.get("stop_reason") and s.get("stop_reason") != "completed":
         facts.append(("stopped", s["stop_reason"]))
+    elif inp.is_run_folder and not s:
+        facts.append(("stopped", unfinished(inp.source)))
     if s.get("steps_per_s"):
         facts.append(("rate", f"{s['steps_per_s']:.1f} steps/s"))
     if inp.meta.get("device_name") or s.get("device"):
         facts.append(("device", inp.meta.get("device_name") or s.get("device")))
     return [(k, str(v)) for k, v in facts if v is not None]
+
+
+def unfinished(run_dir: Path) -> str:
+    """What a run folder without summary.json is: still being trained, or killed (its rows and last
+    checkpoint kept)."""
+    from ganlint.lock import holder
+
+    who = holder(run_dir)
+    if who is not None:
+        return f"still training (process {who.get('pid')} on {who.get('host')}): this is the run so far"
+    return ("interrupted without a summary (killed): the telemetry is the rows written before; "
+            f"continue it with ganlint train --resume {run_dir}")
 
 
 def sorted_findings(d: Diagnosis) -> pd.DataFrame:
