@@ -443,3 +443,18 @@ def test_quiet_library_logs_silences_torch_and_restores_levels(capfd) -> None:
         logging.getLogger("torch._export.serde.serialize").error("hidden too")
     assert "hidden" not in capfd.readouterr().err
     assert (logging.getLogger("torch").level, export_log.level) == levels
+
+
+def test_zip_bomb_member_is_refused_before_it_is_read(tmp_path) -> None:
+    import io
+    import zipfile
+
+    from ganlint.loaders.errors import UnsafeCheckpointError
+    from ganlint.loaders.export_scan import read_export
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("archive/archive_format", "pt2")
+        zf.writestr("archive/models/model.json", b" " * (64 * 2**20))  # 64 MiB of spaces: ~64 KiB deflated
+    with pytest.raises(UnsafeCheckpointError, match=r"models/model\.json.*zip bomb"):
+        read_export(buf.getvalue(), "'bomb.pt2'")

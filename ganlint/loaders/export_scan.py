@@ -161,6 +161,12 @@ def read_export(data: bytes, what: str) -> ExportParts:
         raise CheckpointError(f"{what} is a damaged torch.export archive ({describe_exception(e)})") from None
 
 
+# A member is read whole into memory: a declared size past these is refused before it is read. Weights are
+# stored uncompressed by torch.export (inflation 1), JSON compresses ~10-50x; 1,000x is only a bomb.
+MAX_MEMBER_BYTES = 16 * 2**30
+MAX_INFLATION = 1000
+
+
 def _members(zf: zipfile.ZipFile, what: str) -> dict[str, zipfile.ZipInfo]:
     """Each file member by its path under the one root folder; a second root or a name twice is refused."""
     infos = zf.infolist()
@@ -178,6 +184,9 @@ def _members(zf: zipfile.ZipFile, what: str) -> dict[str, zipfile.ZipInfo]:
         if rel in members:
             raise _refused(what, info.filename, "appears twice (a zip can hold two members of one name, and "
                            "readers differ on which of them counts)")
+        if info.file_size > MAX_MEMBER_BYTES or info.file_size > max(info.compress_size, 1) * MAX_INFLATION:
+            raise _refused(what, info.filename, f"would unpack to {info.file_size:,} bytes from {info.compress_size:,} "
+                           "(a zip bomb, or a network far larger than any GAN ganlint checks)")
         members[rel] = info
     return members
 
