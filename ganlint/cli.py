@@ -24,6 +24,10 @@ EXIT_FAILING = 1
 EXIT_USAGE = 2
 EXIT_NOTHING = 3
 EXIT_INTERRUPTED = 130
+# `ganlint run` bounds: each worker process holds torch (~1 GB), and each seed is a run of every scenario;
+# past these a typo (an extra zero) would start thousands of processes or runs.
+MAX_JOBS = 256
+MAX_SEEDS = 1000
 
 
 def _field_type(cls: type, name: str) -> type:
@@ -284,8 +288,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ganlint.scenarios import load_scenarios
     from ganlint.suite import format_suite, read_spec, resume_suite, run_suite
 
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs must be 1 or more, got {args.jobs}")
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs must be from 1 to {MAX_JOBS}, got {args.jobs}")
     if args.resume is not None:
         given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
                                       ("--device", args.device), ("--name", args.name), ("--out", args.out),
@@ -300,8 +304,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite = args.suite or "quick"
         seeds = 1 if args.seeds is None else args.seeds
         device = args.device or "auto"
-        if seeds < 1:
-            raise ConfigError(f"--seeds must be 1 or more, got {seeds}")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {seeds}")
         if args.name is not None and args.out is not None:
             raise ConfigError("give --name or --out, not both")
         if args.name is not None and (not args.name or "/" in args.name or args.name in (".", "..")):

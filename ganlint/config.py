@@ -243,10 +243,10 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     # MAX_SAMPLES, for the same reason).
     "eval_samples": (2, 200_000),
     "pictures": (0, 1000),  # each one a PNG and a safetensors file of fakes in samples/
-    "flush_every": (1, 10**5),
+    "flush_every": (1, 10**5),  # a device buffer of flush_every rows; NaNs are only seen at a flush
     # Measured on the 2-core CPU: a checkpoint (with the weights beside it, synced) takes 37 ms for the MNIST MLP
     # GAN (0.55M parameters) and 10 ms for ring8's; every 250 steps that is ~1.5% of a run's time.
-    "checkpoint_every": (1, 10**8),  # a device buffer of flush_every rows; NaNs are only seen at a flush
+    "checkpoint_every": (1, 10**8),  # as steps: more than steps means no periodic checkpoint
     "seed": (0, MAX_SEED),
 }
 # Said when a value is over its bound, so the error explains itself.

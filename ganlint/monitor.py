@@ -28,7 +28,9 @@ gradients and parameters without writing them, and it never touches train/eval m
 state; so the same seed trains identically with and without it (tested).
 
 Why it never kills the run: a week-long job must not die because of its monitor. Any error inside
-the Monitor is reported once on stderr and the Monitor disables itself, unless `strict=True`.
+the Monitor is reported once on stderr and the Monitor disables itself, unless `strict=True`. What it
+recorded before the error is kept: `diagnose()`, `telemetry` and `save()` still work on those steps
+(a diagnosis of no steps at all says so, with confidence 0, rather than raising).
 
 Under torch.distributed (DDP), batch statistics are averaged over ranks at each flush (gradients are
 already synchronised), only rank 0 labels the run and writes, and its decision is broadcast so every
@@ -65,6 +67,12 @@ DEFAULTS = {
     "ratio_every": 10,
     "window": 10_000,  # steps kept for the label; older rows are dropped (bounded memory and engine time)
     "min_steps": 100,  # no label before this many steps: the engine's windows need rows
+}
+# Upper bounds of the options that size memory: a typo (an extra zero) must be an error at once, not an
+# allocation that fails (flush_every rows are allocated on the device up front) or grows for days.
+MAXIMA = {
+    "flush_every": 10**5,  # as TrainConfig's: a device buffer of this many rows
+    "window": 10**7,  # rows kept on the host: ~1.5 GB at 10**7 (and the engine's time grows with it)
 }
 LABEL_INDEX = ("stable", "oscillating", "collapsed", "vanishing-gradient", "stalled", "diverged")
 
@@ -133,8 +141,12 @@ class Monitor:
             raise ConfigError(f"unknown Monitor option(s) {', '.join(sorted(unknown))}; valid: {', '.join(DEFAULTS)}")
         self.cfg = {**DEFAULTS, **schedule}
         for k, v in self.cfg.items():
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"Monitor option {k} must be a positive integer, got {v!r}")
+            high = MAXIMA.get(k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or (high is not None and v > high):
+                what = "a positive integer" + (f" of at most {high:,}" if high is not None else "")
+                raise ConfigError(f"Monitor option {k} must be {what}, got {v!r}")
+        if num_modes is not None and (isinstance(num_modes, bool) or not isinstance(num_modes, int) or num_modes < 1):
+            raise ConfigError(f"num_modes must be a positive integer (the data's known modes), got {num_modes!r}")
         bad = set(stop_on) - set(LABEL_INDEX)
         if bad:
             raise ConfigError(f"stop_on: unknown label(s) {', '.join(sorted(bad))}; labels: {', '.join(LABEL_INDEX)}")
@@ -144,6 +156,7 @@ class Monitor:
         params = list(generator.parameters())
         self.device = params[0].device if params else torch.device("cpu")
         self.disabled = False
+        self._failure: str | None = None  # the error that disabled the Monitor
         self.status: str | None = None
         self.onset_step: int | None = None
         self.should_stop = False
@@ -269,11 +282,11 @@ class Monitor:
         self._evals[self.n] = metrics
 
     # -- host side ----------------------------------------------------------------------------------------
-    def _flush(self) -> None:
+    def _flush(self, collective: bool = True) -> None:
         if self._k == 0:
             return
         rows = self._buf[: self._k]
-        if self._dist.world > 1:  # batch statistics differ between ranks; gradients do not
+        if collective and self._dist.world > 1:  # batch statistics differ between ranks; gradients do not
             rows = rows.clone()
             self._dist.all_reduce(rows)
             rows /= self._dist.world
@@ -310,10 +323,33 @@ class Monitor:
         return self._frame()
 
     def diagnose(self):
-        """The engine's Diagnosis of the recorded window."""
+        """The engine's Diagnosis of the recorded window; after the Monitor disabled itself, of the steps
+        recorded before the error (its summary says so). With no step recorded, a Diagnosis that says
+        so (confidence 0, one not-assessable finding) instead of an error: this is called at the end of
+        the user's loop, where a raise would lose the run's own results."""
+        from dataclasses import replace
+
         from ganlint.diagnostics import diagnose
 
-        return diagnose(self.telemetry, d_output=self.d_output, num_modes=self.num_modes)
+        df = self.telemetry
+        if not len(df):
+            return self._nothing_recorded()
+        d = diagnose(df, d_output=self.d_output, num_modes=self.num_modes)
+        if self._failure is not None:
+            d = replace(d, summary=f"{d.summary} (steps {int(df['step'].min())}-{int(df['step'].max())} only: the "
+                                   f"Monitor was disabled after an error: {self._failure})")
+        return d
+
+    def _nothing_recorded(self):
+        from ganlint.diagnostics.findings import NOT_ASSESSABLE, Diagnosis, Finding
+
+        if self._failure is not None:
+            why = f"the Monitor was disabled by an error before it recorded a step ({self._failure})"
+        else:
+            why = "no step recorded yet (call mon.step(...) after opt_d.step() and opt_g.step())"
+        finding = Finding("monitor.recorded_steps", "stable", NOT_ASSESSABLE, 0.0, None, f"nothing to diagnose: {why}")
+        return Diagnosis(label="stable", confidence=0.0, onset_step=None, findings=[finding], remedies=[],
+                         summary=f"nothing to diagnose: {why}")
 
     def _decide(self) -> None:
         label = None
@@ -365,9 +401,22 @@ class Monitor:
             raise e
         if not self.disabled:
             self.disabled = True
+            self._failure = f"{type(e).__name__}: {e}"[:300]
             self.close()
+            self._keep_recorded()
             print(f"ganlint Monitor: disabled after an error ({type(e).__name__}: {e}); training continues unwatched "
                   "(pass strict=True to raise instead)", file=sys.stderr)
+
+
+    def _keep_recorded(self) -> None:
+        """Move the buffered steps to the host so that diagnose() sees them: locally (the other ranks are
+        not flushing now, so no collective), and only when the buffer and its step numbers agree."""
+        try:
+            if self._k and len(self._pending_steps) == self._k == len(self._pending_times):
+                self._flush(collective=False)
+        except Exception:  # the device may be what failed: the steps already on the host remain
+            pass
+        self._k, self._pending_steps, self._pending_times = 0, [], []
 
 
 class _Dist:

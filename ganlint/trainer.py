@@ -395,14 +395,15 @@ def _train(cfg: TrainConfig, parts: _Parts, out: Path, progress: bool, state: Tr
             # updates may be half applied), the rows flushed so far and the last checkpoint are kept.
             _save_interrupted(out, cfg, recorder, journal, wall(), device)
             raise
-
-    telemetry = recorder.frame(last_step)
-    save_telemetry(telemetry, out)
-    if signum is None:
-        save_models(g, d, out)
-        (out / CHECKPOINT_FILE).unlink(missing_ok=True)  # a run that ended on its own has nothing to resume
-    summary = _summary(cfg, telemetry, stop_reason, wall(), device)
-    write_json(out / SUMMARY_FILE, summary)
+        # Still under the handlers: a signal now (a runner stopping its workers) must not kill the process
+        # between the checkpoint and the summary that says how the run ended.
+        telemetry = recorder.frame(last_step)
+        save_telemetry(telemetry, out)
+        if signum is None:
+            save_models(g, d, out)
+            (out / CHECKPOINT_FILE).unlink(missing_ok=True)  # a run that ended on its own has nothing to resume
+        summary = _summary(cfg, telemetry, stop_reason, wall(), device)
+        write_json(out / SUMMARY_FILE, summary)
     g.eval()
     d.eval()
     run = Run(out, cfg, telemetry, summary, g, d, meta)

@@ -348,6 +348,7 @@ def test_interrupted_suite_saves_runs_in_training_and_resume_continues_them(tmp_
     assert "ganlint run --resume suite" in err.strip().splitlines()[-1]
     stopped = {}
     for run in runs:
+        assert (run / "summary.json").is_file(), (run.name, err)
         summary = json.loads((run / "summary.json").read_text())
         assert summary["stop_reason"].startswith("interrupted by SIGTERM" if sig == signal.SIGTERM else "interrupted by")
         assert (run / "checkpoint.pt").is_file()

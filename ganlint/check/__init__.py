@@ -26,6 +26,7 @@ import torch
 
 from ganlint.check import snapshot as snap
 from ganlint.check.reference import Reference, is_mnist_shape, resolve
+from ganlint.config import MAX_SEED
 from ganlint.diagnostics.engine import conclude
 from ganlint.diagnostics.findings import NOT_ASSESSABLE, Diagnosis, Finding
 from ganlint.diagnostics.series import Context
@@ -38,6 +39,24 @@ MIN_SAMPLES = 100
 # 200,000 MNIST-sized samples are ~600 MB of float32: beyond that a typo (an extra zero) is likelier
 # than a need, and the k-NN measures would take minutes.
 MAX_SAMPLES = 200_000
+# The integer options' ranges, (lowest, highest), for the API, the command line and [tool.ganlint] alike.
+OPTION_RANGES: dict[str, tuple[int, int]] = {
+    "samples": (MIN_SAMPLES, MAX_SAMPLES),
+    "seed": (0, MAX_SEED),  # as TrainConfig's seed: numpy's generators take seeds below 2**63
+    "z_dim": (1, 2**16),  # as TrainConfig's z_dim; a typo beyond it would allocate samples x z_dim floats
+    "num_classes": (2, 2**16),  # a conditional G has at least two classes to choose from
+}
+
+
+def check_options(**values: Any) -> None:
+    """ConfigError naming the option (as its flag) and the value unless each given value is an integer in
+    its OPTION_RANGES range; None means "not given" and passes."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        low, high = OPTION_RANGES[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,} (an integer), got {value!r}")
 
 
 @dataclass
@@ -130,15 +149,16 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
           g_key: str | None = None, d_key: str | None = None, discriminator_path: str | None = None,
           trust: bool = False, z_dim: int | None = None, z_dist: str | None = None, num_classes: int | None = None,
           data: str | None = None, data_root: str | None = None, history: str | os.PathLike | None = None,
-          samples: int = DEFAULT_SAMPLES, seed: int = 0, d_output: str | None = None, device: str = "cpu",
+          samples: int | None = DEFAULT_SAMPLES, seed: int | None = 0, d_output: str | None = None, device: str = "cpu",
           thresholds: Thresholds | None = None, fail_on: Any = None) -> CheckResult:
     """Check one checkpoint (see the module docstring). Raises a GanlintError (exit code 2) for unusable
     input: a file that does not load, a factory that does not import, data of another shape."""
     from ganlint.gating import parse_fail_on
     from ganlint.loaders import load_checkpoint
 
-    if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
-        raise ConfigError(f"--samples must be between {MIN_SAMPLES} and {MAX_SAMPLES:,}, got {samples:,}")
+    samples = DEFAULT_SAMPLES if samples is None else samples  # None: not given (the CLI passes it on)
+    seed = 0 if seed is None else seed
+    check_options(samples=samples, seed=seed, z_dim=z_dim, num_classes=num_classes)
     if d_output not in (None, "probability", "logit", "critic"):
         raise ConfigError(f"--d-output must be probability, logit or critic, got {d_output!r}")
     policy = fail_on if fail_on is not None and not isinstance(fail_on, (str, list, tuple)) else parse_fail_on(fail_on)
@@ -153,6 +173,10 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
         # ganlint's own D returns raw scores: logits for the BCE losses (probability telemetry).
         d_output = {"probability": "logit", "ls-score": "critic", "critic": "critic"}[meta["d_output"]]
     ref = resolve(data, n=samples, seed=seed, run_dataset=meta.get("dataset"), data_root=data_root)
+    if ref is not None and ref.real is not None:  # two samples say what G draws: fail before drawing thousands
+        shape = tuple(loaded.sample(2, seed=seed).shape[1:])
+        if shape != ref.shape:
+            raise DataError(f"G draws samples of shape {shape}, but the real data ({ref.name}) has shape {ref.shape}")
     print(f"ganlint: drawing {samples:,} samples from G", file=sys.stderr, flush=True)
     fake = loaded.sample(samples, seed=seed).detach().float().cpu()
     finite = torch.isfinite(fake.reshape(len(fake), -1)).all(dim=1)

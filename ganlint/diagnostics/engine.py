@@ -19,7 +19,6 @@ kept in `other_labels` and in the findings.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +31,7 @@ from ganlint.diagnostics.findings import ERROR, FAIL, LABELS, NOT_ASSESSABLE, PA
 from ganlint.diagnostics.remedies import remedies_for
 from ganlint.diagnostics.series import Context, Series
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
-from ganlint.errors import DataError
+from ganlint.errors import ConfigError, DataError
 from ganlint.ingest import (
     check_mapping,
     event_files,
@@ -71,7 +70,10 @@ def diagnose(
 
     Raises:
         ganlint.errors.DataError: unreadable input or a table without a step column or any signal.
+        ganlint.errors.ConfigError: num_modes that is not a positive integer.
     """
+    if num_modes is not None and (isinstance(num_modes, bool) or not isinstance(num_modes, int) or num_modes < 1):
+        raise ConfigError(f"num_modes must be a positive integer (the data's known modes), got {num_modes!r}")
     th = thresholds or DEFAULT_THRESHOLDS
     df, meta = load_telemetry(telemetry) if not isinstance(telemetry, pd.DataFrame) else (telemetry, {})
     df = validate_table(df)
@@ -220,12 +222,28 @@ def load_telemetry(path: str | os.PathLike, mapping: Mapping[str, str] | None = 
 
 
 def _read_config(cfg: Path) -> dict:
+    """A run folder's config.json ({} when there is none, as in an interrupted run), with the entries the
+    engine and the report read checked: d_output, dataset.num_modes, config. DataError naming the file."""
+    from ganlint.jsonfile import read_json_object
+
     if not cfg.is_file():
         return {}
-    try:
-        return json.loads(cfg.read_text())
-    except json.JSONDecodeError as e:
-        raise DataError(f"{str(cfg)!r} is not valid JSON: {e}") from None
+    meta = read_json_object(cfg, "a ganlint run config")
+
+    def bad(entry: str, expected: str, value: object) -> DataError:
+        return DataError(f"{str(cfg)!r}: {entry} must be {expected}, got {value!r}"[:400])
+
+    if meta.get("d_output") is not None and meta["d_output"] not in D_OUTPUTS:
+        raise bad("d_output", f"one of {', '.join(D_OUTPUTS)}", meta["d_output"])
+    dataset = meta.get("dataset")
+    if dataset is not None and not isinstance(dataset, dict):
+        raise bad("dataset", "an object", dataset)
+    modes = (dataset or {}).get("num_modes")
+    if modes is not None and not (isinstance(modes, int) and not isinstance(modes, bool) and modes >= 1):
+        raise bad("dataset.num_modes", "a positive integer or null", modes)
+    if meta.get("config") is not None and not isinstance(meta["config"], dict):
+        raise bad("config", "an object", meta["config"])
+    return meta
 
 
 def _log_in_folder(p: Path) -> Path:

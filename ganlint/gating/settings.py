@@ -65,8 +65,14 @@ def _choice(*valid: str) -> Callable[[Any], str | None]:
     return lambda v: None if v in valid else f"one of {', '.join(valid)}"
 
 
-def _int(minimum: int) -> Callable[[Any], str | None]:
-    return lambda v: None if _is_int(v) and v >= minimum else f"an integer >= {minimum}"
+def _check_option(name: str) -> Callable[[Any], str | None]:
+    """An integer in ganlint.check.OPTION_RANGES (the range `ganlint check` applies to its flag)."""
+    def valid(v: Any) -> str | None:
+        from ganlint.check import OPTION_RANGES  # lazy: ganlint.check imports torch
+
+        low, high = OPTION_RANGES[name]
+        return None if _is_int(v) and low <= v <= high else f"an integer between {low:,} and {high:,}"
+    return valid
 
 
 def _str(v: Any) -> str | None:
@@ -97,12 +103,12 @@ def _column_map(v: Any) -> str | None:
 KEYS: dict[str, Callable[[Any], str | None]] = {
     "fail_on": _fail_on,
     "format": _choice(*FORMATS),
-    "samples": _int(1),
-    "seed": _int(0),
+    "samples": _check_option("samples"),
+    "seed": _check_option("seed"),
     "data": _str,
-    "z_dim": _int(1),
+    "z_dim": _check_option("z_dim"),
     "z_dist": _choice(*Z_DISTS),
-    "num_classes": _int(1),
+    "num_classes": _check_option("num_classes"),
     "device": _str,
     "generator": _entry_point,
     "discriminator": _entry_point,
