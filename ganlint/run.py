@@ -233,7 +233,15 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
     summary = read_json_object(summary_path, "a ganlint run summary") if summary_path.is_file() else {}
     tel_path = out / TELEMETRY_PARQUET
     telemetry = pd.DataFrame()
-    if tel_path.is_file():
+    if not tel_path.is_file() and (out / TELEMETRY_CSV).is_file():
+        # A run killed while it trained: the rows its journal holds (ganlint.telemetry.TelemetryJournal).
+        from ganlint.telemetry import read_journal
+
+        try:
+            telemetry = read_journal(out / TELEMETRY_CSV)
+        except (OSError, ValueError, pd.errors.ParserError) as e:
+            raise DataError(f"cannot read {str(out / TELEMETRY_CSV)!r}: {e}") from None
+    elif tel_path.is_file():
         try:
             telemetry = pd.read_parquet(tel_path)
         except Exception as e:  # pyarrow raises several types for a damaged file

@@ -324,7 +324,8 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1] == f"ganlint: interrupted; the finished runs are kept: continue with  ganlint run --resume {out}"
+    assert stderr.strip().splitlines()[-1] == (f"ganlint: interrupted by SIGINT; the finished runs are kept, and runs in "
+                                               f"training were saved: continue with  ganlint run --resume {out}")
     assert "Traceback" not in stderr and stdout == ""
 
 
