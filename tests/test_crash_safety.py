@@ -77,6 +77,19 @@ def reference(tmp_path_factory) -> Path:
     return work / "ref"
 
 
+def readable(work: Path, stopped: str) -> None:
+    """diagnose, check and report all read the interrupted folder work/run, and the report says how it stopped."""
+    diag = ganlint("diagnose", "run", "--format", "json", cwd=work)
+    assert diag.returncode in (0, 1, 3), diag.stderr
+    assert json.loads(diag.stdout)["label"]
+    check = ganlint("check", "run", "--samples", "500", cwd=work)
+    assert check.returncode in (0, 1, 3), check.stderr
+    report = ganlint("report", "run", "--out", "rep", cwd=work)
+    assert report.returncode == 0, report.stderr
+    assert stopped in (work / "rep" / "report.html").read_text()
+    no_traceback(diag.stderr, check.stderr, report.stderr)
+
+
 def same_run(a: Path, b: Path) -> None:
     """Telemetry equal except the clock column, weights equal bit for bit."""
     ta, tb = pd.read_parquet(a / "telemetry.parquet"), pd.read_parquet(b / "telemetry.parquet")
@@ -108,16 +121,7 @@ def test_signal_saves_the_run_and_resume_is_bit_identical(tmp_path: Path, refere
     assert (run / "checkpoint.pt").is_file()
     assert len(pd.read_parquet(run / "telemetry.parquet")) == stopped
 
-    # Every command reads the interrupted folder.
-    diag = ganlint("diagnose", "run", "--format", "json", cwd=tmp_path)
-    assert diag.returncode in (0, 1, 3), diag.stderr
-    assert json.loads(diag.stdout)["label"]
-    check = ganlint("check", "run", "--samples", "500", cwd=tmp_path)
-    assert check.returncode in (0, 1, 3), check.stderr
-    report = ganlint("report", "run", "--out", "rep", cwd=tmp_path)
-    assert report.returncode == 0, report.stderr
-    assert "interrupted by" in (tmp_path / "rep" / "report.html").read_text()
-    no_traceback(diag.stderr, check.stderr, report.stderr)
+    readable(tmp_path, "interrupted by")
 
     resumed = ganlint("train", "--resume", "run", "--no-report", "--quiet", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
@@ -145,14 +149,7 @@ def test_kill_9_keeps_telemetry_and_weights_and_resumes_bit_identical(tmp_path: 
         assert (run / name).is_file(), name
     assert not list(run.glob(".*.tmp"))
 
-    diag = ganlint("diagnose", "run", "--format", "json", cwd=tmp_path)
-    assert diag.returncode in (0, 1, 3), diag.stderr
-    assert json.loads(diag.stdout)["label"]
-    check = ganlint("check", "run", "--samples", "500", cwd=tmp_path)
-    assert check.returncode in (0, 1, 3), check.stderr
-    report = ganlint("report", "run", "--out", "rep", cwd=tmp_path)
-    assert report.returncode == 0, report.stderr
-    no_traceback(diag.stderr, check.stderr, report.stderr)
+    readable(tmp_path, "interrupted without a summary (killed)")
 
     # The lock of a killed writer is stale: resuming takes it.
     resumed = ganlint("train", "--resume", "run", "--no-report", "--quiet", cwd=tmp_path)

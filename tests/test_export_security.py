@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from export_helpers import inject_expr
 from torch import nn
 
 from ganlint.loaders import CheckpointError, UnsafeCheckpointError, load_checkpoint
@@ -89,18 +90,6 @@ def _without(m: Members, *prefixes: str) -> Members:
 
 def _code(marker: Path) -> str:
     return f"__import__('os').mkdir({str(marker)!r})"
-
-
-def _inject_expr(obj, prefix: str) -> bool:
-    """Prefix the first symbolic-shape expression (`expr_str`) in a program JSON with `prefix`."""
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
-    for k, v in items:
-        if k == "expr_str" and isinstance(v, str):
-            obj[k] = prefix + v
-            return True
-        if _inject_expr(v, prefix):
-            return True
-    return False
 
 
 def _nested(m: Members, p: bytes, name: str) -> Members:
@@ -232,7 +221,7 @@ def test_hostile_archive_is_refused_naming_its_member(clean, tmp_path: Path, kin
 def test_hostile_symbolic_expression_is_refused(clean, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     members = _json(_read(clean["G_dynamic"].read_bytes()), "models/model.json",
-                    lambda model: _inject_expr(model, f"exec({_code(marker)!r}) or "))
+                    lambda model: inject_expr(model, f"exec({_code(marker)!r}) or "))
     assert "exec(" in _get(members, "models/model.json").decode()  # the dynamic program does have an expr_str
     path = tmp_path / "sympy.pt2"
     path.write_bytes(_zip(members))

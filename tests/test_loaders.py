@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from export_helpers import inject_expr
 from safetensors.torch import save_file
 
 import ganlint
@@ -395,21 +396,9 @@ def _pt2_attack(entry: str, data: bytes, marker: Path, kind: str) -> bytes:
         if kind == "guards":
             model["guards_code"] = [f"exec(bytes({tuple(code.encode())})) is None"]  # no quotes: torch re-quotes it
         elif kind == "sympy":
-            assert _inject_expr(model, f"exec({code!r}) or ")
+            assert inject_expr(model, f"exec({code!r}) or ")
         return json.dumps(model).encode()
     return data
-
-
-def _inject_expr(obj, prefix: str) -> bool:
-    """Prefix the first symbolic-shape expression ('expr_str') in a model.json with `prefix`."""
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
-    for k, v in items:
-        if k == "expr_str" and isinstance(v, str):
-            obj[k] = prefix + v
-            return True
-        if _inject_expr(v, prefix):
-            return True
-    return False
 
 
 @pytest.mark.parametrize("kind", ["sample_inputs", "guards", "sympy", "fqn"])
