@@ -361,3 +361,21 @@ def test_interrupted_suite_saves_runs_in_training_and_resume_continues_them(tmp_
     for run in runs:  # continued from the checkpoint, not trained again
         meta = json.loads((run / "config.json").read_text())
         assert meta["resumed"][0]["step"] <= stopped[run.name]
+
+
+def test_full_disk_in_report_and_suite_is_one_line(small_disk, tmp_path: Path) -> None:
+    tiny = ["--dataset", "ring8", "--steps", "30", "--batch-size", "16", "--g-width", "8", "--d-width", "8",
+            "--eval-every", "10", "--eval-samples", "50", "--device", "cpu", "--quiet", "--no-report"]
+    assert ganlint("train", *tiny, "--out", "run", cwd=tmp_path).returncode == 0
+    (tmp_path / "small.toml").write_text(SCENARIO.format(name="small").replace("steps = 3000", "steps = 30"))
+    disk = small_disk("48k")
+    for args in (["report", "run", "--out", str(disk / "rep")],
+                 ["diagnose", "run", "--report", str(disk / "rep2")],
+                 ["run", "small.toml", "--out", str(disk / "suite"), "--quiet"]):
+        proc = ganlint(*args, cwd=tmp_path)
+        no_traceback(proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, (args, proc.stderr)
+        assert "No space left on device" in lines[0] and str(disk) in lines[0], (args, lines)
+        assert not list(disk.rglob("*.tmp")), args
+    assert not (disk / "rep" / "report.html").exists()

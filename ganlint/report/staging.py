@@ -15,19 +15,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ganlint.errors import DataError
+from ganlint.files import describe_os_error
+
 
 @contextmanager
 def staged(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a staging folder; on a clean exit move its files (keeping subfolders) into `dest`."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=dest, prefix=".report-staging-"))
+    stage = None
     try:
+        dest.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=dest, prefix=".report-staging-"))
         yield stage
         # The pages last: a report.html in place means the pictures and tables beside it are new too.
         for src in sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: (p.name.startswith("report."), str(p))):
             target = dest / src.relative_to(stage)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, target)
+    except OSError as e:
+        # A full disk or a read-only folder, wherever in the rendering it struck (matplotlib and pandas
+        # report it without the file's name): one line naming the report's folder. Other errors are bugs
+        # or bad input and keep their own message.
+        raise DataError(f"cannot write the report into {str(dest)!r}: {describe_os_error(e)}") from None
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
