@@ -240,9 +240,15 @@ class TrainingInterrupted(KeyboardInterrupt):
     saved; `signal` the signal's number (the CLI exits with 128 + it, as a shell does).
     """
 
-    def __init__(self, run: Run, signum: int) -> None:
-        super().__init__(f"{run.stop_reason}; continue with: ganlint train --resume {run.out_dir}")
+    def __init__(self, run: Run | None, signum: int, message: str | None = None) -> None:
+        super().__init__(message or f"{run.stop_reason}; continue with: ganlint train --resume {run.out_dir}")
         self.run, self.signal = run, signum
+
+    def __reduce__(self):
+        # Across a process boundary (a suite's worker sends it to the runner): the message and the signal,
+        # not the models. The default would pickle the Run and fail to rebuild the exception on the other
+        # side, which breaks the worker pool and kills the other workers while they save their runs.
+        return (TrainingInterrupted, (None, self.signal, str(self)))
 
 
 class _StopRequest:

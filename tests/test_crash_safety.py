@@ -379,3 +379,15 @@ def test_full_disk_in_report_and_suite_is_one_line(small_disk, tmp_path: Path) -
         assert "No space left on device" in lines[0] and str(disk) in lines[0], (args, lines)
         assert not list(disk.rglob("*.tmp")), args
     assert not (disk / "rep" / "report.html").exists()
+
+
+def test_training_interrupted_crosses_a_process_boundary() -> None:
+    """A suite worker sends it to the runner: it must unpickle (a failure there breaks the pool, which then
+    kills the other workers while they save their runs), without shipping the models."""
+    import pickle
+
+    from ganlint.trainer import TrainingInterrupted
+
+    e = pickle.loads(pickle.dumps(TrainingInterrupted(None, signal.SIGTERM, "interrupted by SIGTERM at step 7")))
+    assert isinstance(e, KeyboardInterrupt) and e.signal == signal.SIGTERM and e.run is None
+    assert str(e) == "interrupted by SIGTERM at step 7"
