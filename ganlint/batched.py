@@ -62,6 +62,7 @@ from ganlint.data.base import TableDataset
 from ganlint.device import resolve_device
 from ganlint.errors import ConfigError
 from ganlint.evaluation import evaluate
+from ganlint.files import write_json
 from ganlint.losses import get_loss
 from ganlint.nets import build_models
 from ganlint.run import (
@@ -71,16 +72,15 @@ from ganlint.run import (
     prepare_out_dir,
     save_models,
     save_telemetry,
-    write_json,
 )
 from ganlint.step import make_adam
-from ganlint.telemetry import EVAL_COLUMNS, STEP_COLUMNS, TelemetryRecorder, snapshot
+from ganlint.telemetry import STEP_COLUMNS, TelemetryRecorder, snapshot
 from ganlint.trainer import (
     _as_config,
     _generate,
-    _last_values,
     _Progress,
     _save_picture,
+    _summary,
     eval_inputs,
     eval_steps,
     picture_steps,
@@ -467,19 +467,8 @@ def _train_copies(cfg, cfgs, outs, batch, dataset, device, progress) -> list[Run
         telemetry = recorders[k].frame(last[k])
         save_telemetry(telemetry, outs[k])
         save_models(g, d, outs[k])
-        steps_done = int(telemetry["step"].max()) if len(telemetry) else 0
-        summary = {
-            "steps_requested": c.steps,
-            "steps_completed": steps_done,
-            "stop_reason": stop[k],
-            # The whole batch's wall time: the K copies ran together.
-            "wall_time_s": round(wall, 3),
-            "steps_per_s": round(steps_done / wall, 3) if wall > 0 else None,
-            "device": str(device),
-            "batched_copies": K,
-            "final": _last_values(telemetry, ("loss_d", "loss_g", "d_real", "d_fake")),
-            "final_eval": _last_values(telemetry.dropna(subset=list(EVAL_COLUMNS), how="all"), ("step", *EVAL_COLUMNS)),
-        }
+        # The whole batch's wall time: the K copies ran together.
+        summary = {**_summary(c, telemetry, stop[k], wall, device), "batched_copies": K}
         write_json(outs[k] / SUMMARY_FILE, summary)
         g.eval()
         d.eval()

@@ -369,7 +369,8 @@ class Monitor:
         outputs read, so `ganlint diagnose FOLDER` and `ganlint report FOLDER` work; it holds no training
         config, as the Monitor never sees one) or a .csv/.parquet file.
         Only rank 0 writes under DDP."""
-        from ganlint.run import save_telemetry, write_json
+        from ganlint.files import write_json
+        from ganlint.run import save_telemetry
 
         path = Path(path)
         df = self.telemetry

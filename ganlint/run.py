@@ -37,7 +37,6 @@ from ganlint.errors import DataError
 from ganlint.files import (
     atomic_write,
     check_encodable,
-    write_json,  # noqa: F401  (its earlier home; ganlint.files is the one to import)
     writing,
 )
 from ganlint.lock import FolderLock

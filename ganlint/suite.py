@@ -51,8 +51,8 @@ import pandas as pd
 
 from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.errors import ConfigError, DataError
+from ganlint.files import write_json
 from ganlint.report.tables import SuiteTables, suite_tables, write_suite_tables
-from ganlint.run import write_json
 from ganlint.scenarios import LABELS, NAME_PATTERN, RUNNER_KEYS
 
 SPEC_FILE = "suite.json"

@@ -30,11 +30,12 @@ import torch
 from ganlint.diagnostics.engine import diagnose, load_telemetry, validate_table
 from ganlint.diagnostics.findings import Diagnosis
 from ganlint.errors import DataError, GanlintError
+from ganlint.files import write_json
 from ganlint.report import html as H
 from ganlint.report.markdown import md_table
 from ganlint.report.staging import staged
 from ganlint.report.tables import findings_table, write_table
-from ganlint.run import SAMPLES_DIR, SUMMARY_FILE, write_json
+from ganlint.run import SAMPLES_DIR, SUMMARY_FILE
 
 PANELS_PNG = "plots/panels.png"
 SAMPLES_PNG = "plots/samples.png"
