@@ -6,13 +6,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Labels, in the order used to pick the primary one when several hold (see ganlint.diagnostics.engine).
-LABELS = ("diverged", "vanishing-gradient", "stalled", "oscillating", "collapsed", "stable")
-
-PASS, WARN, FAIL = "pass", "warn", "fail"
-NOT_ASSESSABLE = "not-assessable"  # the input lacks what the check needs: never a crash, never a pass
-ERROR = "error"  # the check itself crashed: a bug, kept apart from a failing run
-STATUSES = (PASS, WARN, FAIL, NOT_ASSESSABLE, ERROR)
+# The labels (in priority order) and the statuses live in ganlint.vocabulary; re-exported here for the
+# modules that read findings.
+from ganlint.vocabulary import ERROR, FAIL, LABELS, NOT_ASSESSABLE, PASS, STATUSES, WARN  # noqa: F401
 
 
 def _clean(v: Any) -> Any:
@@ -75,6 +71,8 @@ class Diagnosis:
     remedies: list[str]
     summary: str
     other_labels: list[str] = field(default_factory=list)  # labels that also hold, lower in the order
+    # What to record or provide to decide (inconclusive: never empty; otherwise what would sharpen it).
+    needs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +82,7 @@ class Diagnosis:
             "summary": self.summary,
             "other_labels": list(self.other_labels),
             "remedies": list(self.remedies),
+            "needs": list(self.needs),
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -92,4 +91,5 @@ class Diagnosis:
         """The inverse of to_dict: a diagnosis saved as diagnosis.json, read back."""
         return cls(label=d["label"], confidence=float(d["confidence"]), onset_step=d.get("onset_step"),
                    findings=[Finding.from_dict(f) for f in d.get("findings", [])], remedies=list(d.get("remedies", [])),
-                   summary=d.get("summary", ""), other_labels=list(d.get("other_labels", [])))
+                   summary=d.get("summary", ""), other_labels=list(d.get("other_labels", [])),
+                   needs=list(d.get("needs", [])))

@@ -1,0 +1,71 @@
+"""ganlint's words, defined once: the labels a run can get, the statuses of a finding, and what D returns.
+
+Every module that names a label, a status or a D-output kind imports it from here (the engine, the
+gate, the formats, the reports, the suite, the Monitor, the Lightning callback), so that a new outcome
+is added in one place and shows everywhere.
+
+Labels, in priority order (when several hold, the first is the run's label; the others are kept in
+`Diagnosis.other_labels`):
+
+  diverged > vanishing-gradient > stalled > oscillating > collapsed > still-weak > stable > inconclusive
+
+Why this order:
+  * diverged: a NaN makes every other number meaningless.
+  * vanishing-gradient, stalled: a dead gradient or a stalled optimizer is the cause of whatever the
+    samples look like (a generator that cannot learn is also far from the data, or looks collapsed).
+  * oscillating: a dynamic; collapse snapshots can catch it mid-swing (mode hopping), so the dynamic is
+    named first.
+  * collapsed before still-weak: collapse is only judged on samples realistic enough for modes to mean
+    something (ganlint.diagnostics.checks.collapse); when it holds, too few modes is the specific
+    problem, and training longer does not cure it.
+  * still-weak: the generator moves and its samples get better, but they are not realistic yet. No
+    dynamic is broken; the run is unfinished. It is last of the failures because every other label
+    names a cause, and still-weak only says "not there yet".
+  * stable: no failure, and positive evidence from the samples (their distance, diversity, modes or
+    precision near the data's).
+  * inconclusive: no failure and no sample evidence either way (a loss-only log, too few steps). Never
+    a pass: losses alone never show health.
+"""
+
+from __future__ import annotations
+
+DIVERGED = "diverged"
+VANISHING_GRADIENT = "vanishing-gradient"
+STALLED = "stalled"
+OSCILLATING = "oscillating"
+COLLAPSED = "collapsed"
+STILL_WEAK = "still-weak"
+STABLE = "stable"
+INCONCLUSIVE = "inconclusive"
+
+# Every label, in priority order (see the module docstring).
+LABELS = (DIVERGED, VANISHING_GRADIENT, STALLED, OSCILLATING, COLLAPSED, STILL_WEAK, STABLE, INCONCLUSIVE)
+# The labels a failing check can support: everything that says the run is not healthy.
+FAILURE_LABELS = (DIVERGED, VANISHING_GRADIENT, STALLED, OSCILLATING, COLLAPSED, STILL_WEAK)
+# The one passing verdict.
+PASSING_LABEL = STABLE
+
+# A finding's status.
+PASS, WARN, FAIL = "pass", "warn", "fail"
+NOT_ASSESSABLE = "not-assessable"  # the input lacks what the check needs: never a crash, never a pass
+ERROR = "error"  # the check itself crashed: a bug, kept apart from a failing run
+STATUSES = (PASS, WARN, FAIL, NOT_ASSESSABLE, ERROR)
+
+# What the user's D returns (Monitor(outputs=...), the Lightning callback, `ganlint check --d-output`):
+#   logit        a raw score that a sigmoid turns into a probability (BCEWithLogitsLoss)
+#   probability  a value in [0, 1] (a D ending in nn.Sigmoid, trained with BCELoss)
+#   ls-score     a least-squares GAN's score (MSELoss against 1/0 targets)
+#   critic       a Wasserstein critic's unbounded score (also hinge losses)
+D_RETURNS = ("logit", "probability", "ls-score", "critic")
+# Older spellings still accepted (the Monitor's first release used plurals).
+D_RETURN_ALIASES = {"logits": "logit", "probabilities": "probability"}
+# How telemetry's d_real/d_fake read (config.json's `d_output`, `ganlint diagnose --d-output`): a logit is
+# recorded as its sigmoid, so a probability.
+D_OUTPUTS = ("probability", "ls-score", "critic")
+RECORDED_AS = {"logit": "probability", "probability": "probability", "ls-score": "ls-score", "critic": "critic"}
+
+
+def d_returns(value: str) -> str | None:
+    """The canonical D_RETURNS name for a user's spelling (aliases included), or None if unknown."""
+    value = D_RETURN_ALIASES.get(value, value)
+    return value if value in D_RETURNS else None
