@@ -10,6 +10,7 @@ One TOML file per scenario (the format is described in scenarios/README.md):
     expect = "vanishing-gradient"          # one of LABELS
     suites = ["quick", "full"]             # a non-empty subset of SUITES
     why = "how the construction produces the label, and what its samples show"
+    observe = "losses"                     # optional: what the diagnosis sees (OBSERVE; default "all")
     [train]                                # ganlint.TrainConfig fields, except out, seed and device
     dataset = "gaussian1d"
     ...
@@ -36,11 +37,16 @@ from typing import Any
 from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
 from ganlint.tomlfile import read_toml
+from ganlint.vocabulary import LABELS
 
-# The labels a run can get (the diagnostics engine's vocabulary), and the suites by cost.
-LABELS = ("stable", "oscillating", "collapsed", "vanishing-gradient", "diverged", "stalled")
+# The labels a run can get are the engine's (ganlint.vocabulary); the suites by cost.
 SUITES = ("quick", "full")  # quick: a 2-core CPU, minutes for the whole suite; full: wants a GPU
 TOP_LEVEL_KEYS = ("name", "expect", "suites", "why", "train")
+# What the diagnosis of a scenario's run sees: "all" its telemetry; "losses" only what a script that
+# prints its losses logs (pytorch/examples' DCGAN prints Loss_D, Loss_G, D(x), D(G(z))), to prove that
+# such a log gets no verdict however the run went.
+OBSERVE = {"all": None, "losses": ("step", "loss_d", "loss_g", "d_real", "d_fake")}
+OPTIONAL_KEYS = {"observe": "all"}
 # Set by whoever runs a scenario (one run per seed, into its own folder, on the chosen device).
 RUNNER_KEYS = ("out", "seed", "device")
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -56,6 +62,7 @@ class Scenario:
         expect: the label the run must get (one of LABELS).
         suites: the suites it belongs to (a subset of SUITES).
         why: how the construction produces the label and what its samples show.
+        observe: what the diagnosis sees: a key of OBSERVE ("all", or "losses" for a loss-only log).
         train: the TrainConfig fields of the [train] table (read-only; no out, seed or device).
         path: the file it came from.
     """
@@ -66,6 +73,7 @@ class Scenario:
     why: str
     train: Mapping[str, Any] = field(hash=False)
     path: Path
+    observe: str = "all"
 
     def config(self, **overrides: Any) -> TrainConfig:
         """The TrainConfig for one run, e.g. `sc.config(seed=1, out="runs/x", device="cpu")`."""
@@ -86,15 +94,18 @@ def load_scenario(path: str | Path) -> Scenario:
 
     data = read_toml(path, f"scenario {path}")
 
-    unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
+    unknown = sorted(set(data) - set(TOP_LEVEL_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
-        raise fail(f"unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(TOP_LEVEL_KEYS)} "
+        raise fail(f"unknown key(s) {', '.join(unknown)}; valid keys: {', '.join([*TOP_LEVEL_KEYS, *OPTIONAL_KEYS])} "
                    "(training settings go in the [train] table)")
     missing = [k for k in TOP_LEVEL_KEYS if k not in data]
     if missing:
         raise fail(f"missing key(s) {', '.join(missing)}")
 
     name, expect, suites, why, train = (data[k] for k in TOP_LEVEL_KEYS)
+    observe = data.get("observe", OPTIONAL_KEYS["observe"])
+    if observe not in OBSERVE:
+        raise fail(f"observe must be one of {', '.join(OBSERVE)}, got {observe!r}"[:400])
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise fail(f"name must be lower-case letters, digits, '_' or '-', got {name!r}")
     if name != path.stem:
@@ -120,7 +131,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise fail(f"[train]: {e}") from None
 
     return Scenario(name=name, expect=expect, suites=tuple(suites), why=" ".join(why.split()),
-                    train=MappingProxyType(dict(train)), path=path)
+                    train=MappingProxyType(dict(train)), path=path, observe=observe)
 
 
 def default_scenarios_dir() -> Path:
@@ -190,4 +201,4 @@ def load_scenarios(paths: str | Path | Iterable[str | Path] | None = None,
     return [sc for sc in out if suite is None or suite in sc.suites]
 
 
-__all__ = ["LABELS", "SUITES", "Scenario", "default_scenarios_dir", "load_scenario", "load_scenarios"]
+__all__ = ["LABELS", "OBSERVE", "SUITES", "Scenario", "default_scenarios_dir", "load_scenario", "load_scenarios"]

@@ -53,7 +53,8 @@ from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.errors import ConfigError, DataError
 from ganlint.files import write_json
 from ganlint.report.tables import SuiteTables, suite_tables, write_suite_tables
-from ganlint.scenarios import LABELS, NAME_PATTERN, RUNNER_KEYS
+from ganlint.scenarios import NAME_PATTERN, OBSERVE, RUNNER_KEYS
+from ganlint.vocabulary import LABELS
 
 SPEC_FILE = "suite.json"
 RESULTS_DIR = "results"
@@ -193,7 +194,7 @@ def _finish(scenario: dict[str, Any], run, out_dir: str, train_s: float, report:
     key = run_key(scenario["name"], seed)
     rel_dir = Path(RUNS_DIR) / key
     t0 = time.perf_counter()
-    diag = ganlint.diagnose(run.out_dir)
+    diag = diagnose_as_observed(run.out_dir, scenario.get("observe", "all"))
     wall = train_s + time.perf_counter() - t0
     write_json(run.out_dir / "diagnosis.json", diag.to_dict())
     write_table(findings_table(diag), run.out_dir, "findings")
@@ -228,6 +229,19 @@ def _finish(scenario: dict[str, Any], run, out_dir: str, train_s: float, report:
     return row
 
 
+def diagnose_as_observed(run_dir: str | os.PathLike, observe: str):
+    """The run's diagnosis from what the scenario lets it see (ganlint.scenarios.OBSERVE): all of its
+    telemetry, or only a loss-only log's columns (with how D's outputs read, as a user would pass it)."""
+    import ganlint
+    from ganlint.diagnostics import load_telemetry
+
+    columns = OBSERVE[observe]
+    if columns is None:
+        return ganlint.diagnose(run_dir)
+    df, meta = load_telemetry(run_dir)
+    return ganlint.diagnose(df[[c for c in columns if c in df.columns]], d_output=meta.get("d_output"))
+
+
 def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suite: str | None = None,
               batched: bool = False, fast: bool = False) -> dict[str, Any]:
     """What a suite run is asked to do, in full (suite.json)."""
@@ -246,7 +260,7 @@ def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suit
         "batched": batched,
         # How fast, not what: recorded in each scenario's config, so a resumed suite keeps it.
         "fast": fast,
-        "scenarios": [{"name": s.name, "expect": s.expect, "why": s.why, "file": str(s.path),
+        "scenarios": [{"name": s.name, "expect": s.expect, "why": s.why, "file": str(s.path), "observe": s.observe,
                        "train": {**s.train, **({"fast": True} if fast else {})}} for s in scenarios],
     }
 
@@ -308,6 +322,8 @@ def check_spec(spec: Any, path: str | os.PathLike) -> None:
         for key in ("why", "file"):
             if not isinstance(sc.get(key, ""), str):
                 raise fail(f"scenario {name!r}: {key} must be a string, got {sc[key]!r}")
+        if sc.get("observe", "all") not in OBSERVE:
+            raise fail(f"scenario {name!r}: observe must be one of {', '.join(OBSERVE)}, got {sc['observe']!r}"[:400])
         if not isinstance(train, dict):
             raise fail(f"scenario {name!r}: train must be an object of TrainConfig fields")
         reserved = sorted(set(train) & set(RUNNER_KEYS))

@@ -164,7 +164,12 @@ def test_low_coverage_decides_only_with_high_precision_and_no_mode_count():
     assert diagnose(no_modes).label == "collapsed"
     no_modes.loc[ev, "precision"] = 0.2
     d = diagnose(no_modes)
+    # Imprecise fakes (precision 0.2) whose distance fell to a few % of its start: wide, not collapsed.
     assert d.label == "stable" and finding(d, "collapse.coverage").status == "warn"
+    # Fakes that all miss the data (precision 0.02) are not realistic yet: still-weak, not collapsed.
+    no_modes.loc[ev, "precision"] = 0.02
+    d = diagnose(no_modes)
+    assert d.label == "still-weak" and finding(d, "collapse.coverage").status == "warn"
 
 
 def test_thresholds_live_in_one_place_and_override():
@@ -266,12 +271,43 @@ def test_a_gap_in_a_user_log_is_not_divergence():
     assert diagnose(df, num_modes=K).label == "stable"
 
 
-def test_in_ganlint_schema_any_nan_is_divergence():
-    """The trainer records every step column every step: a run that broke on its first step."""
-    df = healthy().iloc[:1].copy()
-    df[["loss_g", "grad_norm_g", "update_ratio_g"]] = np.nan
+def test_in_ganlint_schema_a_nan_after_finite_values_is_divergence():
+    """The trainer records every step column every step: a value that turns NaN mid-run is a divergence."""
+    df = healthy()
+    df.loc[df["step"] >= 300, ["loss_g", "grad_norm_g", "update_ratio_g"]] = np.nan
     d = diagnose(df)
-    assert d.label == "diverged" and d.onset_step == 1
+    assert d.label == "diverged" and d.onset_step == 300 and not d.onset_from_start
+
+
+def test_a_column_never_logged_is_absent_not_diverged():
+    """NaN from the first row to the last is a column that was never logged (a Monitor without opt_d)."""
+    df = healthy()
+    df[["grad_norm_d", "update_ratio_d"]] = np.nan
+    d = diagnose(df, num_modes=K)
+    assert d.label == "stable", d.summary
+    assert finding(d, "divergence.non_finite").status == "pass"
+    empty = healthy().assign(loss_g=np.nan)
+    assert diagnose(empty, num_modes=K).label == "stable"
+    # Nothing finite at all: no verdict, and no divergence either.
+    nothing = healthy()[["step", "loss_d", "loss_g"]].assign(loss_d=np.nan, loss_g=np.nan)
+    d = diagnose(nothing)
+    assert d.label == "inconclusive" and finding(d, "divergence.non_finite").status == NOT_ASSESSABLE
+
+
+def test_an_infinity_after_finite_values_is_divergence_in_any_log():
+    df = healthy()[["step", "loss_d", "loss_g"]]
+    df.loc[df["step"] == 250, "loss_d"] = np.inf
+    d = diagnose(df)
+    assert d.label == "diverged" and d.onset_step == 250
+
+
+@pytest.mark.parametrize("rows", [1, 10])
+def test_too_few_rows_are_inconclusive(rows):
+    """A handful of rows shows neither trend nor swing: even a collapsed-looking table is no verdict."""
+    df = collapsed(healthy()).iloc[-rows:]
+    d = diagnose(df, num_modes=K)
+    assert d.label == "inconclusive", d.summary
+    assert any("at least 20 logged steps" in n for n in d.needs)
 
 
 # -- priority, missing columns, bad input ------------------------------------------------------------------
@@ -288,8 +324,9 @@ def test_several_labels_pick_the_documented_primary():
 def test_bare_table_is_assessed_with_what_it_has():
     df = healthy()[["step", "loss_d", "loss_g", "d_real", "d_fake"]]
     d = diagnose(df)
-    assert d.label == "stable"
-    assert d.confidence <= 0.3  # D near 0.5 alone is never convincing
+    # D near 0.5 and calm losses never show a healthy run: no verdict, and what to record to reach one.
+    assert d.label == "inconclusive" and d.confidence == 0.0
+    assert d.needs and "samples" in d.needs[0]
     na = {f.check for f in d.findings if f.status == NOT_ASSESSABLE}
     assert {"collapse", "stall", "progress.distance", "vanishing_gradient.grad_collapse"} <= na
 
@@ -341,11 +378,13 @@ def test_cli_diagnose_json_and_exit_codes(tmp_path):
     healthy()[["step", "loss_d", "loss_g", "d_real", "d_fake"]].to_csv(tmp_path / "bare.csv", index=False)
     collapsed(healthy()).to_csv(tmp_path / "collapsed.csv", index=False)
     run = [sys.executable, "-m", "ganlint", "diagnose"]
-    ok = subprocess.run([*run, str(tmp_path / "bare.csv"), "--format", "json"], capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stderr
-    out = json.loads(ok.stdout)
-    assert {"label", "confidence", "onset_step", "findings"} <= set(out)
-    assert out["label"] == "stable"
+    bare = subprocess.run([*run, str(tmp_path / "bare.csv"), "--format", "json"], capture_output=True, text=True)
+    assert bare.returncode == 3, bare.stderr  # losses alone: inconclusive, which the default gate fails
+    out = json.loads(bare.stdout)
+    assert {"label", "confidence", "onset_step", "findings", "needs"} <= set(out)
+    assert out["label"] == "inconclusive" and out["needs"]
+    allowed = subprocess.run([*run, str(tmp_path / "bare.csv"), "--fail-on", "any,error"], capture_output=True, text=True)
+    assert allowed.returncode == 0 and allowed.stdout.startswith("label: inconclusive"), allowed.stderr
     bad = subprocess.run([*run, str(tmp_path / "collapsed.csv"), "--num-modes", str(K)], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stdout.startswith("label: collapsed")
     assert "not assessable" not in bad.stderr

@@ -153,7 +153,7 @@ BAD = {
     "unknown top-level key": ('extra = 1\n' + GOOD, "unknown key.s. extra"),
     "unknown top-level key next to train": (GOOD.replace("[train]", 'steps = 5\n[train]'), "unknown key.s. steps"),
     "missing key": (GOOD.replace('why = """A healthy baseline."""', ""), "missing key.s. why"),
-    "bad label": (GOOD.replace('"stable"', '"healthy"'), "expect must be one of stable, oscillating"),
+    "bad label": (GOOD.replace('"stable"', '"healthy"'), "expect must be one of diverged, vanishing-gradient, stalled, oscillating, collapsed, still-weak, stable, inconclusive"),
     "empty suites": (GOOD.replace('["quick"]', "[]"), "suites must be a non-empty list"),
     "suites not a list": (GOOD.replace('["quick"]', '"quick"'), "suites must be a non-empty list"),
     "unknown suite": (GOOD.replace('["quick"]', '["quick", "nightly"]'), "unknown suite.s. nightly"),

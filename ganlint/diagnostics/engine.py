@@ -8,13 +8,16 @@
 Pure: it reads the table (and a run folder's config.json for how D's outputs read and how many modes
 the data has), runs every check, and never trains, plots or prints.
 
-When several labels hold, the primary one is the first in LABELS:
-  diverged > vanishing-gradient > stalled > oscillating > collapsed > stable.
-Why this order: a NaN makes every other number meaningless; a dead gradient or a stalled optimizer
-is the cause of whatever the samples look like (a generator that cannot learn also looks collapsed,
-since it is still near its initial, narrow output); oscillation is a dynamic that collapse snapshots
-can catch mid-swing (mode hopping), so the dynamic is named first. The other labels that hold are
-kept in `other_labels` and in the findings.
+When several labels hold, the primary one is the first in ganlint.vocabulary.LABELS (the order and its
+reasons are there):
+  diverged > vanishing-gradient > stalled > oscillating > collapsed > still-weak > stable > inconclusive.
+The other labels that hold are kept in `other_labels` and in the findings.
+
+No verdict without evidence: `stable` needs positive evidence from the samples (a sample measure that
+passes: the distance fell, diversity, modes, precision near the data's). D near 0.5 and calm losses never
+suffice (seed 001: D's loss alone says nothing of sample quality). When no failure is found and no
+sample measure passes (a log of losses only, too few steps), the label is `inconclusive`, and
+`Diagnosis.needs` lists what to record to decide.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ganlint.diagnostics.checks import all_checks
-from ganlint.diagnostics.findings import ERROR, FAIL, LABELS, NOT_ASSESSABLE, PASS, Diagnosis, Finding
+from ganlint.diagnostics.findings import Diagnosis, Finding
 from ganlint.diagnostics.remedies import remedies_for
 from ganlint.diagnostics.series import Context, Series
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -41,11 +44,24 @@ from ganlint.ingest import (
     read_tensorboard,
     to_telemetry,
 )
-from ganlint.telemetry import COLUMNS
+from ganlint.telemetry import COLUMNS, EVAL_COLUMNS
+from ganlint.vocabulary import (
+    D_OUTPUTS,
+    DIVERGED,
+    ERROR,
+    FAIL,
+    FAILURE_LABELS,
+    INCONCLUSIVE,
+    NOT_ASSESSABLE,
+    PASS,
+    STABLE,
+)
 
 # At least one of these must be there for anything to be assessed.
 SIGNAL_COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "distance")
-D_OUTPUTS = ("probability", "ls-score", "critic")
+# The sample measures whose pass is positive evidence for `stable` (one is enough; see conclude).
+SAMPLE_EVIDENCE = ("collapse.diversity", "collapse.modes", "collapse.mode_kl", "collapse.categories", "collapse.coverage",
+                   "progress.distance", "still_weak.precision", "still_weak.high_quality")
 
 
 def diagnose(
@@ -86,58 +102,96 @@ def diagnose(
         raise DataError(f"d_output must be one of {', '.join(D_OUTPUTS)}, got {ctx.d_output!r}")
     series = Series(df, th)
     findings: list[Finding] = []
-    for name, check in all_checks():
+    for name, label, check in all_checks():
+        if series.n < th.min_rows and label != DIVERGED:  # too few rows: only a non-finite value is decisive
+            findings.append(Finding(name, label, NOT_ASSESSABLE, None, None,
+                                    f"not assessable: needs at least {th.min_rows} logged steps (got {series.n})"))
+            continue
         try:
             findings.extend(check(series, ctx))
         except Exception as e:  # a crashing check is a ganlint bug: report it, never hide it as a pass
-            findings.append(Finding(name, "stable", ERROR, None, None, f"check crashed: {type(e).__name__}: {e}"))
-    return conclude(findings, ctx)
+            findings.append(Finding(name, label, ERROR, None, None, f"check crashed: {type(e).__name__}: {e}"))
+    return conclude(findings, ctx, needs=_needs(series, ctx))
 
 
-def conclude(findings: list[Finding], ctx: Context) -> Diagnosis:
-    """The Diagnosis from a list of findings: primary label by LABELS order, confidence, remedies."""
-    # The summary finding of each pathology carries the check's bare name (e.g. "collapse").
-    failing = {f.label: f for f in findings if f.status == FAIL and "." not in f.check}
-    failing.update({f.label: f for f in findings if f.status == FAIL and f.check == "divergence.non_finite"})
-    for f in findings:  # any failing divergence finding is a divergence
-        if f.status == FAIL and f.label == "diverged" and "diverged" not in failing:
-            failing["diverged"] = f
-    held = [label for label in LABELS if label in failing]
+def conclude(findings: list[Finding], ctx: Context, needs: list[str] | None = None) -> Diagnosis:
+    """The Diagnosis from a list of findings: the primary label by priority, confidence, remedies.
+
+    A label holds when its summary finding (the check's bare name, e.g. "collapse") fails, or for
+    diverged any failing divergence finding. With none, `stable` needs a passing sample measure
+    (SAMPLE_EVIDENCE); else the run is `inconclusive`, and `needs` (what to record to decide; the
+    engine derives it from the table, `ganlint check` passes its own) goes into the diagnosis.
+    """
+    failing: dict[str, Finding] = {}
+    for f in findings:
+        if f.status == FAIL and f.label in FAILURE_LABELS and ("." not in f.check or f.label == DIVERGED):
+            failing.setdefault(f.label, f)
+    held = [label for label in FAILURE_LABELS if label in failing]
+    onset_from_start = False
     if held:
         label = held[0]
         primary = failing[label]
         confidence = 0.55 + 0.4 * primary.severity + (0.05 if len(held) == 1 else 0.0)
-        onset_step = primary.onset_step
+        onset_step, onset_from_start = primary.onset_step, primary.onset_from_start
         summary = primary.message
+        findings = _label_first(findings, label)
     else:
-        label, onset_step = "stable", None
-        evidence = [f for f in findings if f.label in ("stable", "collapsed") and "." in f.check]
-        assessed = [f for f in evidence if f.status not in (NOT_ASSESSABLE, ERROR)]
-        passed = [f for f in assessed if f.status == PASS]
-        sample_based = [f for f in assessed if f.check.startswith(("collapse.", "progress.distance"))]
-        if not sample_based:
-            # D near 0.5 and calm losses alone never make a run convincingly stable.
-            confidence = 0.3
-            summary = "no pathology found, but there is no sample-based evidence (distance, diversity, modes): stable only by absence of failures"
-        else:
-            confidence = 0.5 + 0.45 * len(passed) / len(assessed)
-            warned = [f for f in assessed if f.status != PASS]
-            summary = "no pathology found"
-            if passed:
-                summary += "; " + "; ".join(f.message for f in passed[:3])
+        onset_step = None
+        evidence = [f for f in findings if f.check in SAMPLE_EVIDENCE and f.status not in (NOT_ASSESSABLE, ERROR)]
+        passed = [f for f in evidence if f.status == PASS]
+        if passed:
+            label = STABLE
+            confidence = 0.5 + 0.45 * len(passed) / len(evidence)
+            warned = [f for f in evidence if f.status != PASS]
+            summary = "no pathology found; " + "; ".join(f.message for f in passed[:3])
             if warned:
-                summary += ("; but " if passed else ", but ") + "; ".join(f.message for f in warned[:2])
-    if any(f.status == ERROR for f in findings):
+                summary += "; but " + "; ".join(f.message for f in warned[:2])
+        else:
+            label, confidence = INCONCLUSIVE, 0.0
+            summary = ("no pathology found, but no sample measure passed either: " +
+                       ("; ".join(f.message for f in evidence[:2]) if evidence else
+                        "nothing decisive was recorded (losses and D's outputs alone never show a healthy run)"))
+            needs = needs or ["samples: evaluation columns (distance, diversity, modes_covered, precision)"]
+    if label != INCONCLUSIVE and any(f.status == ERROR for f in findings):
         confidence *= 0.5
     return Diagnosis(
         label=label,
         confidence=float(min(confidence, 0.99)),
         onset_step=onset_step,
+        onset_from_start=onset_from_start,
         findings=findings,
         remedies=remedies_for(label, ctx.config),
         summary=summary,
-        other_labels=[x for x in LABELS if x in failing and x != label],
+        other_labels=[x for x in held if x != label],
+        needs=list(needs or []) if label == INCONCLUSIVE else [],
     )
+
+
+def _label_first(findings: list[Finding], label: str) -> list[Finding]:
+    """The findings with those behind the label first (its summary, then its failing measures), so that
+    the first failing finding a reader meets is the one the label rests on; the rest keep their order."""
+    def rank(f: Finding) -> int:
+        if f.label != label:
+            return 2
+        return 0 if "." not in f.check else 1 if f.status == FAIL else 2
+    return sorted(findings, key=rank)  # sorted is stable
+
+
+def _needs(s: Series, ctx: Context) -> list[str]:
+    """What to record to reach a verdict, from what the table lacks (for an inconclusive diagnosis)."""
+    out = []
+    if s.n < s.th.min_rows:
+        out.append(f"more steps: at least {s.th.min_rows} logged steps (the table has {s.n})")
+    if not any(s.has(c) for c in EVAL_COLUMNS):
+        out.append("samples: evaluation columns (distance, diversity, modes_covered, precision) from G's samples "
+                   "against real data; in your own loop, ganlint.Monitor(..., real=real_batch) with "
+                   "mon.step(..., fake=fake_batch) records them; for a saved model, `ganlint check CHECKPOINT --data ...`")
+    elif len(s.evals("distance")) < 2 and not any(len(s.evals(c)) >= 1 for c in ("diversity", "modes_covered", "precision")):
+        out.append("more evaluations of the samples (two or more)")
+    if not out:
+        out.append("sample measures that pass: the recorded ones are all borderline (see the warnings); "
+                   "a longer run or more evaluation samples")
+    return out
 
 
 def _infer_d_output(df: pd.DataFrame) -> str:

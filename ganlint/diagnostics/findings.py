@@ -29,7 +29,10 @@ class Finding:
         value: the measured value (None when not assessable).
         threshold: the threshold it was compared with.
         window: (first step, last step) the value was measured over, or None.
-        onset_step: where the condition began (fail/warn only), or None.
+        onset_step: the step from which the condition held to the end, on the measure's own steps
+            (fail/warn only), or None.
+        onset_from_start: the condition held from the measure's first step: the run was never healthy
+            by this measure (onset_step is then that first step, not a step where something changed).
         message: one sentence a person understands.
         severity: how far past its threshold the value is, 0 (at it) to 1 (far past); feeds confidence.
     """
@@ -43,6 +46,7 @@ class Finding:
     window: tuple[int, int] | None = None
     onset_step: int | None = None
     severity: float = 0.0
+    onset_from_start: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -57,7 +61,8 @@ class Finding:
         window = d.get("window")
         return cls(check=d["check"], label=d["label"], status=d["status"], value=d.get("value"),
                    threshold=d.get("threshold"), message=d["message"], window=tuple(window) if window else None,
-                   onset_step=d.get("onset_step"), severity=float(d.get("severity") or 0.0))
+                   onset_step=d.get("onset_step"), severity=float(d.get("severity") or 0.0),
+                   onset_from_start=bool(d.get("onset_from_start", False)))
 
 
 @dataclass(frozen=True)
@@ -73,12 +78,21 @@ class Diagnosis:
     other_labels: list[str] = field(default_factory=list)  # labels that also hold, lower in the order
     # What to record or provide to decide (inconclusive: never empty; otherwise what would sharpen it).
     needs: list[str] = field(default_factory=list)
+    onset_from_start: bool = False  # see Finding.onset_from_start
+
+    @property
+    def onset_text(self) -> str | None:
+        """The onset in words: "step N", "from the start (step N)", or None."""
+        if self.onset_step is None:
+            return None
+        return f"from the start (step {self.onset_step})" if self.onset_from_start else f"step {self.onset_step}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
             "confidence": round(self.confidence, 3),
             "onset_step": self.onset_step,
+            "onset_from_start": self.onset_from_start,
             "summary": self.summary,
             "other_labels": list(self.other_labels),
             "remedies": list(self.remedies),
@@ -92,4 +106,4 @@ class Diagnosis:
         return cls(label=d["label"], confidence=float(d["confidence"]), onset_step=d.get("onset_step"),
                    findings=[Finding.from_dict(f) for f in d.get("findings", [])], remedies=list(d.get("remedies", [])),
                    summary=d.get("summary", ""), other_labels=list(d.get("other_labels", [])),
-                   needs=list(d.get("needs", [])))
+                   needs=list(d.get("needs", [])), onset_from_start=bool(d.get("onset_from_start", False)))

@@ -1,4 +1,9 @@
-"""What to try for each label, most specific first, tailored to the run's config when it is known."""
+"""What to try for each label, most specific first, tailored to the run's config when it is known.
+
+The general remedies name the concept (a loss, a regulariser, a learning-rate ratio), because most runs
+are the user's own code. Only a run made by ganlint's trainer (its config.json holds the TrainConfig)
+gets remedies that name `ganlint train` flags, since only there do the flags exist.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,13 @@ GENERAL: dict[str, list[str]] = {
         "use a Wasserstein loss with gradient penalty (wgan-gp), or unrolled D updates",
         "strengthen D if it is much smaller than G; lower G's learning rate",
     ],
+    "still-weak": [
+        "train longer: the generator is still improving (watch the distance and the sample grids)",
+        "give G (and D) more capacity if the samples stop improving while still unrealistic",
+        "check the learning rates: Adam at 1e-4 to 2e-4 with beta1 0.5 is the usual start for both",
+    ],
     "stable": [],
+    "inconclusive": [],
 }
 
 
@@ -63,6 +74,9 @@ def remedies_for(label: str, config: dict[str, Any] | None) -> list[str]:
             specific.append("D judges one sample at a time: try --pack 2 or --minibatch-std")
         if cfg.get("d_width") and cfg.get("g_width") and cfg["d_width"] * 2 < cfg["g_width"]:
             specific.append(f"D is much narrower than G ({cfg['d_width']} vs {cfg['g_width']}): widen --d-width")
+    elif label == "still-weak":
+        if cfg.get("steps"):
+            specific.append(f"the run is {cfg['steps']} steps long: train longer (--steps), or resume it (--resume)")
     elif label == "diverged":
         lrs = [cfg[k] for k in ("lr_g", "lr_d") if cfg.get(k)]
         if lrs and max(lrs) > 1e-3:

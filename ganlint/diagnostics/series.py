@@ -44,7 +44,12 @@ class Series:
         self.late = slice(max(0, n - k_late), n)
 
     def has(self, col: str) -> bool:
+        """The column was logged: present with at least one value (NaN from start to end is absent)."""
         return col in self.df.columns and self.df[col].notna().any()
+
+    def has_finite(self, col: str) -> bool:
+        """The column holds at least one finite value."""
+        return col in self.df.columns and bool(np.isfinite(self.values(col)).any())
 
     def values(self, col: str) -> np.ndarray:
         return self.df[col].to_numpy(dtype=np.float64)
@@ -75,13 +80,25 @@ class Series:
 
 
 def onset(steps: np.ndarray, condition: np.ndarray) -> int | None:
-    """The first step from which `condition` holds until the end (None if it does not hold at the end)."""
+    """The first step from which `condition` holds until the end (None if it does not hold at the end).
+
+    `steps` are the measure's own steps (evaluation steps for a sample measure), so the onset is a step
+    where the measure was taken. When the condition held from the measure's first step, that step is
+    returned and `held_from_start` says so: the run was never healthy by that measure, which is not the
+    same as a failure that began at step 1.
+    """
     cond = np.asarray(condition, dtype=bool)
     if not len(cond) or not cond[-1]:
         return None
     false_idx = np.flatnonzero(~cond)
     start = 0 if not len(false_idx) else false_idx[-1] + 1
     return int(steps[start])
+
+
+def held_from_start(steps: np.ndarray, condition: np.ndarray) -> bool:
+    """Whether `condition` held at every one of the measure's steps (see `onset`)."""
+    cond = np.asarray(condition, dtype=bool)
+    return bool(len(cond)) and bool(cond.all())
 
 
 def first_step(steps: np.ndarray, condition: np.ndarray) -> int | None:

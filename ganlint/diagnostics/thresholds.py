@@ -20,6 +20,10 @@ class Thresholds:
     early_fraction: float = 0.10
     late_fraction: float = 0.25
     min_window_rows: int = 5
+    # Fewer logged steps than this cannot be judged (the early and late windows would overlap, and no
+    # trend or swing shows in a handful of rows): the verdict is inconclusive unless a value already
+    # turned non-finite, which needs no history.
+    min_rows: int = 20
 
     # -- diverged -----------------------------------------------------------------------------------
     # ganhacks: gradient norms above ~100 suggest explosion. A norm that is both above 100 and 1,000x
@@ -90,6 +94,21 @@ class Thresholds:
     category_coverage_warn: float = 0.8
     # How many evaluation rows the late verdict uses (their median).
     late_eval_rows: int = 3
+
+    # -- still-weak -------------------------------------------------------------------------------------
+    # Realism: the k-NN precision (share of fakes inside the real data's manifold; Kynkaanniemi et al.
+    # 2019, Naeem et al. 2020) and the high-quality share (mixtures: within 3 std of a centre; MNIST: a
+    # confident digit inside the manifold). Samples are realistic when one of them reaches
+    # `realism_precision`; not realistic when both stay below `realism_floor`; in between, realistic
+    # only when the distance to the data has also fallen to `progress_ratio` of its start. Calibrated on
+    # the quick suite, seeds 0-2, last evaluations: healthy ring8 runs (fakes wider than the modes' std
+    # 0.02) reach precision 0.13-0.55 with the distance at 10-33% of its start; healthy MNIST 0.76-0.85;
+    # ring8 stopped at 400 steps (a cloud over the ring) 0.003-0.008; the README's 300-step MNIST run
+    # (noise blobs) 0.02-0.18 from one evaluation to the next, its distance still at 83% of its start.
+    realism_precision: float = 0.3
+    realism_floor: float = 0.05
+    # "Still falling": the last evaluations' distance is below this share of the mid-run one.
+    still_falling: float = 0.9
 
     # -- stable (positive evidence) -----------------------------------------------------------------------
     # The distance fell to at most this share of its first evaluation.

@@ -3,6 +3,12 @@
 Judged from the evaluation columns (samples), never from D: a collapsed G can keep D(x) at 0.5.
 Each measure is a finding of its own; any failing one makes the run collapsed, because each alone
 is proof (a diversity ratio of 0.1 is collapse however the modes are counted).
+
+Mode measures (modes covered, mode KL, k-NN coverage) decide only on realistic samples
+(ganlint.diagnostics.checks.realism.realistic): a classifier files noise under one digit, and a blob
+of fakes near the origin of ring8 belongs to no mode, which is a generator that has not learned yet
+(still-weak), not one that learned too few modes. Their failure then becomes a warning that says so.
+The diversity ratio needs no realism: samples that are all alike are collapsed, realistic or not.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import numpy as np
 
 from ganlint.diagnostics.checks import any_of, linear_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, WARN, Finding
-from ganlint.diagnostics.series import Context, Series, onset
+from ganlint.diagnostics.checks.realism import realistic
+from ganlint.diagnostics.series import Context, Series, held_from_start, onset
 
 LABEL = "collapsed"
 
@@ -29,9 +36,22 @@ def check(s: Series, ctx: Context) -> list[Finding]:
              "share of categories kept (worst column)"),
     ]
     findings.append(_coverage(s, mode_based=any(f.status not in (NOT_ASSESSABLE, "error") for f in findings[1:])))
+    if realistic(s) is False:
+        findings = [_not_decisive(f) if f.check in MODE_MEASURES else f for f in findings]
     findings.append(any_of("collapse", LABEL, findings, "evaluation columns (diversity, modes_covered, mode_kl, coverage)",
                            "samples are as varied as the data"))
     return findings
+
+
+MODE_MEASURES = ("collapse.modes", "collapse.mode_kl", "collapse.coverage")
+
+
+def _not_decisive(f: Finding) -> Finding:
+    if f.status != FAIL:
+        return f
+    return Finding(f.check, LABEL, WARN, f.value, f.threshold,
+                   f"{f.message}; not decisive: the samples are not realistic yet (see still_weak), so their "
+                   "modes mean little", window=f.window)
 
 
 def _late(s: Series, col: str) -> tuple[float, tuple[int, int], np.ndarray, np.ndarray] | None:
@@ -50,7 +70,8 @@ def _low(name: str, s: Series, col: str, fail: float, warn: float, what: str) ->
     value, window, steps, values = got
     if value <= fail:
         return Finding(name, LABEL, FAIL, value, fail, f"{what} is {value:.3g} (collapse below {fail:g})", window=window,
-                       onset_step=onset(steps, values <= fail), severity=linear_severity(-value, -fail, 0.0))
+                       onset_step=onset(steps, values <= fail), severity=linear_severity(-value, -fail, 0.0),
+                       onset_from_start=held_from_start(steps, values <= fail))
     if value <= warn:
         return Finding(name, LABEL, WARN, value, warn, f"{what} is low: {value:.3g}", window=window)
     return Finding(name, LABEL, PASS, value, warn, f"{what} is {value:.3g}", window=window)
@@ -85,7 +106,8 @@ def _modes(s: Series, ctx: Context) -> Finding:
     if share < th.modes_fail:
         return Finding(name, LABEL, FAIL, share, th.modes_fail, msg, window=window,
                        onset_step=onset(steps, values / ctx.num_modes < th.modes_fail),
-                       severity=linear_severity(-share, -th.modes_fail, -1.0 / ctx.num_modes))
+                       severity=linear_severity(-share, -th.modes_fail, -1.0 / ctx.num_modes),
+                       onset_from_start=held_from_start(steps, values / ctx.num_modes < th.modes_fail))
     status = WARN if share < th.modes_warn else PASS
     return Finding(name, LABEL, status, share, th.modes_warn, msg, window=window)
 
@@ -105,6 +127,7 @@ def _mode_kl(s: Series, ctx: Context) -> Finding:
     if share >= th.mode_kl_fail:
         return Finding(name, LABEL, FAIL, share, th.mode_kl_fail, msg, window=window,
                        onset_step=onset(steps, values / math.log(ctx.num_modes) >= th.mode_kl_fail),
-                       severity=linear_severity(share, th.mode_kl_fail, 1.0))
+                       severity=linear_severity(share, th.mode_kl_fail, 1.0),
+                       onset_from_start=held_from_start(steps, values / math.log(ctx.num_modes) >= th.mode_kl_fail))
     status = WARN if share >= th.mode_kl_warn else PASS
     return Finding(name, LABEL, status, share, th.mode_kl_warn, msg, window=window)

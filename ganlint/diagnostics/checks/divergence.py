@@ -14,49 +14,58 @@ CORE = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "f
 
 
 def check(s: Series, ctx: Context) -> list[Finding]:
+    if s.n < s.th.min_rows:  # a NaN needs no history; explosions are judged on early vs late windows
+        why = f"at least {s.th.min_rows} logged steps (got {s.n})"
+        return [_non_finite(s), not_assessable("divergence.grad_norm_g", LABEL, why),
+                not_assessable("divergence.grad_norm_d", LABEL, why), not_assessable("divergence.outputs", LABEL, why)]
     return [_non_finite(s), *_exploding_norms(s), _exploding_outputs(s)]
 
 
 def _non_finite(s: Series) -> Finding:
-    """Infinite values anywhere, or NaN where a value was due.
+    """A value that became non-finite after the column had been finite: an infinity anywhere after that,
+    or a NaN where a value was due.
 
-    In ganlint's own telemetry schema every step column is recorded at every step, so any NaN there
-    is a divergence. In other logs a NaN followed by finite values is a gap (Lightning writes D's and
-    G's metrics on different rows), so only NaN from which a column never recovers counts there.
+    Absent is not broken: a column that is missing, or NaN from its first row to its last, was never
+    logged (a Monitor without opt_d, a log of losses only) and says nothing; the check then rests on
+    the columns that were logged. A run whose every logged value is NaN from the start gives no finite
+    value to depart from: that is not assessable (the engine says inconclusive), not a divergence.
+
+    In ganlint's own telemetry schema every step column is recorded at every step, so a NaN after a
+    column's first finite value is a divergence. In other logs a NaN followed by finite values is a gap
+    (Lightning writes D's and G's metrics on different rows), so only NaN from which a column never
+    recovers counts there, and one column missing on the last row alone is a gap too.
     """
-    if set(STEP_COLUMNS) <= set(s.df.columns):
-        cols = [c for c in CORE if c in s.df.columns]
-        bad = ~np.isfinite(s.df[cols].to_numpy(dtype=np.float64))
-        step = first_step(s.steps, bad.any(axis=1))
-        if step is None:
-            return Finding("divergence.non_finite", LABEL, PASS, 0.0, 0.0, "all recorded values are finite")
-        which = [c for c, col_bad in zip(cols, bad.any(axis=0), strict=True) if col_bad]
-        return Finding("divergence.non_finite", LABEL, FAIL, float(len(which)), 0.0,
-                       f"non-finite values (NaN or inf) in {', '.join(which)}, from step {step}",
-                       window=(step, int(s.steps[-1])), onset_step=step, severity=1.0)
-    cols = [c for c in CORE if s.has(c)]
+    name = "divergence.non_finite"
+    cols = [c for c in CORE if s.has_finite(c)]
     if not cols:
-        return not_assessable("divergence.non_finite", LABEL, "loss or gradient columns")
+        return not_assessable(name, LABEL, "a loss, D-output or gradient column with a finite value")
+    own_schema = set(STEP_COLUMNS) <= set(s.df.columns)
     onsets: dict[str, int] = {}
     trailing: dict[str, int] = {}  # column -> rows of NaN at the end
     for c in cols:
         v = s.values(c)
-        inf_step = first_step(s.steps, np.isinf(v))
+        finite = np.isfinite(v)
+        after = np.arange(len(v)) > np.flatnonzero(finite)[0]  # rows after the column's first finite value
+        inf_step = first_step(s.steps, np.isinf(v) & after)
         if inf_step is not None:
             onsets[c] = inf_step
-        last_finite = np.flatnonzero(np.isfinite(v))[-1]
+        if own_schema:
+            nan_step = first_step(s.steps, ~finite & after)
+            if nan_step is not None:
+                onsets[c] = min(onsets.get(c, nan_step), nan_step)
+            continue
+        last_finite = np.flatnonzero(finite)[-1]
         if last_finite + 1 < len(v):
             trailing[c] = len(v) - last_finite - 1
-    # One column missing on the last row alone is a gap; several, or several rows, is a divergence.
     if len(trailing) >= 2 or any(n >= 2 for n in trailing.values()):
         for c, n in trailing.items():
             onsets[c] = min(onsets.get(c, np.iinfo(np.int64).max), int(s.steps[-n]))
     if not onsets:
-        return Finding("divergence.non_finite", LABEL, PASS, 0.0, 0.0, "all recorded values are finite")
+        return Finding(name, LABEL, PASS, 0.0, 0.0, f"all logged values are finite ({', '.join(cols)})")
     step = min(onsets.values())
     which = ", ".join(sorted(onsets, key=onsets.get))
-    return Finding("divergence.non_finite", LABEL, FAIL, float(len(onsets)), 0.0,
-                   f"non-finite values (NaN or inf) in {which}, from step {step}",
+    return Finding(name, LABEL, FAIL, float(len(onsets)), 0.0,
+                   f"non-finite values (NaN or inf) in {which}, from step {step}, after finite values",
                    window=(step, int(s.steps[-1])), onset_step=step, severity=1.0)
 
 

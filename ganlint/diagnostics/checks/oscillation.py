@@ -16,7 +16,16 @@ import numpy as np
 
 from ganlint.diagnostics.checks import any_of, linear_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
-from ganlint.diagnostics.series import Context, Series, autocorrelation, dominant_period, second_peak, swing
+from ganlint.diagnostics.series import (
+    Context,
+    Series,
+    autocorrelation,
+    dominant_period,
+    held_from_start,
+    onset,
+    second_peak,
+    swing,
+)
 
 LABEL = "oscillating"
 MIN_ROWS = 24  # fewer rows than this in the second half cannot show a cycle
@@ -51,15 +60,29 @@ def _judge(s: Series, name: str, what: str, steps: np.ndarray, x: np.ndarray, am
     periodic = peak >= s.th.acf_peak
     if amp >= amp_threshold and periodic and sustained:
         period = f", period ~{period_rows * row_step:.0f} steps" if period_rows else ""
+        start, from_start = _swing_onset(steps, x, period_rows, amp_threshold)
         return Finding(name, LABEL, FAIL, amp, amp_threshold,
                        f"{what} keeps swinging by +/-{amp:.3g}{unit} (autocorrelation peak {peak:.2f}{period}) without settling",
-                       window=window, onset_step=window[0],
+                       window=window, onset_step=start if start is not None else window[0], onset_from_start=from_start,
                        severity=linear_severity(amp / amp_threshold, 1.0, 4.0))
     if amp >= amp_threshold:
         why = "not periodic" if not periodic else "dying down"
         return Finding(name, LABEL, WARN, amp, amp_threshold,
                        f"{what} swings by +/-{amp:.3g}{unit} in the second half, but {why}", window=window)
     return Finding(name, LABEL, PASS, amp, amp_threshold, f"{what} is steady (swing +/-{amp:.3g}{unit})", window=window)
+
+
+def _swing_onset(steps: np.ndarray, x: np.ndarray, period_rows: float | None, threshold: float) -> tuple[int | None, bool]:
+    """Where the swinging began: the series cut into chunks of two periods (else an eighth of it), the
+    first chunk from which every chunk swings past the threshold (the last chunk, often cut short, may
+    swing less; it is left out). (None, False) when no such run of chunks reaches the end."""
+    size = max(8, int(round(2 * period_rows))) if period_rows else max(8, len(x) // 8)
+    starts = np.arange(0, len(x) - size + 1, size)
+    if len(starts) < 2:
+        return None, False
+    swinging = np.array([swing(x[i : i + size]) >= threshold for i in starts])
+    chunk_steps = steps[starts]
+    return onset(chunk_steps, swinging), held_from_start(chunk_steps, swinging)
 
 
 def _per_step(s: Series, col: str, what: str, scale: float, threshold: float, unit: str = "") -> Finding:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ganlint.diagnostics.checks import log_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, WARN, Finding
-from ganlint.diagnostics.series import Context, Series
+from ganlint.diagnostics.series import Context, Series, held_from_start, onset
 
 LABEL = "stalled"
 
@@ -25,7 +25,7 @@ def check(s: Series, ctx: Context) -> list[Finding]:
             "stall", LABEL, FAIL, ratio_g.value, ratio_g.threshold,
             f"G's updates are {ratio_g.value:.2g} of its weights per step (far below ~1e-3) and "
             + ("the samples get no closer to the data" if progress.status == FAIL else "progress could not be measured"),
-            window=ratio_g.window, onset_step=int(s.steps[0]),
+            window=ratio_g.window, onset_step=ratio_g.onset_step, onset_from_start=ratio_g.onset_from_start,
             severity=ratio_g.severity if progress.status == FAIL else 0.5 * ratio_g.severity))
     elif ratio_g.status == NOT_ASSESSABLE:
         findings.append(not_assessable("stall", LABEL, "update_ratio_g"))
@@ -44,9 +44,18 @@ def _ratio(s: Series, col: str, who: str) -> Finding:
         return not_assessable(name, LABEL, col)
     late = s.median(col, s.late)
     status = FAIL if late <= th.update_ratio_fail else WARN if late <= th.update_ratio_warn else PASS
+    start, from_start = None, False
+    if status == FAIL:
+        # On the ratio's own rows (the Monitor measures every 10th step), smoothed over ~5% of them: the
+        # step from which the ratio stayed below the threshold.
+        rows = s.df[["step", col]].dropna()
+        low = rows[col].rolling(max(3, len(rows) // 20), min_periods=1).median().to_numpy() <= th.update_ratio_fail
+        steps = rows["step"].to_numpy()
+        start, from_start = onset(steps, low), held_from_start(steps, low)
     return Finding(name, LABEL, status, late, th.update_ratio_fail,
                    f"{who}'s update/weight ratio: late median {late:.2g} per step (healthy ~1e-3)",
-                   window=s.span(s.late), severity=log_severity(late, th.update_ratio_fail, 2))
+                   window=s.span(s.late), severity=log_severity(late, th.update_ratio_fail, 2),
+                   onset_step=start, onset_from_start=from_start)
 
 
 def _no_progress(s: Series) -> Finding:

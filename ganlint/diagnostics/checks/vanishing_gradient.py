@@ -12,7 +12,7 @@ import numpy as np
 
 from ganlint.diagnostics.checks import linear_severity, log_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
-from ganlint.diagnostics.series import Context, Series, onset
+from ganlint.diagnostics.series import Context, Series, held_from_start, onset
 
 LABEL = "vanishing-gradient"
 
@@ -27,13 +27,14 @@ def check(s: Series, ctx: Context) -> list[Finding]:
         findings.append(Finding(
             "vanishing_gradient", LABEL, status, grad.value, grad.threshold,
             f"D overpowers G and G's gradient fell to {grad.value:.2g}x its early value: G gets little signal",
-            window=grad.window, onset_step=dom.onset_step, severity=max(grad.severity, 0.5 * dom.severity)))
+            window=grad.window, onset_step=dom.onset_step, onset_from_start=dom.onset_from_start,
+            severity=max(grad.severity, 0.5 * dom.severity)))
     elif dom.status == FAIL and grad.status == "not-assessable" and dom.severity >= 1.0:
         # No gradient norms (a bare log): only a fully saturated D is taken as proof.
         findings.append(Finding(
             "vanishing_gradient", LABEL, FAIL, dom.value, dom.threshold,
             "D is saturated (D(x) ~1, D(G(z)) ~0); gradient norms were not recorded to confirm the collapse",
-            window=dom.window, onset_step=dom.onset_step, severity=0.3))
+            window=dom.window, onset_step=dom.onset_step, onset_from_start=dom.onset_from_start, severity=0.3))
     else:
         findings.append(Finding("vanishing_gradient", LABEL, PASS, grad.value, grad.threshold,
                                 "G keeps a useful gradient" if dom.status != FAIL else
@@ -53,21 +54,23 @@ def _dominance(s: Series, ctx: Context) -> Finding:
         late = float(np.nanmedian(gap[s.late]))
         runaway = late > th.critic_gap_min and late > th.critic_gap_growth * max(early, 1e-12)
         if runaway:
-            step = onset(s.steps, gap > max(th.critic_gap_min, th.critic_gap_growth * early))
+            cond = gap > max(th.critic_gap_min, th.critic_gap_growth * early)
             return Finding(name, LABEL, FAIL, late, th.critic_gap_min,
                            f"the critic gap E[f(x)] - E[f(G(z))] ran away to {late:.3g} ({late / max(early, 1e-12):.3g}x its early value)",
-                           window=s.span(s.late), onset_step=step,
+                           window=s.span(s.late), onset_step=onset(s.steps, cond),
+                           onset_from_start=held_from_start(s.steps, cond),
                            severity=linear_severity(np.log10(late / max(early, 1e-12)), 1, 4))
         return Finding(name, LABEL, PASS, late, th.critic_gap_min, f"the critic gap stays bounded ({late:.3g})",
                        window=s.span(s.late))
     real, fake = s.median("d_real", s.late), s.median("d_fake", s.late)
     if real >= th.dominance_real and fake <= th.dominance_fake:
         sm_r, sm_f = s.smoothed("d_real"), s.smoothed("d_fake")
-        step = onset(s.steps, (sm_r >= th.dominance_real) & (sm_f <= th.dominance_fake))
+        cond = (sm_r >= th.dominance_real) & (sm_f <= th.dominance_fake)
         saturated = fake <= th.saturated_fake and real >= th.saturated_real
         return Finding(name, LABEL, FAIL, fake, th.dominance_fake,
                        f"D overpowers G: late D(x) {real:.3f}, D(G(z)) {fake:.2g}",
-                       window=s.span(s.late), onset_step=step,
+                       window=s.span(s.late), onset_step=onset(s.steps, cond),
+                       onset_from_start=held_from_start(s.steps, cond),
                        severity=1.0 if saturated else log_severity(fake, th.dominance_fake))
     return Finding(name, LABEL, PASS, fake, th.dominance_fake,
                    f"D does not overpower G (late D(x) {real:.3f}, D(G(z)) {fake:.3f})", window=s.span(s.late))
