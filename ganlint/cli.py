@@ -1,8 +1,10 @@
 """The `ganlint` command line: parses, calls the library, prints. No logic of its own.
 
 stdout carries results (text or --format json); stderr carries progress and errors.
-Exit codes: 0 success (for diagnose: the run is stable), 1 diagnose found a pathology, 2 usage or input
-error (one line on stderr, never a traceback), 130 interrupted.
+Exit codes: 0 success (for diagnose and check: the gate passes), 1 the gate fails (a failure label,
+ganlint.vocabulary.FAILURE_LABELS), 2 usage or input error (one line on stderr, never a traceback),
+3 inconclusive (nothing decisive could be judged, and the gate does not pass on no evidence; for check
+also: nothing could be checked), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ganlint.errors import GanlintError
+from ganlint.vocabulary import D_OUTPUTS, D_RETURNS, FAILURE_LABELS, INCONCLUSIVE, LABELS, PASSING_LABEL
 
 EXIT_OK = 0
 EXIT_FAILING = 1
@@ -28,6 +31,13 @@ EXIT_INTERRUPTED = 130
 # past these a typo (an extra zero) would start thousands of processes or runs.
 MAX_JOBS = 256
 MAX_SEEDS = 1000
+# --fail-on's help, shared by diagnose and check (the items are ganlint.gating.policy's; the default is its
+# DEFAULT_POLICY.to_spec(), which tests/test_cli.py compares with this text).
+DEFAULT_FAIL_ON = f"any,{INCONCLUSIVE},error"
+FAIL_ON_HELP = (f"what fails the gate, comma-separated: failure labels ({', '.join(FAILURE_LABELS)}) or 'any' (all of "
+                f"them) exit 1; '{INCONCLUSIVE}' exits 3 when nothing decisive could be judged (leave it out to let "
+                f"such a run pass); 'warn' or 'fail' (also failing on those findings), 'error' (crashed checks), "
+                f"'none' (report only) [default: {DEFAULT_FAIL_ON}]")
 
 
 def _field_type(cls: type, name: str) -> type:
@@ -118,13 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("diagnose", help="label a run from its telemetry or training log (run folder, table, "
                        "Lightning, Hugging Face or TensorBoard log)",
-                       description="Label a run stable, oscillating, collapsed, vanishing-gradient, stalled or diverged, "
-                       "with the findings behind the label and remedies. Reads a ganlint run folder or telemetry table, "
+                       description=f"Label a run {', '.join(LABELS)}, with the findings behind the label, remedies "
+                       "and what to record to decide. Reads a ganlint run folder or telemetry table, "
                        "or your own training log: a CSV/JSONL table, Lightning's metrics.csv, Hugging Face's "
                        "trainer_state.json, a TensorBoard event folder (pip install 'ganlint[tensorboard]'); its "
-                       "columns are recognised by their names, or named with --map. Exit code 0 when stable, 1 for "
-                       "any other label (see --fail-on), 2 for bad input. Defaults (map, fail_on, format) can be set "
-                       "in [tool.ganlint] of pyproject.toml; the command line wins.")
+                       f"columns are recognised by their names, or named with --map. Exit code 0 when {PASSING_LABEL}, "
+                       f"1 for a failure label, 3 when {INCONCLUSIVE} (see --fail-on), 2 for bad input. Defaults (map, "
+                       "fail_on, format) can be set in [tool.ganlint] of pyproject.toml; the command line wins.")
     p.add_argument("path", metavar="RUN_DIR_OR_LOG",
                    help="a ganlint run folder, a .csv/.parquet/.jsonl table, a Lightning metrics.csv, a Hugging Face "
                    "trainer_state.json (or its checkpoint folder), or a TensorBoard events file or folder")
@@ -134,10 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "columns not named are recognised by their names)")
     p.add_argument("--format", choices=("text", "json", "junit", "github"), default=None,
                    help="result format on stdout [default: text]")
-    p.add_argument("--fail-on", metavar="SPEC", default=None,
-                   help="what exits 1: labels, 'any' (every label but stable), 'warn', 'none' [default: any, plus crashed checks]")
-    p.add_argument("--d-output", choices=("probability", "ls-score", "critic"), default=None,
-                   help="how d_real/d_fake read (default: from the run's config, else inferred from their range)")
+    p.add_argument("--fail-on", metavar="SPEC", default=None, help=FAIL_ON_HELP)
+    p.add_argument("--d-output", choices=D_OUTPUTS, default=None,
+                   help="how d_real/d_fake read (a D returning logits is recorded as their sigmoid: probability) "
+                   "[default: from the run's config, else inferred from their range]")
     p.add_argument("--num-modes", type=int, default=None, help="known modes of the data (default: from the run's config)")
     p.add_argument("--all", action="store_true", help="text format: list passing findings too")
     p.add_argument("--report", nargs="?", const="", default=None, metavar="DIR",
@@ -165,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Load a checkpoint safely (ganlint run folder; state_dict .pt/.pth/.safetensors with "
                        "--generator/--discriminator factories; torch.export .pt2; TorchScript), draw samples from G, "
                        "and judge them (and D) with the engine's checks. Exit codes: 0 healthy, 1 the --fail-on gate "
-                       "fails, 2 usage, load or internal error, 3 nothing could be checked. Defaults can be set in "
+                       f"fails, 2 usage, load or internal error, 3 {INCONCLUSIVE} (nothing decisive could be judged, "
+                       "or nothing could be checked at all). Defaults can be set in "
                        "[tool.ganlint] of pyproject.toml; the command line wins.")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder or a checkpoint file")
     g = p.add_argument_group("loading")
@@ -188,12 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "Lightning metrics.csv) or a folder of checkpoints; needed to judge oscillation and stalling")
     g.add_argument("--samples", type=int, help="samples drawn from G [default: 10000]")
     g.add_argument("--seed", type=int, help="seed for the latent samples [default: 0]")
-    g.add_argument("--d-output", choices=("probability", "logit", "critic"),
-                   help="what D returns [default: probability when all outputs lie in [0, 1], else logit]")
+    g.add_argument("--d-output", choices=D_RETURNS,
+                   help="what D returns: logit (BCE with logits), probability (a sigmoid D), ls-score (least-squares "
+                   "GAN) or critic (Wasserstein, hinge); ls-score and critic scores have no saturation point "
+                   "[default: a ganlint run's own; else probability when all outputs lie in [0, 1], else logit]")
     g.add_argument("--device", help="cpu, cuda or cuda:N [default: cpu]")
     g = p.add_argument_group("gating and output")
-    g.add_argument("--fail-on", metavar="SPEC", help="what fails the check: labels (collapsed,vanishing-gradient,...), "
-                   "'any' (every label but stable), 'warn' (also warnings), 'none' [default: any, plus crashed checks]")
+    g.add_argument("--fail-on", metavar="SPEC", help=FAIL_ON_HELP)
     g.add_argument("--format", choices=("text", "json", "junit", "github"), help="result format on stdout [default: text]")
     g.add_argument("--config", metavar="PYPROJECT", help="read [tool.ganlint] from this file [default: the nearest pyproject.toml]")
     g.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
@@ -365,12 +377,13 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {} if args.no_config else load_settings(Path(args.config) if args.config else None)
 
 
-def _emit(fmt: str, d, policy, *, meta: dict[str, Any], name: str, title: str, text: str) -> None:
+def _emit(fmt: str, d, policy, *, meta: dict[str, Any], name: str, title: str, text: str,
+          exit_code: int | None = None) -> None:
     """A gated diagnosis on stdout in the chosen format (github also appends to $GITHUB_STEP_SUMMARY)."""
     from ganlint.gating import append_step_summary, github_step_summary, to_github, to_json, to_junit
 
     if fmt == "json":
-        print(to_json(d, gate=policy, meta=meta))
+        print(to_json(d, gate=policy, meta=meta, exit_code=exit_code))
     elif fmt == "junit":
         print(to_junit(d, gate=policy, name=name))
     elif fmt == "github":
@@ -406,7 +419,22 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     text = format_diagnosis(d, show_all=args.all) + (f"\nreport: {page}" if page else "")
     _emit(fmt, d, policy, meta={"source": str(args.path), **({"report": str(page)} if page else {})},
           name=f"ganlint diagnose {args.path}", title="ganlint", text=text)
-    return EXIT_FAILING if policy.fails(d) else EXIT_OK
+    return _gate_exit(d, policy)
+
+
+def _gate_exit(d, policy) -> int:
+    """The gate's exit code (FailPolicy.exit_code: 0, 1 or 3), with a line on stderr when the verdict is
+    inconclusive: that it failed the gate for want of evidence, or that the gate let it pass without any."""
+    code = policy.exit_code(d)
+    needs = f"; to decide, record: {'; '.join(d.needs)}" if d.needs else ""
+    if code == EXIT_NOTHING:
+        print(f"ganlint: {INCONCLUSIVE} (exit {EXIT_NOTHING}): no failure was found, but nothing showed the run "
+              f"healthy either{needs}. To let such a run pass, leave {INCONCLUSIVE} out of --fail-on "
+              f"(e.g. --fail-on any,error)", file=sys.stderr)
+    elif policy.passed_without_evidence(d):
+        print(f"ganlint: warning: the gate passed without evidence: the verdict is {INCONCLUSIVE} and "
+              f"--fail-on {policy.to_spec()} lets it through{needs}", file=sys.stderr)
+    return code
 
 
 def _diagnose_report(path, out: str, telemetry, d):
@@ -465,11 +493,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     meta = {"source": str(result.source), "kind": result.kind, "samples": result.samples, "skipped": result.skipped,
             "notes": result.notes, "metrics": result.to_dict()["metrics"], "class_histogram": result.class_histogram}
     _emit(fmt, d, policy, meta=meta, name=f"ganlint check {result.source.name}", title=f"ganlint {result.source.name}",
-          text=format_check(result, policy))
-    if not result.checked:
-        print("ganlint: nothing could be checked (see skipped)", file=sys.stderr)
+          text=format_check(result, policy), exit_code=result.exit_code)
+    if not result.checked:  # exit 3 whatever the gate: not one check could run on this checkpoint
+        print(f"ganlint: nothing could be checked (see skipped); exit {EXIT_NOTHING}", file=sys.stderr)
         return EXIT_NOTHING
-    return EXIT_FAILING if policy.fails(d) else EXIT_OK
+    return _gate_exit(d, policy)
 
 
 def format_check(result, policy) -> str:
@@ -485,7 +513,9 @@ def format_check(result, policy) -> str:
         lines.append("classes:  " + " ".join(f"{i}:{c}" for i, c in enumerate(result.class_histogram)))
     lines += [f"skipped:  {s}" for s in result.skipped]
     lines += [f"note:     {n}" for n in result.notes]
-    verdict = "FAIL" if policy.fails(result.diagnosis) else "pass"
+    verdict = {EXIT_FAILING: "FAIL", EXIT_NOTHING: INCONCLUSIVE.upper()}.get(policy.exit_code(result.diagnosis), "pass")
+    if policy.passed_without_evidence(result.diagnosis):
+        verdict = f"pass (without evidence: {INCONCLUSIVE})"
     lines.append(f"gate ({policy.to_spec()}): {verdict}")
     lines += [f"  {r}" for r in policy.reasons(result.diagnosis)]
     return "\n".join(lines)
@@ -534,14 +564,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def format_diagnosis(d, show_all: bool = False) -> str:
-    """The text form of a Diagnosis: label line, summary, findings (failing first), remedies."""
+    """The text form of a Diagnosis: label line, summary, what to record to decide (or to be surer),
+    findings (failing first), remedies."""
+    from ganlint.vocabulary import ERROR, FAIL, NOT_ASSESSABLE, PASS, WARN
+
     onset = f", onset at step {d.onset_step}" if d.onset_step is not None else ""
     lines = [f"label: {d.label} (confidence {d.confidence:.2f}{onset})", f"  {d.summary}"]
     if d.other_labels:
         lines.append(f"  also holds: {', '.join(d.other_labels)}")
-    order = {"fail": 0, "error": 1, "warn": 2, "not-assessable": 3, "pass": 4}
-    shown = [f for f in d.findings if show_all or f.status != "pass"]
-    lines.append("findings:" if shown else "findings: all checks pass")
+    if d.needs:
+        lines.append(f"  {'to decide' if d.label == INCONCLUSIVE else 'to be surer'}, record:")
+        lines.extend(f"    - {n}" for n in d.needs)
+    order = {FAIL: 0, ERROR: 1, WARN: 2, NOT_ASSESSABLE: 3, PASS: 4}
+    shown = [f for f in d.findings if show_all or f.status != PASS]
+    lines.append("findings:" if shown else ("findings: all checks pass" if d.findings else "findings: no check ran"))
     for f in sorted(shown, key=lambda f: order.get(f.status, 9)):
         value = "" if f.value is None else f"  [{_num(f.value)} vs {_num(f.threshold)}]"
         window = f"  steps {f.window[0]}-{f.window[1]}" if f.window else ""

@@ -5,8 +5,13 @@
                                discriminator="mypkg.models:Discriminator", data="mnist")
         assert result.healthy
 
-When such a test fails, its report gets a "ganlint" section: the label, why the gate failed, every
-failing or warning finding and what was skipped. Defaults come from the `--ganlint-*` options, then
+`result.healthy` is False when the gate fails the checkpoint, including when its verdict is inconclusive
+(nothing decisive could be judged: the default gate never passes on no evidence); `result.exit_code` is
+what `ganlint check` would exit with (0 passes, 1 fails, 3 inconclusive), so a test can tell them apart.
+
+When such a test fails, its report gets a "ganlint" section: the gate's verdict, the label, why the gate
+failed (for an inconclusive verdict: what to record to decide), every failing or warning finding and
+what was skipped. Defaults come from the `--ganlint-*` options, then
 `[tool.ganlint]` in pyproject.toml; arguments to `ganlint_check` win over both.
 
 The plugin imports nothing heavy at start-up (torch loads only when a test calls the fixture), so it
@@ -23,7 +28,8 @@ RESULTS = pytest.StashKey[list]()
 OPTIONS = {  # option -> (dest, type, help)
     "--ganlint-samples": ("ganlint_samples", int, "samples drawn from G per check [default: 10000]"),
     "--ganlint-data": ("ganlint_data", str, "real data for the checks: a dataset name, an image folder or a tensor file"),
-    "--ganlint-fail-on": ("ganlint_fail_on", str, "what makes a check unhealthy (see ganlint check --help) [default: any]"),
+    "--ganlint-fail-on": ("ganlint_fail_on", str, "what makes a check unhealthy, as ganlint check --fail-on (see its "
+                          "--help) [default: every failure label and an inconclusive verdict, plus crashed checks]"),
     "--ganlint-device": ("ganlint_device", str, "device for the checks [default: cpu]"),
     "--ganlint-seed": ("ganlint_seed", int, "seed of the latent samples [default: 0]"),
 }
@@ -84,4 +90,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = outcome.get_result()
     results = item.stash.get(RESULTS, None)
     if report.when == "call" and report.failed and results:
-        report.sections.append(("ganlint", "\n\n".join(r.explain() for r in results)))
+        from ganlint.gating.formats import gate_verdict  # torch is loaded by now: the fixture ran a check
+
+        def head(r) -> str:
+            verdict = gate_verdict(r.diagnosis, r.policy) if r.checked else "inconclusive: nothing could be checked"
+            return f"gate {verdict} (exit {r.exit_code})"
+
+        report.sections.append(("ganlint", "\n\n".join(f"{head(r)}: {r.explain()}" for r in results)))

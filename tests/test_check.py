@@ -86,7 +86,9 @@ def test_without_data_says_what_was_skipped(ckpts):
     r = check(ckpts["healthy"], **FACTORIES)
     assert any("need real data" in s for s in r.skipped)
     assert any("D(x)" in s for s in r.skipped)
-    assert r.label == "stable" and r.diagnosis.confidence <= 0.3  # no sample-based evidence: stable only by absence
+    # No sample-based evidence: no failure either, so inconclusive (never a pass), naming what would decide it.
+    assert r.label == "inconclusive" and not r.healthy and r.exit_code == 3, r.explain()
+    assert r.diagnosis.needs
 
 
 def test_generator_that_ignores_z_is_collapsed_without_data(ckpts, tmp_path):
@@ -138,6 +140,12 @@ def test_history_from_a_folder_of_checkpoints(ckpts, tmp_path):
         shutil.copy(ckpts["collapsed"], folder / f"ckpt_{step}.pt")
     r = check(ckpts["collapsed"], **FACTORIES, data="ring8", history=folder, samples=500)
     assert any("3 rows" in n and "steps 1000-3000" in n for n in r.notes)
+    # Three rows are read, but the engine judges no time series from so few: the note says so.
+    assert any("at least 20" in n for n in r.notes), r.notes
+    for step in range(4000, 21000, 1000):
+        shutil.copy(ckpts["collapsed"], folder / f"ckpt_{step}.pt")
+    r = check(ckpts["collapsed"], **FACTORIES, data="ring8", history=folder, samples=200)
+    assert any("20 rows" in n and "steps 1000-20000" in n for n in r.notes)
     assert any(f.check == "history:collapse" and f.status == "fail" for f in r.diagnosis.findings)
 
 
@@ -146,6 +154,54 @@ def test_run_folder_uses_its_own_dataset(train_tiny):
     r = check(run.out_dir, samples=500)
     assert r.kind == "run-folder" and "distance" in r.metrics and math.isfinite(r.metrics["distance"])
     assert "d_real" in r.metrics  # ganlint's own D is rebuilt from the run folder
+
+
+def test_ls_run_folder_is_read_as_ls_scores(train_tiny):
+    """A ganlint LSGAN run's D returns ls-scores: check reads them raw (no sigmoid) and judges no saturation."""
+    from ganlint.loaders import load_checkpoint
+
+    run = train_tiny("ls", steps=20, loss="lsgan")
+    assert load_checkpoint(run.out_dir).meta["d_raw_output"] == "ls-score"
+    r = check(run.out_dir, samples=500)
+    assert r.metrics["d_kind"] == "ls-score" and "grad_saturating" not in r.metrics
+    assert statuses(r)["vanishing_gradient.d_saturation"] == "not-assessable"
+    bce = train_tiny("bce", steps=20)
+    assert load_checkpoint(bce.out_dir).meta["d_raw_output"] == "logit"
+
+
+def test_d_output_takes_the_vocabulary_names_and_aliases(ckpts):
+    from ganlint.errors import ConfigError
+    from ganlint.vocabulary import D_RETURN_ALIASES, D_RETURNS
+
+    r = check(ckpts["saturated"], **FACTORIES, data="ring8", d_output="probabilities", samples=500)  # the old plural
+    assert r.metrics["d_kind"] == "probability" and r.label == "vanishing-gradient"
+    r = check(ckpts["saturated"], **FACTORIES, data="ring8", d_output="ls-score", samples=500)
+    assert r.metrics["d_kind"] == "ls-score"
+    sat = next(f for f in r.diagnosis.findings if f.check == "vanishing_gradient.d_saturation")
+    assert sat.status == "not-assessable" and "least-squares" in sat.message
+    with pytest.raises(ConfigError) as e:
+        check(ckpts["healthy"], **FACTORIES, d_output="sigmoid")
+    assert all(k in str(e.value) for k in (*D_RETURNS, *D_RETURN_ALIASES)) and "'sigmoid'" in str(e.value)
+
+
+def test_an_inconclusive_result_is_not_healthy_unless_the_gate_allows_it(ckpts):
+    import dataclasses
+
+    from ganlint.check import CheckResult
+    from ganlint.diagnostics.findings import Finding
+    from ganlint.gating import parse_fail_on
+
+    r = check(ckpts["healthy"], **FACTORIES, data="ring8", samples=500)
+    d = dataclasses.replace(r.diagnosis, label="inconclusive", other_labels=[], needs=["the run's history (--history)"])
+    strict = CheckResult(d, r.source, r.kind, r.samples, r.metrics)
+    assert strict.inconclusive and not strict.healthy and strict.exit_code == 3
+    assert "to decide, record: the run's history (--history)" in strict.explain()
+    lenient = dataclasses.replace(strict, fail_on=parse_fail_on("any,error"))
+    assert lenient.healthy and lenient.exit_code == 0 and "passed without evidence" in lenient.explain()
+    nothing = Finding("collapse", "collapsed", "not-assessable", None, None, "not assessable: needs samples")
+    unchecked = dataclasses.replace(lenient, diagnosis=dataclasses.replace(d, findings=[nothing]))
+    assert not unchecked.checked and unchecked.exit_code == 3  # nothing checked: 3 whatever the gate
+    assert "nothing could be checked" in unchecked.explain()
 
 
 def test_fail_on_policy(ckpts):

@@ -59,6 +59,8 @@ def commands(work: Path, f: dict[str, Path]) -> dict[str, tuple[list[str], dict]
                              {"GITHUB_STEP_SUMMARY": str(summary)}),
         "export_json": ([str(f["export"]), "--data", "ring8", *FAST, "--format", "json"], {}),
         "torchscript_json": ([str(f["torchscript"]), "--z-dim", "10", "--data", "ring8", *FAST, "--format", "json"], {}),
+        "ls_score_json": ([str(f["healthy"]), *FACT, "--data", "ring8", *FAST, "--d-output", "ls-score", "--format", "json"],
+                          {}),
         "fail_on_other": ([str(f["collapsed"]), *FACT, "--data", "ring8", *FAST, "--fail-on", "vanishing-gradient"], {}),
         "missing": ([str(work / "nope.pt"), *FACT], {}),
         "empty": ([str(work / "empty.pt"), *FACT], {}),
@@ -126,7 +128,7 @@ def test_collapsed_exit_1_with_text(ran):
     _, r = ran
     p = r["collapsed_text"]
     assert p.returncode == 1, p.stderr
-    assert "label: collapsed" in p.stdout and "gate (any,error): FAIL" in p.stdout
+    assert "label: collapsed" in p.stdout and "gate (any,inconclusive,error): FAIL" in p.stdout
     assert "Traceback" not in p.stderr
 
 
@@ -157,6 +159,63 @@ def test_programs_without_user_code(ran, name, kind):
     assert p.returncode == 1, p.stderr  # the exported generator is the collapsed one
     out = json.loads(p.stdout)
     assert out["kind"] == kind and out["label"] == "collapsed"
+
+
+def test_d_output_ls_score_is_accepted_and_read_as_scores(ran):
+    _, r = ran
+    p = r["ls_score_json"]
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["metrics"]["d_kind"] == "ls-score" and out["label"] == "stable"
+    assert abs(out["metrics"]["d_real"] - 0.5) < 1e-6  # the raw score: no sigmoid applied to an LSGAN's output
+    sat = next(f for f in out["findings"] if f["check"] == "vanishing_gradient.d_saturation")
+    assert sat["status"] == "not-assessable" and "least-squares" in sat["message"] and "--d-output ls-score" in sat["message"]
+    assert "grad_saturating" not in out["metrics"]  # the BCE losses' gradients mean nothing for an LSGAN D
+
+
+def test_d_output_choices_are_the_vocabulary(capsys):
+    from ganlint.cli import main
+    from ganlint.vocabulary import D_RETURNS
+
+    with pytest.raises(SystemExit) as e:
+        main(["check", "x.pt", "--d-output", "sigmoid"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert ", ".join(f"'{k}'" for k in D_RETURNS) in err
+
+
+def test_an_inconclusive_verdict_exits_3_with_what_to_provide(ran, capsys, monkeypatch):
+    """The engine's verdict on the checkpoint is replaced by an inconclusive one built by hand (what makes a
+    checkpoint inconclusive is the engine's calibration, tested elsewhere); the exit code and messages are
+    what is under test."""
+    import dataclasses
+
+    import ganlint.check
+    from ganlint.cli import main
+
+    work, _ = ran
+    real_conclude = ganlint.check.conclude
+
+    def inconclusive(findings, ctx):
+        d = real_conclude(findings, ctx)
+        return dataclasses.replace(d, label="inconclusive", other_labels=[], summary="nothing decisive was measured",
+                                   needs=["real data (--data) to compare the samples with"])
+
+    monkeypatch.setattr(ganlint.check, "conclude", inconclusive)
+    args = ["check", str(work / "healthy.pt"), *FACT, "--data", "ring8", *FAST, "--no-config"]
+    monkeypatch.syspath_prepend(str(USERLAND))
+    assert main(args) == 3
+    out, err = capsys.readouterr()
+    assert "label: inconclusive" in out and "gate (any,inconclusive,error): INCONCLUSIVE" in out
+    assert "to decide, record:\n    - real data (--data) to compare the samples with" in out
+    assert "ganlint: inconclusive (exit 3)" in err and "real data (--data)" in err
+    assert main([*args, "--fail-on", "any,error"]) == 0
+    out, err = capsys.readouterr()
+    assert "gate (any,error): pass (without evidence: inconclusive)" in out
+    assert "passed without evidence" in err
+    assert main([*args, "--format", "json"]) == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exit_code"] == 3 and doc["needs"] == ["real data (--data) to compare the samples with"]
 
 
 def test_fail_on_narrows_the_gate(ran):
@@ -232,3 +291,47 @@ def test_pytest_plugin(pytester):
     out = result.stdout.str()
     assert "ganlint 0.1.0: ganlint_check fixture (samples=1000)" in out
     assert "collapse.modes" in out and "collapsed (confidence" in out
+
+
+def test_pytest_plugin_tells_an_inconclusive_verdict_apart(pytester):
+    """A checkpoint whose verdict is inconclusive is not healthy under the default gate; its report section
+    says so and what to record; exit_code tells it from a failure. (The verdict is made inconclusive by the
+    test's conftest: the engine's calibration is not under test here.)"""
+    sys.path.insert(0, str(USERLAND))
+    try:
+        import ringgan
+
+        ckpts = ringgan.save_all(pytester.path / "ckpts")
+    finally:
+        sys.path.remove(str(USERLAND))
+    pytester.makeconftest(textwrap.dedent("""
+        import dataclasses
+
+        import ganlint.check
+
+        _conclude = ganlint.check.conclude
+
+        def _inconclusive(findings, ctx):
+            return dataclasses.replace(_conclude(findings, ctx), label="inconclusive", other_labels=[],
+                                       needs=["the run's history (--history)"])
+
+        ganlint.check.conclude = _inconclusive
+    """))
+    pytester.makepyfile(test_gan=textwrap.dedent(f"""
+        G, D = "ringgan:RingGenerator", "ringgan:RingDiscriminator"
+
+        def test_exit_code(ganlint_check):
+            r = ganlint_check({str(ckpts['healthy'])!r}, generator=G, discriminator=D, data="ring8")
+            assert r.exit_code == 3 and r.inconclusive and not r.healthy
+            assert ganlint_check({str(ckpts['healthy'])!r}, generator=G, discriminator=D, data="ring8",
+                                 fail_on="any,error").healthy
+
+        def test_healthy(ganlint_check):
+            assert ganlint_check({str(ckpts['healthy'])!r}, generator=G, discriminator=D, data="ring8").healthy
+    """))
+    pytester._monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(USERLAND), os.environ.get("PYTHONPATH", "")]))
+    result = pytester.runpytest_subprocess("--ganlint-samples", "1000", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "gate inconclusive (exit 3)" in out
+    assert "label is inconclusive: nothing decisive could be judged" in out and "the run's history (--history)" in out

@@ -6,6 +6,7 @@ and the tests read their results; a few extra cases call `ganlint.cli.main` in-p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,6 +17,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+
+from ganlint.diagnostics.findings import Diagnosis, Finding
+from ganlint.vocabulary import (
+    D_OUTPUTS,
+    D_RETURNS,
+    ERROR,
+    FAIL,
+    FAILURE_LABELS,
+    INCONCLUSIVE,
+    LABELS,
+    NOT_ASSESSABLE,
+    PASS,
+    STABLE,
+    STILL_WEAK,
+)
 
 DATASETS = ("gaussian1d", "grid25", "mnist", "reviews", "ring8")
 LOSSES = ("hinge", "lsgan", "minimax", "nonsaturating", "wgan", "wgan-gp")
@@ -234,3 +250,182 @@ def test_diverged_run_text_output(capsys, tmp_path: Path) -> None:
     assert code == 0
     assert "non-finite" in out
     assert any(line.startswith("final:") for line in out.splitlines())
+
+
+# -- the gate's outcomes: still-weak fails (exit 1), inconclusive exits 3 unless allowed ----------------------
+# `ganlint diagnose` reads a real table; the engine's verdict on it is replaced by a diagnosis built by hand, so
+# these tests cover the gate and every output format, not the engine's calibration (tests/test_diagnostics.py).
+
+NEEDS = ["samples: evaluation columns (distance, diversity) from G's samples", "d_real and d_fake"]
+INCONCLUSIVE_D = Diagnosis(
+    label=INCONCLUSIVE, confidence=0.0, onset_step=None, remedies=[], needs=NEEDS,
+    summary="no pathology found, but nothing decisive was recorded",
+    findings=[Finding("progress.distance", STABLE, NOT_ASSESSABLE, None, None, "not assessable: needs distance")])
+STILL_WEAK_D = Diagnosis(
+    label=STILL_WEAK, confidence=0.72, onset_step=None, needs=[], summary="the samples are not realistic yet",
+    remedies=["train longer", "give G more capacity", "check the learning rates"],
+    findings=[Finding("still_weak", STILL_WEAK, FAIL, 0.21, 0.5, "precision 0.21: few samples look real", (100, 200)),
+              Finding("progress.distance", STABLE, PASS, 0.4, 0.5, "distance fell to 40%", (1, 200))])
+
+
+@pytest.fixture
+def verdict(monkeypatch, tmp_path: Path):
+    """verdict(d) -> the path of a loss-only table (step, loss_d, loss_g; 200 rows) that `ganlint diagnose`
+    labels d."""
+    table = tmp_path / "run.csv"
+    steps = range(1, 201)
+    pd.DataFrame({"step": steps, "loss_d": [1.38 + 0.01 * (i % 7) for i in steps],
+                  "loss_g": [0.69 + 0.01 * (i % 5) for i in steps]}).to_csv(table, index=False)
+    monkeypatch.chdir(tmp_path)  # no pyproject.toml of this repository in the way
+
+    def use(d: Diagnosis) -> str:
+        monkeypatch.setattr("ganlint.diagnostics.diagnose", lambda *args, **kwargs: d)
+        return str(table)
+
+    return use
+
+
+def test_default_gate_fails_still_weak_and_prints_its_remedies(capsys, verdict) -> None:
+    code, out, err = _main(capsys, "diagnose", verdict(STILL_WEAK_D), "--no-config")
+    assert code == 1, err
+    assert out.splitlines()[0] == "label: still-weak (confidence 0.72)"
+    assert "remedies:\n  - train longer\n  - give G more capacity\n  - check the learning rates" in out
+    assert "FAIL" in out and "precision 0.21" in out
+    assert "inconclusive" not in err
+
+
+def test_default_gate_exits_3_on_inconclusive_and_says_what_to_record(capsys, verdict) -> None:
+    code, out, err = _main(capsys, "diagnose", verdict(INCONCLUSIVE_D), "--no-config")
+    assert code == 3
+    assert out.splitlines()[0] == "label: inconclusive (confidence 0.00)"
+    assert f"  to decide, record:\n    - {NEEDS[0]}\n    - {NEEDS[1]}" in out
+    (line,) = err.strip().splitlines()
+    assert line.startswith("ganlint: inconclusive (exit 3): no failure was found, but nothing showed the run healthy")
+    assert "d_real and d_fake" in line and "--fail-on any,error" in line
+
+
+def test_fail_on_without_inconclusive_passes_it_with_a_note(capsys, verdict) -> None:
+    code, out, err = _main(capsys, "diagnose", verdict(INCONCLUSIVE_D), "--no-config", "--fail-on", "any,error")
+    assert code == 0
+    assert "label: inconclusive" in out
+    (line,) = err.strip().splitlines()
+    assert line.startswith("ganlint: warning: the gate passed without evidence: the verdict is inconclusive")
+    assert "--fail-on any,error" in line and NEEDS[1] in line
+    # ... while every failure label still fails
+    code, _, err = _main(capsys, "diagnose", verdict(STILL_WEAK_D), "--no-config", "--fail-on", "any,error")
+    assert code == 1 and "passed without evidence" not in err
+
+
+def test_a_failure_outranks_inconclusive(capsys, verdict) -> None:
+    crashed = Finding("oscillation", STABLE, ERROR, None, None, "check crashed: ValueError: bad")
+    d = dataclasses.replace(INCONCLUSIVE_D, findings=[*INCONCLUSIVE_D.findings, crashed])
+    code, _, err = _main(capsys, "diagnose", verdict(d), "--no-config")
+    assert code == 1 and "exit 3" not in err
+
+
+def test_json_junit_github_and_step_summary_show_the_new_outcomes(capsys, verdict, monkeypatch, tmp_path) -> None:
+    import xml.etree.ElementTree as ET
+
+    code, out, _ = _main(capsys, "diagnose", verdict(INCONCLUSIVE_D), "--no-config", "--format", "json")
+    doc = json.loads(out)
+    assert code == 3 and doc["label"] == "inconclusive" and doc["needs"] == NEEDS
+    assert doc["exit_code"] == 3 and doc["gate"] == "inconclusive" and doc["passed"] is False
+    code, out, _ = _main(capsys, "diagnose", verdict(STILL_WEAK_D), "--no-config", "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["label"] == "still-weak" and doc["remedies"][0] == "train longer" and doc["exit_code"] == 1
+
+    code, out, _ = _main(capsys, "diagnose", verdict(INCONCLUSIVE_D), "--no-config", "--format", "junit")
+    root = ET.fromstring(out.encode("utf-8"))
+    failure = next(tc for tc in root.iter("testcase") if tc.get("name") == "label is inconclusive").find("failure")
+    assert code == 3 and failure.get("type") == "inconclusive" and NEEDS[0] in failure.get("message")
+    code, out, _ = _main(capsys, "diagnose", verdict(STILL_WEAK_D), "--no-config", "--format", "junit")
+    root = ET.fromstring(out.encode("utf-8"))
+    failure = next(tc for tc in root.iter("testcase") if tc.get("name") == "label is still-weak").find("failure")
+    assert code == 1 and failure.get("type") == "gate" and "- give G more capacity" in failure.text
+
+    summary = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, out, _ = _main(capsys, "diagnose", verdict(INCONCLUSIVE_D), "--no-config", "--format", "github")
+    assert code == 3
+    assert out.splitlines()[0].startswith("::error title=ganlint inconclusive::gate inconclusive: ")
+    assert NEEDS[1] in out.splitlines()[0]
+    code, out, _ = _main(capsys, "diagnose", verdict(STILL_WEAK_D), "--no-config", "--format", "github")
+    assert code == 1 and out.strip().splitlines()[-1].startswith("::notice title=ganlint label::still-weak (confidence 0.72)")
+    md = summary.read_text(encoding="utf-8")
+    assert "inconclusive — ❔ gate inconclusive" in md and f"- {NEEDS[0]}" in md
+    assert "still-weak — ❌ gate failed" in md and "- check the learning rates" in md
+
+
+def test_settings_file_takes_inconclusive_like_the_command_line(capsys, verdict, tmp_path) -> None:
+    lenient, strict = tmp_path / "lenient.toml", tmp_path / "strict.toml"
+    lenient.write_text('[tool.ganlint]\nfail_on = "any,error"\n', encoding="utf-8")
+    strict.write_text('[tool.ganlint]\nfail_on = ["any", "inconclusive", "error"]\n', encoding="utf-8")
+    path = verdict(INCONCLUSIVE_D)
+    assert _main(capsys, "diagnose", path, "--config", str(lenient))[0] == 0
+    assert _main(capsys, "diagnose", path, "--config", str(strict))[0] == 3
+    assert _main(capsys, "diagnose", path, "--config", str(lenient), "--fail-on", "inconclusive")[0] == 3  # the CLI wins
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[tool.ganlint]\nfail_on = "stable"\n', encoding="utf-8")
+    code, out, err = _main(capsys, "diagnose", path, "--config", str(bad))
+    assert code == 2 and out == "" and "stable is the passing label" in err
+
+
+def test_report_shows_badges_needs_and_remedies(capsys, verdict, tmp_path) -> None:
+    from ganlint.report.html import LABEL_COLOURS
+
+    for d, name in ((INCONCLUSIVE_D, "inc"), (STILL_WEAK_D, "weak")):
+        code, _, err = _main(capsys, "diagnose", verdict(d), "--no-config", "--report", str(tmp_path / name))
+        assert code in (1, 3), err
+        page = (tmp_path / name / "report.html").read_text(encoding="utf-8")
+        assert f'style="background:{LABEL_COLOURS[d.label]}">{d.label}</span>' in page
+        md = (tmp_path / name / "report.md").read_text(encoding="utf-8")
+        assert f"**Label: `{d.label}`**" in md
+    page = (tmp_path / "inc" / "report.html").read_text(encoding="utf-8")
+    assert "<b>To decide, record</b>" in page and "<li>d_real and d_fake</li>" in page
+    assert "## To decide, record\n\n- samples: evaluation columns" in (tmp_path / "inc" / "report.md").read_text(encoding="utf-8")
+    page = (tmp_path / "weak" / "report.html").read_text(encoding="utf-8")
+    assert "<b>Remedies</b>" in page and "<li>give G more capacity</li>" in page
+    assert "## Remedies\n\n- train longer" in (tmp_path / "weak" / "report.md").read_text(encoding="utf-8")
+
+
+def test_help_and_choices_come_from_the_vocabulary(capsys) -> None:
+    from ganlint.cli import DEFAULT_FAIL_ON, build_parser
+    from ganlint.gating import DEFAULT_POLICY
+
+    assert DEFAULT_POLICY.to_spec() == DEFAULT_FAIL_ON
+    from ganlint import cli, gating
+
+    assert (cli.EXIT_OK, cli.EXIT_FAILING, cli.EXIT_NOTHING) == (gating.EXIT_PASSED, gating.EXIT_FAILED,
+                                                                  gating.EXIT_INCONCLUSIVE)
+    code, out, _ = _main(capsys, "diagnose", "--help")
+    flat = " ".join(out.split())  # argparse wraps the help
+    assert code == 0 and ", ".join(LABELS) in flat and ", ".join(FAILURE_LABELS) in flat
+    assert f"[default: {DEFAULT_POLICY.to_spec()}]" in flat
+    sub = {a.dest: a for a in build_parser()._subparsers._group_actions[0].choices["diagnose"]._actions}
+    assert tuple(sub["d_output"].choices) == D_OUTPUTS
+    sub = {a.dest: a for a in build_parser()._subparsers._group_actions[0].choices["check"]._actions}
+    assert tuple(sub["d_output"].choices) == D_RETURNS and "ls-score" in D_RETURNS
+
+
+def test_a_loss_only_log_is_inconclusive_end_to_end(tmp_path: Path) -> None:
+    """The engine's own verdict on a log of losses alone (no samples, no D outputs): exit 3 by default, 0 with
+    the stderr note when inconclusive is allowed. Run as a user runs it."""
+    steps = range(1, 201)
+    pd.DataFrame({"step": steps, "loss_d": [1.38 + 0.01 * (i % 7) for i in steps],
+                  "loss_g": [0.69 + 0.01 * (i % 5) for i in steps]}).to_csv(tmp_path / "losses.csv", index=False)
+    env = {k: v for k, v in os.environ.items() if k != "GANLINT_DATA"}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="error::UserWarning")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ganlint", "diagnose", "losses.csv", "--no-config", *args],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        default, allowed = pool.map(lambda a: run(*a), [("--format", "json"), ("--fail-on", "any,error")])
+    assert default.returncode == 3, default.stderr
+    doc = json.loads(default.stdout)
+    assert doc["label"] == "inconclusive" and doc["needs"] and doc["exit_code"] == 3
+    assert "ganlint: inconclusive (exit 3)" in default.stderr
+    assert allowed.returncode == 0, allowed.stderr
+    assert "label: inconclusive" in allowed.stdout and "to decide, record:" in allowed.stdout
+    assert "passed without evidence" in allowed.stderr

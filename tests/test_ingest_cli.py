@@ -113,8 +113,12 @@ def test_map_from_pyproject_and_the_command_line_wins(cli):
 
 
 def test_lightning_metrics_csv(cli):
-    out = _json(cli["lightning"], 0)
-    assert out["label"] == "stable"
+    # Losses and D's outputs, no samples: read (D's outputs are judged), and healthy-looking, but nothing shows
+    # the samples good, so the verdict is inconclusive (exit 3) and says what to record.
+    out = _json(cli["lightning"], 3)
+    assert out["label"] == "inconclusive" and out["needs"] and out["exit_code"] == 3
+    statuses = {f["check"]: f["status"] for f in out["findings"]}
+    assert statuses["vanishing_gradient.d_dominance"] == "pass"  # D(x) and D(G(z)) were read from their columns
 
 
 def test_hugging_face_trainer_state(cli):

@@ -141,12 +141,14 @@ def test_diagnose_report_for_a_bare_table(suite_dir, tmp_path, capsys):
     run = suite_dir / read_table(suite_dir, "results")["run_dir"].iloc[0]
     bare = pd.read_parquet(run / "telemetry.parquet")[["step", "loss_d", "loss_g", "d_real", "d_fake"]]
     bare.to_csv(tmp_path / "mine.csv", index=False)
-    rc = main(["diagnose", str(tmp_path / "mine.csv"), "--report", str(tmp_path / "rep")])
-    assert rc in (0, 1)
+    rc = main(["diagnose", str(tmp_path / "mine.csv"), "--no-config", "--report", str(tmp_path / "rep")])
+    # Losses and D's outputs, no sample measure: nothing decisive (exit 3), and the page says what to record.
+    assert rc == 3
     assert f"report: {tmp_path / 'rep' / 'report.html'}" in capsys.readouterr().out
     c = check_html(tmp_path / "rep" / "report.html")
     assert sum(u.startswith("data:") for u in c.urls) == 1  # curves only: a table has no samples
-    assert "No saved samples" in (tmp_path / "rep" / "report.html").read_text()
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "No saved samples" in page and ">inconclusive</span>" in page and "<b>To decide, record</b>" in page
     assert read_table(tmp_path / "rep", "findings")["status"].isin(["not-assessable"]).any()
 
 

@@ -100,3 +100,73 @@ def test_write_is_atomic_on_a_bad_table(tmp_path):
         write_table(t.results.drop(columns=["label"]), tmp_path, "results")
     assert (tmp_path / "results.csv").read_bytes() == before
     assert not list(tmp_path.glob(".*tmp"))
+
+
+# -- still-weak and inconclusive: labels like any other in every suite table -------------------------------
+
+NEW_SPEC = [("weak", "still-weak", ["still-weak", "inconclusive", "still-weak"]),
+            ("ring", "stable", ["stable", "inconclusive", "stable"]),
+            ("logs", "inconclusive", ["inconclusive", "collapsed"])]
+
+
+def test_suite_tables_take_still_weak_and_inconclusive_in_vocabulary_order(tmp_path):
+    from ganlint.vocabulary import LABELS
+
+    t = suite_tables(rows(NEW_SPEC))
+    used = ["collapsed", "still-weak", "stable", "inconclusive"]
+    assert used == [x for x in LABELS if x in used]  # the vocabulary's priority order
+    assert list(t.confusion.index) == used and list(t.confusion.columns) == used
+    assert t.confusion.loc["still-weak", "still-weak"] == 2 and t.confusion.loc["still-weak", "inconclusive"] == 1
+    assert t.confusion.loc["stable", "inconclusive"] == 1 and t.confusion.loc["inconclusive", "collapsed"] == 1
+    labels = t.labels.set_index("label")
+    assert labels.loc["inconclusive", "found"] == 3 and labels.loc["inconclusive", "correct"] == 1
+    assert labels.loc["inconclusive", "precision"] == pytest.approx(1 / 3)
+    assert labels.loc["still-weak", "recall"] == pytest.approx(2 / 3)
+    sc = t.scenarios.set_index("scenario")
+    assert sc.loc["weak", "majority_label"] == "still-weak" and bool(sc.loc["weak", "passed"])
+    # a tie (1 inconclusive, 1 collapsed) goes to the label first in the vocabulary's order
+    assert sc.loc["logs", "majority_label"] == "collapsed" and not sc.loc["logs", "passed"]
+    write_suite_tables(t, tmp_path)
+    back = read_table(tmp_path, "confusion")
+    assert list(back.columns) == ["expected", *used] and list(back["expected"]) == used
+
+
+def test_compare_and_confusion_picture_show_the_new_labels(tmp_path):
+    from ganlint.report.compare import compare_tables
+    from ganlint.report.figures import confusion_png
+
+    before = suite_tables(rows([("weak", "still-weak", ["still-weak", "still-weak"]), ("ring", "stable", ["stable", "stable"])]))
+    after = suite_tables(rows([("weak", "still-weak", ["inconclusive", "inconclusive"]), ("ring", "stable", ["stable", "stable"])]))
+    scenarios, runs, labels = compare_tables(before, after)
+    weak = scenarios.set_index("scenario").loc["weak"]
+    assert weak["label_a"] == "still-weak" and weak["label_b"] == "inconclusive" and weak["change"] == "regressed"
+    assert runs["changed"].sum() == 2
+    assert set(labels["label"]) == {"still-weak", "stable", "inconclusive"}
+    png = confusion_png(after.confusion, tmp_path / "confusion.png")
+    assert png.stat().st_size > 1000
+
+
+def test_every_label_and_status_has_a_colour():
+    from ganlint.report.html import LABEL_COLOURS, STATUS_COLOURS, badge
+    from ganlint.vocabulary import LABELS, STATUSES
+
+    assert list(LABEL_COLOURS) == list(LABELS) and list(STATUS_COLOURS) == list(STATUSES)
+    assert len(set(LABEL_COLOURS.values())) == len(LABELS)  # each label told apart at a glance
+    assert badge("still-weak") == '<span class="badge" style="background:#00838f">still-weak</span>'
+    assert "#6d4c41" in badge("inconclusive", big=True)
+
+
+def test_suite_markdown_says_what_an_inconclusive_run_needs(tmp_path):
+    import json
+
+    from ganlint.report.suite_report import suite_markdown
+
+    t = suite_tables(rows([("logs", "stable", ["inconclusive"])]))
+    run = tmp_path / "runs" / "logs--seed0"
+    run.mkdir(parents=True)
+    d = Diagnosis("inconclusive", 0.0, None, [], [], "nothing decisive was recorded", needs=["distance", "d_real"])
+    (run / "diagnosis.json").write_text(json.dumps(d.to_dict()))
+    md = suite_markdown(t, {"seeds": [0], "scenarios": [{"name": "logs"}]}, tmp_path, tmp_path)
+    assert ("- `logs` seed 0: expected `stable`, found `inconclusive` (confidence 0.80). nothing decisive was "
+            "recorded (to decide, record: distance; d_real)") in md
+    assert "| inconclusive |" in md

@@ -4,13 +4,18 @@ what the checkpoint allows.
     import ganlint.check
     result = ganlint.check.check("ckpt.pt", generator="mypkg.models:Generator",
                                  discriminator="mypkg.models:Discriminator", data="mnist")
-    result.healthy, result.diagnosis.label, result.skipped
+    result.healthy, result.diagnosis.label, result.skipped, result.exit_code   # 0, 1 or 3, as the CLI exits
 
 Steps: load the checkpoint safely (ganlint.loaders), draw `samples` samples from G, measure them against
 the real data when there is some (ganlint.check.reference), read D on real and generated samples, and
 judge it all with the engine's thresholds (ganlint.check.snapshot). With `history` (a telemetry table,
 a training log, or a folder of checkpoints over time) the engine's time-series checks run too, the
 only way to judge oscillation and stalling. What could not be checked is listed in `skipped`.
+
+What D returns is named as in ganlint.vocabulary.D_RETURNS (logit, probability, ls-score, critic; the
+Monitor's plurals accepted): a logit or probability D is read as a probability and judged for
+saturation; an ls-score or critic D returns scores with no saturation point, so only their means are
+reported (ls-score is the least-squares GAN's score, compared to its own 1/0 targets, not a probability).
 """
 
 from __future__ import annotations
@@ -28,10 +33,21 @@ from ganlint.check import snapshot as snap
 from ganlint.check.reference import Reference, is_mnist_shape, resolve
 from ganlint.config import MAX_SEED
 from ganlint.diagnostics.engine import conclude
-from ganlint.diagnostics.findings import NOT_ASSESSABLE, Diagnosis, Finding
+from ganlint.diagnostics.findings import Diagnosis, Finding
 from ganlint.diagnostics.series import Context
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import ConfigError, DataError
+from ganlint.vocabulary import (
+    D_RETURN_ALIASES,
+    D_RETURNS,
+    ERROR,
+    FAIL,
+    INCONCLUSIVE,
+    NOT_ASSESSABLE,
+    RECORDED_AS,
+    WARN,
+    d_returns,
+)
 
 DEFAULT_SAMPLES = 10_000
 # PRDC's k-NN balls need more than k = 5 points; 100 is the least that gives a share worth reading.
@@ -93,13 +109,34 @@ class CheckResult:
         """Whether any check could run at all (else the exit code is 3)."""
         return any(f.status != NOT_ASSESSABLE for f in self.diagnosis.findings)
 
+    @property
+    def inconclusive(self) -> bool:
+        """Whether nothing decisive could be judged: the verdict is inconclusive, or no check could run."""
+        return self.diagnosis.label == INCONCLUSIVE or not self.checked
+
+    @property
+    def exit_code(self) -> int:
+        """What `ganlint check` exits with: 3 when no check could run, else the gate's
+        FailPolicy.exit_code (0 passes, 1 fails, 3 inconclusive)."""
+        from ganlint.gating import EXIT_INCONCLUSIVE
+
+        return self.policy.exit_code(self.diagnosis) if self.checked else EXIT_INCONCLUSIVE
+
     def explain(self) -> str:
-        """A readable account of the verdict: label, reasons, failing findings, skipped checks."""
+        """A readable account of the verdict: label, reasons, what to record to decide, failing findings,
+        skipped checks."""
         d = self.diagnosis
         lines = [f"{self.source}: {d.label} (confidence {d.confidence:.2f}) - {d.summary}"]
         lines += [f"  gate: {r}" for r in self.policy.reasons(d)]
+        if not self.checked:
+            lines.append("  gate: nothing could be checked (see skipped)")
+        if d.needs and d.label != INCONCLUSIVE:  # an inconclusive reason above already names them
+            lines.append(f"  to be surer, record: {'; '.join(d.needs)}")
+        if self.policy.passed_without_evidence(d):
+            lines.append(f"  gate: passed without evidence ({INCONCLUSIVE}, and --fail-on {self.policy.to_spec()} "
+                         f"lets it through){'; to decide, record: ' + '; '.join(d.needs) if d.needs else ''}")
         for f in d.findings:
-            if f.status in ("fail", "warn", "error"):
+            if f.status in (FAIL, WARN, ERROR):
                 lines.append(f"  {f.status.upper():<5} {f.check}: {f.message}")
         lines += [f"  skipped: {s}" for s in self.skipped]
         return "\n".join(lines)
@@ -159,8 +196,11 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
     samples = DEFAULT_SAMPLES if samples is None else samples  # None: not given (the CLI passes it on)
     seed = 0 if seed is None else seed
     check_options(samples=samples, seed=seed, z_dim=z_dim, num_classes=num_classes)
-    if d_output not in (None, "probability", "logit", "critic"):
-        raise ConfigError(f"--d-output must be probability, logit or critic, got {d_output!r}")
+    if d_output is not None:
+        if not isinstance(d_output, str) or d_returns(d_output) is None:
+            raise ConfigError(f"--d-output must be one of {', '.join(D_RETURNS)} (or {', '.join(D_RETURN_ALIASES)}), "
+                              f"got {d_output!r}")
+        d_output = d_returns(d_output)
     policy = fail_on if fail_on is not None and not isinstance(fail_on, (str, list, tuple)) else parse_fail_on(fail_on)
     th = thresholds or DEFAULT_THRESHOLDS
     loaded = load_checkpoint(checkpoint, generator=generator, discriminator=discriminator, kwargs=kwargs,
@@ -169,9 +209,9 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
                              z_dim=z_dim, z_dist=z_dist, num_classes=num_classes, device=device)
     notes = list(loaded.notes)
     meta = loaded.meta or {}
-    if d_output is None and meta.get("d_output"):
-        # ganlint's own D returns raw scores: logits for the BCE losses (probability telemetry).
-        d_output = {"probability": "logit", "ls-score": "critic", "critic": "critic"}[meta["d_output"]]
+    if d_output is None and meta.get("d_raw_output"):
+        # ganlint's own D returns raw scores: logits for the BCE losses (probability telemetry), ls-scores, critic scores.
+        d_output = meta["d_raw_output"]
     ref = resolve(data, n=samples, seed=seed, run_dataset=meta.get("dataset"), data_root=data_root)
     if ref is not None and ref.real is not None:  # two samples say what G draws: fail before drawing thousands
         shape = tuple(loaded.sample(2, seed=seed).shape[1:])
@@ -219,13 +259,15 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
         hist_findings, hist_notes = history_findings(history, th, num_modes, loaded_options={
             "generator": generator, "discriminator": discriminator, "kwargs": kwargs, "generator_kwargs": generator_kwargs,
             "discriminator_kwargs": discriminator_kwargs, "g_key": g_key, "d_key": d_key, "trust": trust, "z_dim": z_dim,
-            "z_dist": z_dist, "num_classes": num_classes, "device": device}, data=ref, samples=min(samples, 2000), seed=seed)
+            "z_dist": z_dist, "num_classes": num_classes, "device": device}, data=ref, samples=min(samples, 2000), seed=seed,
+            d_output=d_output)
         findings += hist_findings
         notes += hist_notes
     else:
         findings += snap.history_notes()
         skipped.append("oscillation and stalling: a single checkpoint has no history (--history)")
-    ctx = Context(d_output="probability" if (dm or {}).get("d_kind") != "critic" else "critic", num_modes=num_modes,
+    # How the engine reads D's outputs: a logit D's were turned into probabilities above (RECORDED_AS).
+    ctx = Context(d_output=RECORDED_AS[(dm or {}).get("d_kind") or snap.PROBABILITY], num_modes=num_modes,
                   config=meta.get("config"))
     diagnosis = conclude(findings, ctx)
     return CheckResult(diagnosis, Path(checkpoint), loaded.kind, len(fake), metrics, skipped, notes, hist, policy)

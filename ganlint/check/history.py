@@ -25,6 +25,7 @@ from ganlint.diagnostics.findings import Finding
 from ganlint.diagnostics.thresholds import Thresholds
 from ganlint.errors import DataError
 from ganlint.telemetry import COLUMNS
+from ganlint.vocabulary import RECORDED_AS
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".pt2", ".ckpt", ".bin")
 MIN_CHECKPOINTS = 3  # a trend needs at least three points
@@ -35,8 +36,11 @@ def _number(path: Path) -> int | None:
     return int(nums[-1]) if nums else None
 
 
-def checkpoint_series(folder: Path, options: dict[str, Any], ref, samples: int, seed: int) -> pd.DataFrame:
-    """One telemetry row per checkpoint in folder: evaluation columns and D's outputs."""
+def checkpoint_series(folder: Path, options: dict[str, Any], ref, samples: int, seed: int,
+                      d_output: str | None = None) -> tuple[pd.DataFrame, str | None]:
+    """One telemetry row per checkpoint in folder (evaluation columns and D's outputs), and how its
+    d_real/d_fake read (a D_OUTPUTS name; None when no checkpoint has a D). `d_output` is what D returns
+    (a D_RETURNS name; None: inferred per checkpoint)."""
     from ganlint.check import sample_metrics
     from ganlint.check import snapshot as snap
     from ganlint.loaders import load_checkpoint
@@ -47,6 +51,7 @@ def checkpoint_series(folder: Path, options: dict[str, Any], ref, samples: int, 
         raise DataError(f"--history {str(folder)!r}: needs at least {MIN_CHECKPOINTS} checkpoints with a step number "
                         f"in their names (e.g. ckpt_1000.pt), found {len(numbered)}")
     rows = []
+    recorded = None
     for i, (step, path) in enumerate(numbered, 1):
         print(f"ganlint: history [{i}/{len(numbered)}] {path.name}", file=sys.stderr, flush=True)
         loaded = load_checkpoint(path, **options)
@@ -63,35 +68,41 @@ def checkpoint_series(folder: Path, options: dict[str, Any], ref, samples: int, 
 
                 dm = snap.discriminator_metrics(loaded.generator, loaded.discriminator,
                                                 lambda n, spec=loaded.latent: _latent_inputs(spec, n, seed, options.get("device", "cpu")),
-                                                ref.real if ref is not None else None, None)
+                                                ref.real if ref is not None else None, d_output)
+                recorded = RECORDED_AS[str(dm["d_kind"])]
                 row["d_fake"] = dm["d_fake"]
                 if "d_real" in dm:
                     row["d_real"] = dm["d_real"]
         else:
             row["fake_mean"] = float("nan")
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), recorded
 
 
-def read_history(path: str | Path, options: dict[str, Any], ref, samples: int, seed: int) -> pd.DataFrame:
+def read_history(path: str | Path, options: dict[str, Any], ref, samples: int, seed: int,
+                 d_output: str | None = None) -> tuple[pd.DataFrame, str | None]:
     """A folder of checkpoints is measured checkpoint by checkpoint; anything else (a run folder, a table,
-    a Lightning, Hugging Face or TensorBoard log) is read as `ganlint diagnose` reads it."""
+    a Lightning, Hugging Face or TensorBoard log) is read as `ganlint diagnose` reads it. Returns the
+    table and how its d_real/d_fake read (None: from the run's config, else inferred by the engine)."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"--history {str(p)!r} does not exist")
     has_telemetry = (p / "telemetry.parquet").is_file() or (p / "telemetry.csv").is_file()  # a run folder
     if p.is_dir() and not has_telemetry and any(f.suffix.lower() in CHECKPOINT_SUFFIXES for f in p.iterdir() if f.is_file()):
-        return checkpoint_series(p, options, ref, samples, seed)
-    df, _ = load_telemetry(p)
-    return df
+        return checkpoint_series(p, options, ref, samples, seed, d_output)
+    df, meta = load_telemetry(p)
+    return df, meta.get("d_output")
 
 
 def history_findings(path: str | Path, th: Thresholds, num_modes: int | None, *, loaded_options: dict[str, Any],
-                     data, samples: int, seed: int) -> tuple[list[Finding], list[str]]:
-    """The engine's findings on the history, renamed history:<check>, and a note on what was read."""
-    df = read_history(path, loaded_options, data, samples, seed)
-    d = diagnose(df, num_modes=num_modes, thresholds=th)
+                     data, samples: int, seed: int, d_output: str | None = None) -> tuple[list[Finding], list[str]]:
+    """The engine's findings on the history, renamed history:<check>, and a note on what was read.
+    `d_output` is what D returns (a D_RETURNS name), for a folder of checkpoints."""
+    df, recorded = read_history(path, loaded_options, data, samples, seed, d_output)
+    d = diagnose(df, d_output=recorded, num_modes=num_modes, thresholds=th)
     renamed = [Finding(f"history:{f.check}", f.label, f.status, f.value, f.threshold, f.message, f.window,
                        f.onset_step, f.severity) for f in d.findings]
     note = f"history: {len(df)} rows from {path} (steps {int(df['step'].min())}-{int(df['step'].max())}); alone it reads {d.label}"
+    if len(df) < th.min_rows:
+        note += f" (the time-series checks need at least {th.min_rows} logged steps: give a longer history)"
     return renamed, [note]

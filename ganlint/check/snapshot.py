@@ -9,6 +9,10 @@ What one checkpoint can show, and how:
     log(1 - D(G(z))) is a tiny fraction of the one under the non-saturating loss -log D(G(z)): for a
     sigmoid D their ratio per sample is D(G(z)) / (1 - D(G(z))), so a saturated D leaves the
     saturating generator ~100x less signal (Goodfellow et al. 2014, Arjovsky & Bottou 2017).
+    Only for a D read as a probability (ganlint.vocabulary.D_RETURNS: logit or probability): an ls-score
+    D (least-squares GAN) is regressed to its own 1/0 targets and a critic's scores are unbounded, so
+    neither has a saturation point (and the LSGAN loss keeps G's gradient where D is sure, Mao et al.
+    2017); their mean outputs are reported, and saturation is "not assessable".
   * oscillating and stalled need the run's history (`--history`); from one checkpoint they are
     "not assessable", said plainly.
 Thresholds are the engine's (ganlint.diagnostics.thresholds), so a checkpoint and a run are judged alike.
@@ -24,9 +28,25 @@ import pandas as pd
 import torch
 
 from ganlint.diagnostics.checks import any_of, linear_severity, log_severity, not_assessable
-from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, WARN, Finding
+from ganlint.diagnostics.findings import Finding
 from ganlint.diagnostics.series import Context, Series
 from ganlint.diagnostics.thresholds import Thresholds
+from ganlint.vocabulary import (
+    COLLAPSED,
+    D_RETURNS,
+    DIVERGED,
+    FAIL,
+    NOT_ASSESSABLE,
+    OSCILLATING,
+    PASS,
+    STALLED,
+    VANISHING_GRADIENT,
+    WARN,
+)
+
+LOGIT, PROBABILITY, LS_SCORE, CRITIC = D_RETURNS
+# D kinds whose outputs are scores, not probabilities: no sigmoid, no saturation point, no BCE gradients.
+SCORE_KINDS = (LS_SCORE, CRITIC)
 
 # A sample is a near-duplicate when another sample lies closer than this share of the typical (median)
 # nearest-neighbour distance between real samples: copies, not merely similar digits. Without reals
@@ -76,18 +96,19 @@ def duplicate_fraction(fake: torch.Tensor, real: torch.Tensor | None, seed: int 
 
 
 def _prob(raw: torch.Tensor, kind: str) -> torch.Tensor:
-    return torch.sigmoid(raw) if kind == "logit" else raw
+    return torch.sigmoid(raw) if kind == LOGIT else raw
 
 
 def infer_d_kind(raw: torch.Tensor) -> str:
     """'probability' when every output lies in [0, 1] (a D ending in a sigmoid), else 'logit'."""
     finite = raw[torch.isfinite(raw)]
-    return "probability" if len(finite) and bool(((finite >= 0) & (finite <= 1)).all()) else "logit"
+    return PROBABILITY if len(finite) and bool(((finite >= 0) & (finite <= 1)).all()) else LOGIT
 
 
 def discriminator_metrics(g, d, latent_sample, real: torch.Tensor | None, d_kind: str | None) -> dict[str, float | str]:
-    """D's mean outputs on real and fake (as probabilities when D is a probability/logit D) and the norm of
-    G's gradient under the saturating and the non-saturating loss, on one batch.
+    """D's mean outputs on real and fake (as probabilities when D is a probability/logit D, raw scores for an
+    ls-score or critic D) and, for a probability/logit D, the norm of G's gradient under the saturating and
+    the non-saturating loss, on one batch.
 
     `latent_sample(n)` returns G's inputs (z, or (z, labels)) for n samples.
     """
@@ -105,9 +126,9 @@ def discriminator_metrics(g, d, latent_sample, real: torch.Tensor | None, d_kind
         raw_fake = D(fake).reshape(-1)
         kind = d_kind or infer_d_kind(raw_fake.detach())
         out["d_kind"] = kind
-        out["d_fake"] = float(_prob(raw_fake.detach(), kind).mean()) if kind != "critic" else float(raw_fake.detach().mean())
-        if kind != "critic" and params:
-            if kind == "logit":  # stable forms: log(1 - sigmoid(l)) = -softplus(l); -log sigmoid(l) = softplus(-l)
+        out["d_fake"] = float(_prob(raw_fake.detach(), kind).mean())
+        if kind not in SCORE_KINDS and params:
+            if kind == LOGIT:  # stable forms: log(1 - sigmoid(l)) = -softplus(l); -log sigmoid(l) = softplus(-l)
                 sat, ns = -torch.nn.functional.softplus(raw_fake).mean(), torch.nn.functional.softplus(-raw_fake).mean()
             else:
                 # No two-sided clamp: clamping a saturated D's outputs would zero the very gradient measured.
@@ -121,7 +142,7 @@ def discriminator_metrics(g, d, latent_sample, real: torch.Tensor | None, d_kind
     if real is not None:
         with torch.no_grad():
             raw_real = torch.cat([D(real[i : i + D_BATCH]).reshape(-1) for i in range(0, min(len(real), 4 * D_BATCH), D_BATCH)])
-        out["d_real"] = float(_prob(raw_real, out["d_kind"]).mean()) if out["d_kind"] != "critic" else float(raw_real.mean())
+        out["d_real"] = float(_prob(raw_real, out["d_kind"]).mean())
     return out
 
 
@@ -138,24 +159,26 @@ def collapse_findings(metrics: dict[str, float], th: Thresholds, num_modes: int 
 
 def duplicates_finding(value: float | None) -> Finding:
     if value is None or not math.isfinite(value):
-        return not_assessable("duplicates", "collapsed", "finite samples")
+        return not_assessable("duplicates", COLLAPSED, "finite samples")
     msg = f"{value:.0%} of the samples have a near-copy among the others"
     if value >= DUPLICATES_FAIL:
-        return Finding("duplicates", "collapsed", FAIL, value, DUPLICATES_FAIL, msg + " (collapse: the generator repeats itself)",
+        return Finding("duplicates", COLLAPSED, FAIL, value, DUPLICATES_FAIL, msg + " (collapse: the generator repeats itself)",
                        severity=linear_severity(value, DUPLICATES_FAIL, 1.0))
     if value >= DUPLICATES_WARN:
-        return Finding("duplicates", "collapsed", WARN, value, DUPLICATES_WARN, msg)
-    return Finding("duplicates", "collapsed", PASS, value, DUPLICATES_WARN, msg)
+        return Finding("duplicates", COLLAPSED, WARN, value, DUPLICATES_WARN, msg)
+    return Finding("duplicates", COLLAPSED, PASS, value, DUPLICATES_WARN, msg)
 
 
 def discriminator_findings(m: dict[str, float | str] | None, th: Thresholds, why_missing: str) -> list[Finding]:
     """Saturation of D and G's gradient ratio under the two losses."""
-    label = "vanishing-gradient"
+    label = VANISHING_GRADIENT
     if m is None:
         return [not_assessable("vanishing_gradient", label, why_missing)]
-    if m.get("d_kind") == "critic":
+    if m.get("d_kind") in SCORE_KINDS:
+        why = ("a least-squares GAN's scores are regressed to their own 1/0 targets, not probabilities: they have "
+               "no saturation point" if m["d_kind"] == LS_SCORE else "a critic's scores have no saturation point")
         note = Finding("vanishing_gradient.d_saturation", label, NOT_ASSESSABLE, None, None,
-                       "not assessable: a critic's scores have no saturation point (--d-output critic)")
+                       f"not assessable: {why} (--d-output {m['d_kind']})")
         return [note, not_assessable("vanishing_gradient", label, "a probability or logit discriminator")]
     fake, real = float(m["d_fake"]), m.get("d_real")
     findings = []
@@ -196,11 +219,11 @@ def discriminator_findings(m: dict[str, float | str] | None, th: Thresholds, why
 
 def finite_finding(n_bad: int, n: int) -> Finding:
     if n_bad:
-        return Finding("divergence.non_finite", "diverged", FAIL, n_bad / n, 0.0,
+        return Finding("divergence.non_finite", DIVERGED, FAIL, n_bad / n, 0.0,
                        f"{n_bad} of {n} samples contain NaN or infinite values", severity=1.0)
-    return Finding("divergence.non_finite", "diverged", PASS, 0.0, 0.0, f"all {n} samples are finite")
+    return Finding("divergence.non_finite", DIVERGED, PASS, 0.0, 0.0, f"all {n} samples are finite")
 
 
 def history_notes() -> list[Finding]:
-    return [Finding("oscillation", "oscillating", NOT_ASSESSABLE, None, None, OSCILLATION_NOTE),
-            Finding("stall", "stalled", NOT_ASSESSABLE, None, None, STALL_NOTE)]
+    return [Finding("oscillation", OSCILLATING, NOT_ASSESSABLE, None, None, OSCILLATION_NOTE),
+            Finding("stall", STALLED, NOT_ASSESSABLE, None, None, STALL_NOTE)]

@@ -8,6 +8,11 @@ Each renderer returns a string and never prints: the CLI decides where it goes (
 all show the same two things: the findings as the engine gave them (a failing check is shown as failing
 whatever the gate), and the gate's verdict with its reasons (which decides the exit code). So
 `--fail-on none` still reports every problem; it only stops them from failing the job.
+
+The gate's verdict is one of three (FailPolicy.exit_code): passed (0), failed (1), or inconclusive (3:
+nothing decisive could be judged, and the gate does not pass on no evidence). An inconclusive verdict is
+shown as such everywhere, with what to record to decide (Diagnosis.needs); one the gate lets through is
+marked as passed without evidence.
 """
 
 from __future__ import annotations
@@ -22,14 +27,33 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ganlint.diagnostics.findings import ERROR, FAIL, NOT_ASSESSABLE, PASS, WARN, Diagnosis, Finding
+from ganlint.diagnostics.findings import Diagnosis, Finding
 from ganlint.errors import ConfigError
-from ganlint.gating.policy import FailPolicy
+from ganlint.gating.policy import EXIT_FAILED, EXIT_INCONCLUSIVE, FailPolicy
+from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, NOT_ASSESSABLE, PASS, WARN
 
 # The values of --format (text is the CLI's own format_diagnosis).
 FORMATS = ("text", "json", "junit", "github")
 # Failing first, like the text format: what a person must read comes first.
 _ORDER = {FAIL: 0, ERROR: 1, WARN: 2, NOT_ASSESSABLE: 3, PASS: 4}
+
+
+def gate_verdict(d: Diagnosis, gate: FailPolicy) -> str:
+    """The gate's verdict in words: "failed", "inconclusive", "passed without evidence" or "passed"."""
+    code = gate.exit_code(d)
+    if code == EXIT_FAILED:
+        return "failed"
+    if code == EXIT_INCONCLUSIVE:
+        return INCONCLUSIVE
+    return "passed without evidence" if gate.passed_without_evidence(d) else "passed"
+
+
+def needs_line(d: Diagnosis) -> str:
+    """What to record or provide, as one sentence ('' when the diagnosis needs nothing): to decide an
+    inconclusive verdict, or to be surer of any other."""
+    if not d.needs:
+        return ""
+    return f"{'to decide' if d.label == INCONCLUSIVE else 'to be surer'}, record: {'; '.join(d.needs)}"
 
 
 def versions() -> dict[str, str | None]:
@@ -52,11 +76,13 @@ def versions() -> dict[str, str | None]:
 # -- JSON ---------------------------------------------------------------------------------------------
 
 
-def to_json(d: Diagnosis, *, gate: FailPolicy, meta: Mapping[str, Any] | None = None) -> str:
+def to_json(d: Diagnosis, *, gate: FailPolicy, meta: Mapping[str, Any] | None = None, exit_code: int | None = None) -> str:
     """The diagnosis as JSON: Diagnosis.to_dict's keys (label, confidence, onset_step, summary,
-    other_labels, remedies, findings), plus "passed", "fail_on" (the gate's canonical spec),
-    "fail_reasons", "versions" {ganlint, torch, python} and the keys of `meta` (e.g. the source path,
-    skipped checks).
+    other_labels, remedies, needs, findings), plus "passed" (the gate lets it through), "gate" (failed,
+    inconclusive, passed without evidence, passed), "exit_code" (0, 1 or 3), "fail_on" (the gate's
+    canonical spec), "fail_reasons", "versions" {ganlint, torch, python} and the keys of `meta` (e.g. the
+    source path, skipped checks). `exit_code` overrides the gate's (`ganlint check` exits 3 when no check
+    could run, whatever the gate).
 
     Raises:
         ValueError: a key of meta collides with one of the keys above (a bug in the caller).
@@ -64,6 +90,8 @@ def to_json(d: Diagnosis, *, gate: FailPolicy, meta: Mapping[str, Any] | None = 
     out: dict[str, Any] = {
         **d.to_dict(),
         "passed": not gate.fails(d),
+        "gate": gate_verdict(d, gate),
+        "exit_code": gate.exit_code(d) if exit_code is None else exit_code,
         "fail_on": gate.to_spec(),
         "fail_reasons": gate.reasons(d),
         "versions": versions(),
@@ -105,13 +133,16 @@ def to_junit(d: Diagnosis, *, gate: FailPolicy, name: str = "ganlint") -> str:
     name="<check>"> per finding: fail -> <failure>, error -> <error>, not-assessable -> <skipped>,
     warn -> passes with a <system-out> note (a <failure> when the gate includes warn), pass -> empty.
     A last testcase `ganlint.label` / "label is <label>" fails when the gate fails, with the summary and
-    the gate's reasons, so a CI that only counts failures still sees the gate's verdict.
+    the gate's reasons, so a CI that only counts failures still sees the gate's verdict: type "gate" for
+    a failure (exit 1, its text ending with the remedies), type "inconclusive" for an inconclusive verdict
+    the gate fails on (exit 3), its message naming what to record to decide.
     """
     suite = ET.Element("testsuite", name=_xml_text(name))
     props = ET.SubElement(suite, "properties")
     for key, value in (("label", d.label), ("confidence", f"{d.confidence:.3f}"),
                        ("onset_step", "" if d.onset_step is None else str(d.onset_step)),
-                       ("other_labels", ",".join(d.other_labels)), ("fail_on", gate.to_spec()),
+                       ("other_labels", ",".join(d.other_labels)), ("needs", "; ".join(d.needs)),
+                       ("fail_on", gate.to_spec()), ("gate", gate_verdict(d, gate)),
                        *((f"{k}_version", v or "") for k, v in versions().items())):
         ET.SubElement(props, "property", name=key, value=_xml_text(value))
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -138,12 +169,22 @@ def to_junit(d: Diagnosis, *, gate: FailPolicy, name: str = "ganlint") -> str:
 
     tc = case("ganlint.label", f"label is {d.label}")
     reasons = gate.reasons(d)
-    if reasons:
+    needs = needs_line(d)
+    code = gate.exit_code(d)
+    if code == EXIT_INCONCLUSIVE:
         counts["failures"] += 1
-        text = "\n".join([d.summary, f"gate (--fail-on {gate.to_spec()}) fails:", *(f"- {r}" for r in reasons)])
+        text = "\n".join([d.summary, f"gate (--fail-on {gate.to_spec()}) is inconclusive: no failure was found, but "
+                          "nothing showed the run healthy either", *([needs] if needs else [])])
+        ET.SubElement(tc, "failure", message=_xml_text(reasons[0]), type=INCONCLUSIVE).text = _xml_text(text)
+    elif reasons:
+        counts["failures"] += 1
+        text = "\n".join([d.summary, f"gate (--fail-on {gate.to_spec()}) fails:", *(f"- {r}" for r in reasons),
+                          *([needs] if needs else []), *(["remedies:", *(f"- {r}" for r in d.remedies)] if d.remedies else [])])
         ET.SubElement(tc, "failure", message=_xml_text(f"gate fails: {reasons[0]}"), type="gate").text = _xml_text(text)
     else:
-        ET.SubElement(tc, "system-out").text = _xml_text(f"{d.summary}\ngate (--fail-on {gate.to_spec()}) passes")
+        verdict = "passes without evidence" if gate.passed_without_evidence(d) else "passes"
+        ET.SubElement(tc, "system-out").text = _xml_text("\n".join(
+            [d.summary, f"gate (--fail-on {gate.to_spec()}) {verdict}", *([needs] if needs else [])]))
 
     for key, value in counts.items():
         suite.set(key, str(value))
@@ -176,8 +217,10 @@ def to_github(d: Diagnosis, *, gate: FailPolicy, title: str = "ganlint") -> str:
     """GitHub Actions workflow commands (one per line) that annotate the job.
 
     `::error` for each fail or error finding (and for warn findings when the gate includes warn),
-    `::warning` for other warn findings, then one `::notice` with the label, its confidence and the
-    gate's verdict. Passing and not-assessable findings are left to the step summary.
+    `::warning` for other warn findings; for an inconclusive verdict, an `::error` (the gate fails on
+    it) or a `::warning` (it passed without evidence) naming what to record to decide; then one
+    `::notice` with the label, its confidence and the gate's verdict. Passing and not-assessable
+    findings are left to the step summary.
     """
     lines = []
     for f in sorted(d.findings, key=lambda f: _ORDER.get(f.status, 9)):
@@ -191,8 +234,14 @@ def to_github(d: Diagnosis, *, gate: FailPolicy, title: str = "ganlint") -> str:
         window = f" (steps {f.window[0]}-{f.window[1]})" if f.window else ""
         prefix = "check crashed: " if f.status == ERROR and not f.message.startswith("check crashed") else ""
         lines.append(f"::{kind} title={_gh_property(f'{title} {f.check}')}::{_gh_data(prefix + f.message + value + window)}")
+    if d.label == INCONCLUSIVE:
+        kind = "error" if gate.exit_code(d) == EXIT_INCONCLUSIVE else "warning"
+        what = "gate inconclusive" if kind == "error" else "gate passed without evidence"
+        needs = f"; {needs_line(d)}" if d.needs else ""
+        lines.append(f"::{kind} title={_gh_property(f'{title} {INCONCLUSIVE}')}::"
+                     f"{_gh_data(f'{what}: {d.summary}{needs}')}")
     also = f", also holds: {', '.join(d.other_labels)}" if d.other_labels else ""
-    verdict = "gate failed" if gate.fails(d) else "gate passed"
+    verdict = f"gate {gate_verdict(d, gate)}"
     lines.append(f"::notice title={_gh_property(f'{title} label')}::"
                  f"{_gh_data(f'{d.label} ({_confidence(d)}){also}; {verdict} (--fail-on {gate.to_spec()})')}")
     return "\n".join(lines) + "\n"
@@ -206,15 +255,25 @@ def _md_cell(s: str) -> str:
 
 def github_step_summary(d: Diagnosis, *, gate: FailPolicy, title: str = "ganlint") -> str:
     """A Markdown summary for $GITHUB_STEP_SUMMARY: heading (label and the gate's verdict), the summary
-    line, the gate's reasons when it fails, a table of the non-passing findings and the remedies."""
+    line, the gate's reasons when it fails, what to record to decide (or to be surer), a table of the
+    non-passing findings and the remedies."""
     reasons = gate.reasons(d)
-    verdict = "❌ gate failed" if reasons else "✅ gate passed"
-    lines = [f"### {_md_cell(title)}: {d.label} — {verdict}", "",
+    verdict = gate_verdict(d, gate)
+    icon = {"failed": "❌", INCONCLUSIVE: "❔", "passed without evidence": "⚠️"}.get(verdict, "✅")
+    lines = [f"### {_md_cell(title)}: {d.label} — {icon} gate {verdict}", "",
              f"{_md_cell(d.summary)} ({_confidence(d)}; `--fail-on {gate.to_spec()}`)", ""]
     if d.other_labels:
         lines += [f"Also holds: {', '.join(d.other_labels)}", ""]
-    if reasons:
+    if verdict == INCONCLUSIVE:
+        lines += ["The gate is inconclusive: no failure was found, but nothing showed the run healthy either.", ""]
+    elif verdict == "passed without evidence":
+        lines += ["The gate passed without evidence: the verdict is inconclusive, and the gate's spec leaves "
+                  "`inconclusive` out.", ""]
+    if reasons and verdict == "failed":
         lines += ["The gate fails because:", *(f"- {_md_cell(r)}" for r in reasons), ""]
+    if d.needs:
+        head = "To decide, record:" if d.label == INCONCLUSIVE else "To be surer, record:"
+        lines += [f"**{head}**", "", *(f"- {_md_cell(n)}" for n in d.needs), ""]
     shown = sorted((f for f in d.findings if f.status != PASS), key=lambda f: _ORDER.get(f.status, 9))
     if shown:
         lines += ["| status | check | message | value | threshold |", "| --- | --- | --- | ---: | ---: |"]
@@ -223,7 +282,7 @@ def github_step_summary(d: Diagnosis, *, gate: FailPolicy, title: str = "ganlint
                          f"{'' if f.value is None else _num(f.value)} | {'' if f.threshold is None else _num(f.threshold)} |")
         lines.append("")
     else:
-        lines += ["All checks pass.", ""]
+        lines += ["All checks pass." if d.findings else "No check ran.", ""]
     if d.remedies:
         lines += ["**Remedies**", "", *(f"- {_md_cell(r)}" for r in d.remedies), ""]
     return "\n".join(lines)

@@ -10,7 +10,8 @@ For example:
     generator = "mypkg.models:make_generator"   # "module:callable"; imported because it is the
     discriminator = "mypkg.models:make_critic"  # project's own configuration
     z_dim = 64
-    fail_on = ["collapsed", "vanishing-gradient"]
+    fail_on = ["any", "error"]                  # every failure label and crashed checks; leaving
+                                                # "inconclusive" out lets a run without evidence pass
     format = "junit"
     map = { loss_d = "D_loss", loss_g = "G_loss" }   # diagnose: ganlint column = your log's column
 

@@ -16,16 +16,21 @@ from typing import Any
 
 import pandas as pd
 
-# One colour per label, also used for the badges in the Markdown-free parts of the page.
+from ganlint import vocabulary as V
+
+# One colour per label (every one of ganlint.vocabulary.LABELS; tests/test_report.py checks), also used
+# for the badges in the Markdown-free parts of the page. White text must stay readable on each.
 LABEL_COLOURS = {
-    "stable": "#2e7d32",
-    "oscillating": "#ef6c00",
-    "collapsed": "#6a1b9a",
-    "vanishing-gradient": "#c62828",
-    "stalled": "#546e7a",
-    "diverged": "#000000",
+    V.DIVERGED: "#000000",
+    V.VANISHING_GRADIENT: "#c62828",
+    V.STALLED: "#546e7a",
+    V.OSCILLATING: "#ef6c00",
+    V.COLLAPSED: "#6a1b9a",
+    V.STILL_WEAK: "#00838f",  # teal: not broken, not there yet
+    V.STABLE: "#2e7d32",
+    V.INCONCLUSIVE: "#6d4c41",  # brown: neither a failure's red nor a pass's green
 }
-STATUS_COLOURS = {"pass": "#2e7d32", "warn": "#ef6c00", "fail": "#c62828", "not-assessable": "#78909c", "error": "#000000"}
+STATUS_COLOURS = {V.PASS: "#2e7d32", V.WARN: "#ef6c00", V.FAIL: "#c62828", V.NOT_ASSESSABLE: "#78909c", V.ERROR: "#000000"}
 
 CSS = """
 body { font: 15px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #1d2125;
@@ -48,7 +53,7 @@ img { max-width: 100%; height: auto; border: 1px solid #e3e6e9; border-radius: 4
 .grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
 .nw { white-space: nowrap; }
 .pics img { display: block; margin: 8px 0; max-width: 980px; }
-ul.remedies { margin: 4px 0 0 18px; padding: 0; } .why { color: #3d4650; }
+ul.remedies, ul.needs { margin: 4px 0 0 18px; padding: 0; } .why { color: #3d4650; }
 nav a { margin-right: 10px; font-size: 13px; } a { color: #1565c0; }
 details summary { cursor: pointer; color: #1565c0; margin: 6px 0; }
 .banner { background: #fff4e5; border: 1px solid #ffb74d; border-radius: 6px; padding: 8px 14px; margin: 10px 0; }

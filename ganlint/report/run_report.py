@@ -36,13 +36,25 @@ from ganlint.report.markdown import md_table
 from ganlint.report.staging import staged
 from ganlint.report.tables import findings_table, write_table
 from ganlint.run import SAMPLES_DIR, SUMMARY_FILE
+from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, NOT_ASSESSABLE, PASS, PASSING_LABEL, WARN
 
 PANELS_PNG = "plots/panels.png"
 SAMPLES_PNG = "plots/samples.png"
 DIAGNOSIS_FILE = "diagnosis.json"
 # What render_run writes into a folder (a run's --overwrite removes them with the run's own files).
 REPORT_FILES = ("report.html", "report.md", DIAGNOSIS_FILE, "findings.csv", "findings.parquet", PANELS_PNG, SAMPLES_PNG)
-STATUS_ORDER = {"fail": 0, "error": 1, "warn": 2, "not-assessable": 3, "pass": 4}
+STATUS_ORDER = {FAIL: 0, ERROR: 1, WARN: 2, NOT_ASSESSABLE: 3, PASS: 4}
+
+
+def needs_heading(d: Diagnosis) -> str:
+    """The heading of Diagnosis.needs: what decides an inconclusive verdict, or sharpens any other."""
+    return "To decide, record" if d.label == INCONCLUSIVE else "To be surer, record"
+
+
+def shows_remedies(d: Diagnosis) -> bool:
+    """Remedies are shown for every label but the passing one (every failure label, and inconclusive
+    when the engine gives any)."""
+    return bool(d.remedies) and d.label != PASSING_LABEL
 
 
 @dataclass
@@ -218,8 +230,9 @@ def findings_html(d: Diagnosis) -> str:
     cols = ["status", "check", "message", "value", "threshold", "steps"]
     cells = {"status": lambda v: H.badge(v), "check": lambda v: f"<code>{H.esc(v)}</code>",
              "steps": lambda v: f'<span class="nw">{H.esc(v)}</span>'}
-    shown, passing = f[f["status"] != "pass"], f[f["status"] == "pass"]
-    out = H.table(shown, columns=cols, cells=cells) if len(shown) else "<p>All checks pass.</p>"
+    shown, passing = f[f["status"] != PASS], f[f["status"] == PASS]
+    empty = "<p>All checks pass.</p>" if len(f) else "<p>No check ran.</p>"
+    out = H.table(shown, columns=cols, cells=cells) if len(shown) else empty
     if len(passing):
         out += (f"<details><summary>{len(passing)} passing checks</summary>"
                 f"{H.table(passing, columns=cols, cells=cells)}</details>")
@@ -232,8 +245,10 @@ def verdict_html(d: Diagnosis) -> str:
     return (f'<div class="card"><div class="verdict">{H.badge(d.label, big=True)}'
             f"<span>confidence <b>{d.confidence:.2f}</b></span><span>{onset}</span><span>{also}</span></div>"
             f'<p class="why">{H.esc(d.summary)}</p>'
+            + (f'<b>{needs_heading(d)}</b><ul class="needs">{"".join(f"<li>{H.esc(n)}</li>" for n in d.needs)}</ul>'
+               if d.needs else "")
             + (f'<b>Remedies</b><ul class="remedies">{"".join(f"<li>{H.esc(r)}</li>" for r in d.remedies)}</ul>'
-               if d.remedies and d.label != "stable" else "") + "</div>")
+               if shows_remedies(d) else "") + "</div>")
 
 
 def run_html(inp: RunInputs, stage: Path, has_samples: bool) -> str:
@@ -298,14 +313,17 @@ def run_markdown(inp: RunInputs, has_samples: bool) -> str:
     if d.other_labels:
         lines += ["", f"Also holds: {', '.join(d.other_labels)}"]
     f = sorted_findings(d)
-    f = f[f["status"] != "pass"].copy()
+    ran = len(f)
+    f = f[f["status"] != PASS].copy()
+    if d.needs:
+        lines += ["", f"## {needs_heading(d)}", ""] + [f"- {n}" for n in d.needs]
     lines += ["", "## Findings", ""]
     if len(f):
         f["steps"] = [_window(r) for _, r in f.iterrows()]
         lines.append(md_table(f, columns=["status", "check", "message", "value", "threshold", "steps"]))
     else:
-        lines.append("All checks pass.")
-    if d.remedies and d.label != "stable":
+        lines.append("All checks pass." if ran else "No check ran.")
+    if shows_remedies(d):
         lines += ["", "## Remedies", ""] + [f"- {r}" for r in d.remedies]
     lines += ["", "## Plots", "", f"![training curves]({PANELS_PNG})"]
     if has_samples:

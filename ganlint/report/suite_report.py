@@ -36,6 +36,7 @@ from ganlint.report.markdown import md_table
 from ganlint.report.run_report import DIAGNOSIS_FILE, PANELS_PNG, SAMPLES_PNG, render_run
 from ganlint.report.staging import staged
 from ganlint.report.tables import SuiteTables, confusion_frame, suite_tables, write_suite_tables
+from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, WARN
 
 CONFUSION_PNG = "plots/confusion.png"
 OVERVIEW_PNG = "plots/overview.png"
@@ -226,7 +227,10 @@ def suite_html(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path, st
             parts.append(f"<h3>seed {int(r['seed'])} ({role}): {H.badge(r['label'])}</h3>")
             if diag:
                 parts.append(f'<p class="why">{H.esc(diag.get("summary", ""))}</p>')
-                bad = [f for f in diag.get("findings", []) if f["status"] in ("fail", "warn", "error")]
+                if diag.get("needs"):
+                    head = "To decide, record" if diag.get("label") == INCONCLUSIVE else "To be surer, record"
+                    parts.append(f'<p class="meta">{head}: {H.esc("; ".join(map(str, diag["needs"])))}</p>')
+                bad = [f for f in diag.get("findings", []) if f["status"] in (FAIL, WARN, ERROR)]
                 if bad:
                     parts.append("<ul>" + "".join(f"<li>{H.badge(f['status'])} <code>{H.esc(f['check'])}</code> "
                                                   f"{H.esc(f['message'])}</li>" for f in bad[:6]) + "</ul>")
@@ -269,8 +273,10 @@ def suite_markdown(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path
         lines += ["", "## Runs that disagree with their expectation", ""]
         for _, r in wrong.iterrows():
             diag = _diagnosis(folder / r["run_dir"]) or {}
+            needs = f" (to decide, record: {'; '.join(map(str, diag['needs']))})" if (
+                r["label"] == INCONCLUSIVE and diag.get("needs")) else ""
             lines.append(f"- `{r['scenario']}` seed {int(r['seed'])}: expected `{r['expected']}`, found `{r['label']}` "
-                         f"(confidence {r['confidence']:.2f}). {diag.get('summary', '')}")
+                         f"(confidence {r['confidence']:.2f}). {diag.get('summary', '')}{needs}")
     lines += ["", f"![confusion matrix]({CONFUSION_PNG})", "", f"![every run]({OVERVIEW_PNG})"]
     return "\n".join(lines) + "\n"
 

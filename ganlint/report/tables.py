@@ -15,6 +15,8 @@ Tables of a suite (pure functions of the per-run rows):
   scenarios  per scenario over its seeds: agreement with the expected label, majority label, passed
   confusion  expected label (rows) vs found label (columns), counted over all runs
   labels     per-label precision and recall over all runs
+The labels of confusion and labels are those seen (expected or found), in ganlint.vocabulary.LABELS
+order, so still-weak and inconclusive get their own rows and columns like any other label.
 Tables of a run: its telemetry (ganlint.telemetry's schema) and `findings` (one row per finding).
 """
 
@@ -27,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganlint.diagnostics.findings import LABELS, Diagnosis
+from ganlint.diagnostics.findings import Diagnosis
 from ganlint.errors import DataError
+from ganlint.vocabulary import LABELS
 
 STR, INT, NINT, FLOAT, BOOL, NBOOL = "str", "int64", "Int64", "float64", "bool", "boolean"
 
