@@ -163,6 +163,10 @@ def sample_metrics(fake: torch.Tensor, ref: Reference | None, seed: int) -> tupl
         if ref.shape != shape:
             raise DataError(f"G draws samples of shape {shape}, but the real data ({ref.name}) has shape {ref.shape}")
         metrics = evaluate(fake, ref.real, ref.dataset)
+        if ref.mnist_like or ref.dataset.distance_kind == "sliced_wasserstein":
+            # Images and multi-dimensional samples: noise with the data's mean and spread is a reference
+            # far from the data (not so for one-dimensional Gaussians, or category tables).
+            metrics["distance_baseline"] = snap.noise_baseline_distance(ref, seed)
     else:
         metrics = {}
         skipped.append("distance to the real data, diversity ratio, precision/recall/density/coverage: need real data (--data)")
@@ -275,8 +279,6 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
 
 def _latent_inputs(latent, n: int, seed: int, device: str):
     """G's inputs for n samples, drawn like LoadedCheckpoint.sample draws them (own generator)."""
-    g = torch.Generator().manual_seed(seed + 7)
-    z = torch.randn(n, latent.z_dim, generator=g) if latent.z_dist == "normal" else torch.rand(n, latent.z_dim, generator=g) * 2 - 1
-    if latent.num_classes:
-        return z.to(device), torch.randint(latent.num_classes, (n,), generator=g).to(device)
-    return z.to(device)
+    # The latent's own draw, so G gets z in the shape it takes ((n, 100, 1, 1) for a DCGAN G).
+    z, labels = latent.draw(n, torch.Generator().manual_seed(seed + 7))
+    return (z.to(device), labels.to(device)) if labels is not None else z.to(device)

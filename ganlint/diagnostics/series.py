@@ -22,11 +22,14 @@ class Context:
         d_output: how d_real/d_fake read: 'probability', 'ls-score' or 'critic'.
         num_modes: known modes of the data (mixture centres, digit classes), or None.
         config: the run's TrainConfig fields as a dict (tailors the remedies), or {}.
+        distance_reference: what the first distance in the table is: "first evaluation" (a run's, G
+            near its initial noise) or "noise" (`ganlint check`'s noise with the data's mean and spread).
     """
 
     d_output: str = "probability"
     num_modes: int | None = None
     config: dict | None = None
+    distance_reference: str = "first evaluation"
 
 
 class Series:

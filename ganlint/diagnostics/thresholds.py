@@ -107,6 +107,20 @@ class Thresholds:
     # (noise blobs) 0.02-0.18 from one evaluation to the next, its distance still at 83% of its start.
     realism_precision: float = 0.3
     realism_floor: float = 0.05
+    # Samples whose distance to the data is still above this share of the reference (the first
+    # evaluation of a run, G near its initial noise; for one checkpoint, `ganlint check`'s noise with the
+    # data's per-pixel mean and std) are not realistic, whatever precision says: the MNIST classifier's
+    # features put such noise inside the real manifold (Gaussian pixel noise: precision 0.96, high-quality
+    # 0.96). Measured: healthy quick-suite runs end at 2-33% of their first distance, and their final
+    # checkpoints at 34-42% of the noise (stable_ring8, ring8_pacgan2, stable_mnist); the 300-step MNIST run
+    # at 83% (122% of the noise), the collapsed MNIST MLP at 82-88% (131%), ring8 at 400 steps at 81% of
+    # the noise. One healthy ring8_lsgan checkpoint (seed 1, clusters unevenly filled) sits at 116%: `check`
+    # calls it still-weak, an error on the side of caution; its own run's history says 33%.
+    realism_far: float = 0.7
+    # On samples that are not realistic, a low diversity is collapse only when it persisted: below
+    # diversity_fail in at least this share of at least four evaluations. An untrained generator draws
+    # a narrow output too (diversity 0.10-0.17 after 20-30 iterations, 0.15 at step 1 of MNIST runs).
+    collapse_persist: float = 0.5
     # "Still falling": the last evaluations' distance is below this share of the mid-run one.
     still_falling: float = 0.9
 

@@ -36,8 +36,9 @@ def check(s: Series, ctx: Context) -> list[Finding]:
              "share of categories kept (worst column)"),
     ]
     findings.append(_coverage(s, mode_based=any(f.status not in (NOT_ASSESSABLE, "error") for f in findings[1:])))
-    if realistic(s) is False:
+    if realistic(s, ctx) is False:
         findings = [_not_decisive(f) if f.check in MODE_MEASURES else f for f in findings]
+        findings = [_unless_persistent(s, f) if f.check == "collapse.diversity" else f for f in findings]
     findings.append(any_of("collapse", LABEL, findings, "evaluation columns (diversity, modes_covered, mode_kl, coverage)",
                            "samples are as varied as the data"))
     return findings
@@ -52,6 +53,20 @@ def _not_decisive(f: Finding) -> Finding:
     return Finding(f.check, LABEL, WARN, f.value, f.threshold,
                    f"{f.message}; not decisive: the samples are not realistic yet (see still_weak), so their "
                    "modes mean little", window=f.window)
+
+
+def _unless_persistent(s: Series, f: Finding) -> Finding:
+    """A low diversity on samples that are not realistic is collapse only when it persisted
+    (Thresholds.collapse_persist): a generator that has not learned yet draws a narrow output too."""
+    if f.status != FAIL:
+        return f
+    v = s.evals("diversity")["value"].to_numpy(dtype=np.float64)
+    if len(v) >= 4 and float(np.mean(v <= s.th.diversity_fail)) >= s.th.collapse_persist:
+        return f
+    return Finding(f.check, LABEL, WARN, f.value, f.threshold,
+                   f"{f.message}; not decisive: the samples are not realistic yet and a narrow output is what an "
+                   f"untrained generator draws; it is collapse if it persists ({len(v)} evaluation(s) so far; "
+                   "judge it over a longer history)", window=f.window)
 
 
 def _late(s: Series, col: str) -> tuple[float, tuple[int, int], np.ndarray, np.ndarray] | None:

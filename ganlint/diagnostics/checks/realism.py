@@ -42,10 +42,10 @@ def distance_ratio(s: Series) -> float | None:
     d = s.evals("distance")
     if len(d) < 2 or not float(d["value"].iloc[0]) > 0:
         return None
-    return float(np.median(d["value"].iloc[-s.th.late_eval_rows:])) / float(d["value"].iloc[0])
+    return float(np.median(d["value"].iloc[1:].iloc[-s.th.late_eval_rows:])) / float(d["value"].iloc[0])
 
 
-def realistic(s: Series) -> bool | None:
+def realistic(s: Series, ctx: Context) -> bool | None:
     """Whether the late samples are realistic (see Thresholds.realism_precision): True when a realism
     measure reaches realism_precision, False when every one stays below realism_floor, and in between
     True only when the distance to the data has fallen to progress_ratio of its start. None when no
@@ -54,18 +54,26 @@ def realistic(s: Series) -> bool | None:
     if not values:
         return None
     best = max(values)
+    ratio = distance_ratio(s)
+    if best < s.th.realism_floor or (ratio is not None and ratio > s.th.realism_far):
+        return False
     if best >= s.th.realism_precision:
         return True
-    if best < s.th.realism_floor:
-        return False
-    ratio = distance_ratio(s)
     return ratio is not None and ratio <= s.th.progress_ratio
 
 
-def _measures(s: Series) -> list[Finding]:
+def _measures(s: Series, ctx: Context) -> list[Finding]:
     out = []
     ratio = distance_ratio(s)
     close = ratio is not None and ratio <= s.th.progress_ratio
+    if ratio is not None and ratio > s.th.realism_far:
+        d = s.evals("distance")
+        reference = ("noise with the data's mean and spread" if ctx.distance_reference == "noise" else
+                     "the first evaluation's")
+        out.append(Finding(f"{NAME}.distance", LABEL, FAIL, ratio, s.th.realism_far,
+                           f"the distance to the data is {ratio:.0%} of {reference}",
+                           window=(int(d["step"].iloc[0]), int(d["step"].iloc[-1])),
+                           severity=linear_severity(ratio, s.th.realism_far, 1.0 + s.th.realism_far)))
     for col, what in MEASURES:
         name = f"{NAME}.{col}"
         got = late_eval(s, col)
@@ -104,10 +112,10 @@ def _moving(s: Series) -> bool | None:
 
 
 def check(s: Series, ctx: Context) -> list[Finding]:
-    measures = _measures(s)
+    measures = _measures(s, ctx)
     trend = _trend(s)
     findings = [*measures, trend]
-    real = realistic(s)
+    real = realistic(s, ctx)
     if real is None:
         findings.append(not_assessable(NAME, LABEL, "precision or high_quality (sample evaluations)"))
         return findings
@@ -115,15 +123,20 @@ def check(s: Series, ctx: Context) -> list[Finding]:
         findings.append(Finding(NAME, LABEL, PASS, None, None, "the samples are realistic"))
         return findings
     moving = _moving(s)
-    worst = max((f for f in measures if f.status == FAIL), key=lambda f: f.severity)
+    worst = max((f for f in measures if f.status == FAIL), key=lambda f: f.severity, default=None)
+    if worst is None:  # the measures pass but the distance is still far: the distance finding is the evidence
+        worst = next(f for f in measures if f.check == f"{NAME}.distance")
     if moving is False:
         # Not learning at all is `stalled` (its own check): not still-weak.
         findings.append(Finding(NAME, LABEL, PASS, worst.value, worst.threshold,
                                 "the samples are not realistic, but G is not moving either (see stall)"))
         return findings
     values = ", ".join(f"{f.check.split('.')[-1]} {f.value:.2g}" for f in measures if f.status == FAIL)
+    values = values or ", ".join(f"{f.check.split('.')[-1]} {f.value:.2g}" for f in measures if f.status != NOT_ASSESSABLE)
     if trend.status == PASS:
         how = "and they are still improving: G is learning but has not got there yet"
+    elif len(s.evals("distance")) < 2 or ctx.distance_reference == "noise":
+        how = "(with no history of the distance to show that they have come close to the data)"
     elif trend.status == NOT_ASSESSABLE:
         how = "and too few evaluations show whether they still improve"
     else:
