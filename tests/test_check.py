@@ -70,7 +70,9 @@ def test_saturated_discriminator_is_vanishing_gradient(ckpts):
     assert s["vanishing_gradient.d_saturation"] == "fail" and s["vanishing_gradient.grad_ratio"] == "fail"
     assert r.metrics["d_real"] > 0.99 and r.metrics["d_fake"] < 0.01
     assert r.metrics["grad_saturating"] < 1e-6 * r.metrics["grad_nonsaturating"]
-    assert "collapsed" in r.diagnosis.other_labels  # its samples sit in a small circle near the origin too
+    # Its samples sit in a small circle near the origin, nowhere near the ring: not realistic (still-weak),
+    # so their mode counts decide nothing.
+    assert "still-weak" in r.diagnosis.other_labels
 
 
 @pytest.mark.parametrize("kind", ["export", "torchscript"])

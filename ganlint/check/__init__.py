@@ -231,8 +231,10 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
         10 if is_mnist_shape(tuple(fake.shape[1:])) else None)
     if finite.all():
         metrics, hist, skipped = sample_metrics(fake, ref, seed)
-        findings += snap.collapse_findings(metrics, th, num_modes)
-        findings.append(snap.duplicates_finding(metrics.get("duplicates")))
+        findings += snap.collapse_findings(metrics, th, num_modes, ref.dataset.distance_kind if ref is not None and
+                                           ref.dataset is not None else None)
+        weak = any(f.check == "still_weak" and f.status == FAIL for f in findings)
+        findings.append(snap.duplicates_finding(metrics.get("duplicates"), realistic=not weak))
     else:
         skipped.append("sample checks: G's samples are not finite")
     dm = None

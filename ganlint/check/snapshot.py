@@ -146,7 +146,8 @@ def discriminator_metrics(g, d, latent_sample, real: torch.Tensor | None, d_kind
     return out
 
 
-def collapse_findings(metrics: dict[str, float], th: Thresholds, num_modes: int | None) -> list[Finding]:
+def collapse_findings(metrics: dict[str, float], th: Thresholds, num_modes: int | None,
+                      distance_kind: str | None = None) -> list[Finding]:
     """The engine's collapse and still-weak checks on one evaluation row built from the samples' metrics.
 
     One checkpoint has no history: a realism measure between the engine's floor and its threshold
@@ -163,7 +164,7 @@ def collapse_findings(metrics: dict[str, float], th: Thresholds, num_modes: int 
         # measures the distance against (see noise_baseline_distance).
         rows.insert(0, {"step": 0, "distance": metrics["distance_baseline"]})
     series = Series(pd.DataFrame(rows), th)
-    ctx = Context(num_modes=num_modes, distance_reference="noise")
+    ctx = Context(num_modes=num_modes, distance_reference="noise", distance_kind=distance_kind)
     findings = collapse.check(series, ctx) + realism.check(series, ctx)
     # One point in time: no step window or onset to report.
     return [dataclasses.replace(f, window=None, onset_step=None) for f in findings]
@@ -184,10 +185,16 @@ def noise_baseline_distance(ref, seed: int) -> float:
     return float(distance_to_real(noise, real, ref.dataset))
 
 
-def duplicates_finding(value: float | None) -> Finding:
+def duplicates_finding(value: float | None, realistic: bool = True) -> Finding:
+    """Near-copies among the samples. On samples that are not realistic yet (still-weak) many near-copies
+    are what an untrained generator's narrow output gives, not a collapse onto modes: a warning."""
     if value is None or not math.isfinite(value):
         return not_assessable("duplicates", COLLAPSED, "finite samples")
     msg = f"{value:.0%} of the samples have a near-copy among the others"
+    if value >= DUPLICATES_FAIL and not realistic:
+        return Finding("duplicates", COLLAPSED, WARN, value, DUPLICATES_FAIL,
+                       msg + "; not decisive: the samples are not realistic yet (see still_weak), and an untrained "
+                       "generator's narrow output repeats itself too; it is collapse if it persists (--history)")
     if value >= DUPLICATES_FAIL:
         return Finding("duplicates", COLLAPSED, FAIL, value, DUPLICATES_FAIL, msg + " (collapse: the generator repeats itself)",
                        severity=linear_severity(value, DUPLICATES_FAIL, 1.0))

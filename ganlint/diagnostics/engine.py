@@ -71,6 +71,7 @@ def diagnose(
     num_modes: int | None = None,
     config: dict | None = None,
     thresholds: Thresholds | None = None,
+    distance_kind: str | None = None,
 ) -> Diagnosis:
     """Label a run from its telemetry.
 
@@ -83,6 +84,8 @@ def diagnose(
         num_modes: known modes of the data (default: from config.json, else unknown).
         config: the run's config fields (default: from config.json), used to tailor remedies.
         thresholds: override the defaults in ganlint.diagnostics.thresholds.
+        distance_kind: the dataset's distance (ganlint.evaluation's kinds; "classifier_frechet" when the
+            evaluation columns come from the MNIST classifier's features). Default: from config.json.
 
     Raises:
         ganlint.errors.DataError: unreadable input or a table without a step column or any signal.
@@ -97,6 +100,7 @@ def diagnose(
         d_output=d_output or meta.get("d_output") or _infer_d_output(df),
         num_modes=num_modes if num_modes is not None else (meta.get("dataset") or {}).get("num_modes"),
         config=config if config is not None else meta.get("config"),
+        distance_kind=distance_kind or (meta.get("dataset") or {}).get("distance_kind"),
     )
     if ctx.d_output not in D_OUTPUTS:
         raise DataError(f"d_output must be one of {', '.join(D_OUTPUTS)}, got {ctx.d_output!r}")

@@ -24,12 +24,15 @@ class Context:
         config: the run's TrainConfig fields as a dict (tailors the remedies), or {}.
         distance_reference: what the first distance in the table is: "first evaluation" (a run's, G
             near its initial noise) or "noise" (`ganlint check`'s noise with the data's mean and spread).
+        distance_kind: the dataset's distance (ganlint.evaluation), e.g. "classifier_frechet" when the
+            sample measures are taken in the MNIST classifier's features; None when unknown.
     """
 
     d_output: str = "probability"
     num_modes: int | None = None
     config: dict | None = None
     distance_reference: str = "first evaluation"
+    distance_kind: str | None = None
 
 
 class Series:

@@ -121,6 +121,9 @@ class Thresholds:
     # diversity_fail in at least this share of at least four evaluations. An untrained generator draws
     # a narrow output too (diversity 0.10-0.17 after 20-30 iterations, 0.15 at step 1 of MNIST runs).
     collapse_persist: float = 0.5
+    # Fakes far more spread than the data are not realistic either: a diversity ratio above this (healthy
+    # runs end at 0.7-1.2; seed 002's lab at lr 1e-3 after 300 steps, fake_std 0.4 against 0.2, at 2.2).
+    realism_max_spread: float = 1.5
     # "Still falling": the last evaluations' distance is below this share of the mid-run one.
     still_falling: float = 0.9
 

@@ -55,11 +55,23 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+# Weights & Biases' chart export ("Export panel data" as CSV) names each column "<run> - <metric>" and adds
+# "<run> - <metric>__MIN" and "__MAX" for the band around a smoothed line; the bands are not the metric.
+WANDB_RUN_SEPARATOR = " - "
+WANDB_BANDS = ("__min", "__max")
+
+
 def normalise(name: str) -> tuple[str, str]:
     """(the ganlint column a log column maps to, or '' when none; 'step'/'epoch'/'' for its suffix)."""
     low, kind, quantity = str(name).strip().lower(), "", False
     if _key(low) in ALIASES:  # the whole name first: "Loss/D", and global_step is not "global" per step
         return ALIASES[_key(low)], ""
+    if low.endswith(WANDB_BANDS):
+        return "", ""
+    if WANDB_RUN_SEPARATOR in low:
+        low = low.split(WANDB_RUN_SEPARATOR, 1)[1].strip()
+        if _key(low) in ALIASES:
+            return ALIASES[_key(low)], ""
     for p in PREFIXES:
         if low.startswith(p):
             low, quantity = low[len(p):], p in QUANTITY_PREFIXES

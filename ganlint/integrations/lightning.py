@@ -48,9 +48,10 @@ directly (`opt.optimizer.step()`) bypasses `on_before_optimizer_step`: the norms
 
 What reaches the logger (every logger in `trainer.loggers`, rank 0, at the step Lightning uses for the
 module's own `self.log` values): at each of the Monitor's diagnoses (every `diagnose_every` steps) and,
-with `log_every_n_steps`, every that many steps, `ganlint/label_index` (the index in
-ganlint.monitor.LABEL_INDEX: 0 stable, 1 oscillating, 2 collapsed, 3 vanishing-gradient, 4 stalled,
-5 diverged; absent before the first diagnosis), `ganlint/confidence` (at diagnoses) and the last
+with `log_every_n_steps`, every that many steps, `ganlint/label_index` (the label's index in
+ganlint.vocabulary.LABELS, their priority order: 0 diverged, 1 vanishing-gradient, 2 stalled,
+3 oscillating, 4 collapsed, 5 still-weak, 6 stable, 7 inconclusive; absent before the first
+diagnosis), `ganlint/confidence` (at diagnoses) and the last
 recorded step's finite values of `ganlint/{loss_d, loss_g, d_real, d_fake, grad_norm_g, grad_norm_d,
 update_ratio_g, update_ratio_d, fake_std}`. A label change is printed once on stderr (rank 0), and a
 label in `stop_on` sets `trainer.should_stop`. Under DDP every rank sees the same label (the Monitor
@@ -75,7 +76,8 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ganlint.errors import ConfigError
-from ganlint.monitor import DEFAULTS, LABEL_INDEX, Monitor
+from ganlint.monitor import DEFAULTS, Monitor
+from ganlint.vocabulary import LABELS
 
 try:
     import lightning.pytorch as pl
@@ -121,7 +123,8 @@ class GanlintCallback(pl.Callback):
     Args:
         generator, discriminator: G and D: attribute names on the LightningModule, the modules
             themselves, or callables `pl_module -> module`.
-        outputs: what D returns: "logits", "probabilities", "critic" or "ls-score" (as Monitor).
+        outputs: what D returns (ganlint.vocabulary.D_RETURNS, as Monitor): "logit", "probability",
+            "ls-score" or "critic"; the plurals "logits" and "probabilities" also work.
         stop_on: labels that stop training (`trainer.should_stop = True`).
         log_every_n_steps: also log the label and statistics every this many steps (a multiple of
             `flush_every`: values reach the host only at a flush); None logs at the diagnoses only.
@@ -135,7 +138,7 @@ class GanlintCallback(pl.Callback):
     """
 
     def __init__(self, *, generator: ModuleSpec = "generator", discriminator: ModuleSpec = "discriminator",
-                 outputs: str = "logits", stop_on: Iterable[str] = ("diverged",), log_every_n_steps: int | None = None,
+                 outputs: str = "logit", stop_on: Iterable[str] = ("diverged",), log_every_n_steps: int | None = None,
                  save_to: str | Path | None = None, **monitor_options: Any) -> None:
         unknown = set(monitor_options) - set(MONITOR_OPTIONS)
         if unknown:
@@ -228,8 +231,8 @@ class GanlintCallback(pl.Callback):
         # reading the table costs no host sync and no DDP collective, so rank 0 may read it alone.
         row = mon.telemetry.iloc[-1]
         metrics = {f"ganlint/{c}": float(row[c]) for c in LOGGED if np.isfinite(row[c])}
-        if mon.status in LABEL_INDEX:
-            metrics["ganlint/label_index"] = float(LABEL_INDEX.index(mon.status))
+        if mon.status in LABELS:
+            metrics["ganlint/label_index"] = float(LABELS.index(mon.status))
         if new:
             metrics["ganlint/confidence"] = float(d.confidence)
         # The step Lightning logs the module's own self.log values at (batches, not optimizer steps: with

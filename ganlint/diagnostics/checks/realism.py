@@ -55,18 +55,37 @@ def realistic(s: Series, ctx: Context) -> bool | None:
         return None
     best = max(values)
     ratio = distance_ratio(s)
-    if best < s.th.realism_floor or (ratio is not None and ratio > s.th.realism_far):
+    if best < s.th.realism_floor or _far(s, ctx, ratio) or _too_wide(s):
         return False
     if best >= s.th.realism_precision:
         return True
     return ratio is not None and ratio <= s.th.progress_ratio
 
 
+def _far(s: Series, ctx: Context, ratio: float | None) -> bool:
+    """The distance is still far from its reference, where that decides: only for measures taken in a
+    classifier's features (MNIST), which call noise realistic. In the samples' own space precision is
+    trusted, and a far distance may be the collapse itself (all samples on one mode of the ring)."""
+    from ganlint.evaluation import CLASSIFIER_KIND
+
+    return ctx.distance_kind == CLASSIFIER_KIND and ratio is not None and ratio > s.th.realism_far
+
+
+def _too_wide(s: Series) -> bool:
+    got = late_eval(s, "diversity")
+    return got is not None and got[0] > s.th.realism_max_spread
+
+
 def _measures(s: Series, ctx: Context) -> list[Finding]:
     out = []
+    if _too_wide(s):
+        value, window = late_eval(s, "diversity")
+        out.append(Finding(f"{NAME}.spread", LABEL, FAIL, value, s.th.realism_max_spread,
+                           f"the fakes are {value:.2g}x as spread as the data (diversity ratio)", window=window,
+                           severity=linear_severity(value, s.th.realism_max_spread, 4.0)))
     ratio = distance_ratio(s)
     close = ratio is not None and ratio <= s.th.progress_ratio
-    if ratio is not None and ratio > s.th.realism_far:
+    if _far(s, ctx, ratio):
         d = s.evals("distance")
         reference = ("noise with the data's mean and spread" if ctx.distance_reference == "noise" else
                      "the first evaluation's")
