@@ -23,7 +23,7 @@ from lightning.pytorch.loggers import CSVLogger  # noqa: E402
 import ganlint  # noqa: E402
 from ganlint.errors import ConfigError  # noqa: E402
 from ganlint.integrations.lightning import GanlintCallback, match_optimizers  # noqa: E402
-from ganlint.monitor import LABEL_INDEX  # noqa: E402
+from ganlint.vocabulary import LABELS  # noqa: E402
 
 REAL_MEAN, REAL_STD, BATCH = 4.0, 1.25, 64
 
@@ -150,8 +150,9 @@ def test_steps_the_amp_scaler_skips_are_not_divergence(tmp_path):
 def collapsing(tmp_path_factory):
     """lr 0.2 with beta1 0.5: G draws one value for every z within ~100 batches (fake std -> 0)."""
     tmp = tmp_path_factory.mktemp("collapse")
-    cb = GanlintCallback(stop_on=("collapsed",), save_to=tmp / "ganlint", eval_every=100, diagnose_every=200,
-                         log_every_n_steps=100)
+    # The default (adaptive) evaluation schedule: 17 evaluations by the first diagnosis at step 200, enough
+    # for the engine's sample checks (a fixed eval_every=100 gives two, which cannot show collapse).
+    cb = GanlintCallback(stop_on=("collapsed",), save_to=tmp / "ganlint", diagnose_every=200, log_every_n_steps=100)
     module = GAN1D(lr=0.2)
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -178,7 +179,7 @@ def test_label_and_statistics_reach_the_logger(collapsing):
     assert rows["ganlint/d_real"].between(0, 1).all()
     # no label before the first diagnosis (step 200), then collapsed with its confidence
     assert rows["ganlint/label_index"].isna().iloc[0]
-    assert rows["ganlint/label_index"].iloc[-1] == LABEL_INDEX.index("collapsed")
+    assert rows["ganlint/label_index"].iloc[-1] == LABELS.index("collapsed")
     assert 0 < rows["ganlint/confidence"].iloc[-1] <= 1
 
 
@@ -250,3 +251,14 @@ def test_options_are_validated(kw, message):
 def test_import_ganlint_does_not_import_lightning():
     code = "import sys, ganlint, ganlint.integrations; assert 'lightning' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_label_index_is_documented_as_the_vocabulary_orders_it():
+    """The docstring's list of `ganlint/label_index` values is ganlint.vocabulary.LABELS, in order."""
+    import re
+
+    import ganlint.integrations.lightning as integration
+
+    text = " ".join(integration.__doc__.split())
+    listed = re.search(r"LABELS, their priority order: (.*?); absent", text).group(1)
+    assert [tuple(item.split(" ", 1)) for item in listed.split(", ")] == [(str(i), lab) for i, lab in enumerate(LABELS)]

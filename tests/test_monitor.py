@@ -14,7 +14,10 @@ import torch
 
 import ganlint
 from ganlint.errors import ConfigError
+from ganlint.monitor import eval_gap
+from ganlint.report.run_report import load_fakes
 from ganlint.telemetry import COLUMNS
+from ganlint.vocabulary import DIVERGED, INCONCLUSIVE, LABELS
 
 sys.path.insert(0, str(Path(__file__).parent / "userland"))
 import loop1d
@@ -22,7 +25,7 @@ import loop1d
 
 def monitored(**kw):
     kw.setdefault("eval_every", 100)
-    return lambda G, D, og, od: ganlint.Monitor(G, D, og, od, outputs="logits", **kw)
+    return lambda G, D, og, od: ganlint.Monitor(G, D, og, od, outputs="logit", **kw)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +112,7 @@ def test_reading_telemetry_mid_run_keeps_the_diagnosis_schedule():
     seen = []
 
     def factory(G, D, og, od):
-        mon = ganlint.Monitor(G, D, og, od, outputs="logits", eval_every=100, diagnose_every=200)
+        mon = ganlint.Monitor(G, D, og, od, outputs="logit", eval_every=100, diagnose_every=200)
         mon.step = _peek(mon.step, mon, seen)
         return mon
 
@@ -171,7 +174,156 @@ def test_strict_raises():
 @pytest.mark.parametrize("kw,message", [({"outputs": "sigmoid"}, "outputs must be one of"),
                                         ({"eval_evry": 5}, "unknown Monitor option"),
                                         ({"stop_on": {"colapsed"}}, "unknown label"),
+                                        ({"stop_on": {"stable"}}, "stable never stops a run"),
+                                        ({"real": [1.0, 2.0]}, "real must be a tensor"),
                                         ({"flush_every": 0}, "positive integer")])
 def test_bad_construction_is_a_clear_error(kw, message):
     with pytest.raises(ConfigError, match=message):
         ganlint.Monitor(torch.nn.Linear(2, 1), **kw)
+
+
+# -- one vocabulary ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("outputs,canonical,recorded", [("logit", "logit", "probability"), ("logits", "logit", "probability"),
+                                                        ("probability", "probability", "probability"),
+                                                        ("probabilities", "probability", "probability"),
+                                                        ("ls-score", "ls-score", "ls-score"), ("critic", "critic", "critic")])
+def test_outputs_take_the_vocabulary_and_the_old_plurals(outputs, canonical, recorded):
+    mon = ganlint.Monitor(torch.nn.Linear(2, 1), outputs=outputs)
+    assert (mon.outputs, mon.d_output) == (canonical, recorded)
+
+
+def test_stop_on_takes_every_label_but_stable():
+    mon = ganlint.Monitor(torch.nn.Linear(2, 1), stop_on=[label for label in LABELS if label != "stable"])
+    assert "still-weak" in mon.stop_on and "inconclusive" in mon.stop_on
+
+
+def test_nothing_recorded_is_inconclusive_and_says_what_to_do():
+    d = ganlint.Monitor(torch.nn.Linear(2, 1)).diagnose()
+    assert d.label == INCONCLUSIVE and d.confidence == 0 and d.needs and "mon.step" in d.needs[0]
+
+
+# -- real data given once, for every row --------------------------------------------------------------------
+def _fixed_real_loop(real, steps=30, **kw):
+    g = torch.nn.Linear(2, 1)
+    mon = ganlint.Monitor(g, real=real, strict=True, **kw)
+    for _ in range(steps):
+        mon.step(loss_d=1.0, fake=g(torch.randn(16, 2)))
+    return mon
+
+
+def test_real_tensor_gives_every_row_its_statistics():
+    real = 4.0 + 1.25 * torch.randn(500, 1, generator=torch.Generator().manual_seed(0))
+    df = _fixed_real_loop(real).telemetry
+    assert df["real_mean"].tolist() == pytest.approx([float(real.mean())] * 30)
+    assert df["real_std"].tolist() == pytest.approx([float(real.std())] * 30)
+
+
+def test_a_real_batch_given_to_step_wins_over_the_constructed_one():
+    g = torch.nn.Linear(2, 1)
+    mon = ganlint.Monitor(g, real=torch.zeros(10, 1) + torch.arange(10.0)[:, None], strict=True)
+    mon.step(loss_d=1.0, real=torch.tensor([[7.0], [9.0]]))
+    mon.step(loss_d=1.0)
+    df = mon.telemetry
+    assert df["real_mean"].tolist() == pytest.approx([8.0, 4.5])
+
+
+def test_real_callable_is_sampled_at_evaluations_and_carried_forward():
+    calls = []
+
+    def sampler():
+        calls.append(1)
+        return torch.full((8, 1), float(len(calls))) + torch.tensor([[0.0], [1.0]] * 4)
+
+    df = _fixed_real_loop(sampler, steps=30).telemetry  # adaptive schedule: evaluations at 1, 10, 20, 30
+    # One sample for the first row's statistics, then one per evaluation, carried forward to the rows
+    # after it (a row is recorded before its step's evaluation samples).
+    assert len(calls) == 5
+    means = df["real_mean"].to_numpy() - 0.5
+    assert means[0] == 1.0 and (means[1:10] == 2.0).all() and (means[10:20] == 3.0).all() and (means[20:30] == 4.0).all()
+
+
+# -- the evaluation schedule ----------------------------------------------------------------------------------
+def test_adaptive_schedule_dense_early_sparse_late():
+    evals = [s for s in range(1, 20_001) if s == 1 or s % eval_gap(s) == 0]
+    assert sum(s <= 300 for s in evals) >= 16  # the oscillation check on the distance needs 16
+    assert eval_gap(300) <= 300 // 16 + 10 and eval_gap(5_120) < 500 and eval_gap(5_121) == 500 == eval_gap(10**6)
+    assert [s for s in evals if s >= 6_000][:3] == [6_000, 6_500, 7_000]  # then eval_every, the largest gap
+    assert len(evals) < 100  # 20,000 steps: the early density costs a bounded number of evaluations
+    assert eval_gap(10**6, 100) == 100 and eval_gap(5, 3) == 3
+
+
+def test_a_short_run_gets_enough_evaluations_for_every_sample_check():
+    _, mon, *_ = loop1d.train(1e-3, 300, seed=0, monitor_factory=lambda G, D, og, od: ganlint.Monitor(G, D, og, od))
+    evaluated = mon.telemetry.dropna(subset=["distance"])["step"].tolist()
+    assert len(evaluated) >= 16 and evaluated[0] == 1 and evaluated[-1] == 300
+    checks = {f.check: f.status for f in mon.diagnose().findings}
+    for name in ("progress.distance", "collapse.diversity", "oscillation.distance"):
+        assert checks.get(name) not in (None, "not-assessable"), (name, checks.get(name))
+
+
+def test_explicit_eval_every_is_a_fixed_schedule():
+    _, mon, *_ = loop1d.train(1e-3, 250, seed=0, monitor_factory=monitored(eval_every=60))
+    assert mon.telemetry.dropna(subset=["distance"])["step"].tolist() == [60, 120, 180, 240]
+    assert not mon.adaptive
+
+
+def test_final_evaluation_of_the_last_fake_batch_when_stale(tmp_path):
+    _, mon, *_ = loop1d.train(1e-3, 150, seed=0, monitor_factory=monitored(eval_every=500))
+    assert mon.telemetry["distance"].notna().sum() == 0  # the fixed schedule asked for never came
+    last_fake = mon._last[1]
+    assert last_fake.requires_grad is False and last_fake.grad_fn is None  # detached: no graph kept
+    mon.diagnose()  # no evaluation within the gap: the last batch (step 150) is evaluated first
+    assert mon.telemetry.dropna(subset=["distance"])["step"].tolist() == [150]
+    mon.save(tmp_path / "mine")  # fresh now: nothing more
+    assert mon.telemetry.dropna(subset=["distance"])["step"].tolist() == [150]
+    _, fresh, *_ = loop1d.train(1e-3, 150, seed=0, monitor_factory=monitored(eval_every=100))
+    fresh.save(tmp_path / "other")  # the step-100 evaluation is 50 steps old, within the gap: not stale
+    assert fresh.telemetry.dropna(subset=["distance"])["step"].tolist() == [100]
+
+
+# -- MNIST-shaped samples ------------------------------------------------------------------------------------
+def _digits_monitor(**kw):
+    torch.manual_seed(0)
+    g = torch.nn.Sequential(torch.nn.Linear(8, 784), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 28, 28)))
+    real = torch.rand(64, 1, 28, 28) * 2 - 1
+    mon = ganlint.Monitor(g, real=real, strict=True, eval_every=5, **kw)
+    for _ in range(10):
+        mon.step(loss_d=1.0, loss_g=1.0, fake=g(torch.randn(64, 8)))
+    return mon
+
+
+def test_mnist_shaped_samples_count_ten_modes_and_an_explicit_num_modes_wins():
+    mon = _digits_monitor()
+    assert mon.num_modes == 10
+    assert mon.telemetry["modes_covered"].notna().sum() == 2  # the shipped classifier at steps 5 and 10
+    assert _digits_monitor(num_modes=3).num_modes == 3
+    assert ganlint.Monitor(torch.nn.Linear(2, 1), real=torch.randn(8, 2)).num_modes is None
+
+
+def test_saved_folder_holds_sample_pictures_as_the_trainer_writes_them(tmp_path):
+    _, mon, *_ = loop1d.train(1e-3, 400, seed=0, monitor_factory=lambda G, D, og, od: ganlint.Monitor(G, D, og, od))
+    folder = mon.save(tmp_path / "mine")
+    fakes = load_fakes(folder)  # what `ganlint report` reads
+    assert 2 <= len(fakes) <= 6 and min(fakes) == 1 and max(fakes) == 400
+    assert all(f.shape == (64, 1) for f in fakes.values())
+    assert all((folder / "samples" / f"step_{s:06d}.png").is_file() for s in fakes)
+    assert (folder / "samples" / "real.safetensors").is_file()
+
+
+# -- absent is not broken ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("what", ["losses only", "no opt_d"])
+def test_what_was_not_given_is_never_diverged(what):
+    """A healthy loop (lr 1e-3, the one labelled stable above) watched with less: never diverged, and
+    stop_on={'diverged'} never stops it."""
+    if what == "losses only":
+        factory, logged = monitored(stop_on={"diverged"}, diagnose_every=200), ("loss_d", "loss_g")
+    else:
+        def factory(G, D, og, od):
+            return ganlint.Monitor(G, D, og, None, outputs="logit", stop_on={"diverged"}, diagnose_every=200)
+        logged = loop1d.STEP_ARGS
+    _, mon, means, _ = loop1d.train(1e-3, 1200, seed=0, monitor_factory=factory, logged=logged)
+    assert len(means) == 1200 and not mon.should_stop
+    d = mon.diagnose()
+    assert d.label != DIVERGED and mon.status != DIVERGED, d.summary
+    if what == "losses only":  # no sample evidence at all: losses alone never show health
+        assert d.label != "stable", d.summary
