@@ -187,7 +187,6 @@ def run_group(scenario: dict[str, Any], seeds: list[int], device: str, out_dir: 
 def _finish(scenario: dict[str, Any], run, out_dir: str, train_s: float, report: bool) -> dict[str, Any]:
     """Diagnose (and report) a trained run, then write its result file (last, atomically); return the row.
     Its wall_s is `train_s` plus the diagnosis."""
-    import ganlint
     from ganlint.report.tables import findings_table, write_table
 
     seed = run.config.seed

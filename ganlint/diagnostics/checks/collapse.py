@@ -18,8 +18,8 @@ import math
 import numpy as np
 
 from ganlint.diagnostics.checks import any_of, linear_severity, not_assessable
-from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, WARN, Finding
 from ganlint.diagnostics.checks.realism import realistic
+from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, WARN, Finding
 from ganlint.diagnostics.series import Context, Series, held_from_start, onset
 
 LABEL = "collapsed"

@@ -76,7 +76,7 @@ def _swing_onset(steps: np.ndarray, x: np.ndarray, period_rows: float | None, th
     """Where the swinging began: the series cut into chunks of two periods (else an eighth of it), the
     first chunk from which every chunk swings past the threshold (the last chunk, often cut short, may
     swing less; it is left out). (None, False) when no such run of chunks reaches the end."""
-    size = max(8, int(round(2 * period_rows))) if period_rows else max(8, len(x) // 8)
+    size = max(8, round(2 * period_rows)) if period_rows else max(8, len(x) // 8)
     starts = np.arange(0, len(x) - size + 1, size)
     if len(starts) < 2:
         return None, False
