@@ -310,6 +310,20 @@ def test_saved_folder_holds_sample_pictures_as_the_trainer_writes_them(tmp_path)
     assert (folder / "samples" / "real.safetensors").is_file()
 
 
+def test_report_of_a_saved_folder_shows_its_sample_grids(tmp_path):
+    """`ganlint report` on a Monitor's folder (no training config) draws the samples against the reals the
+    Monitor saved."""
+    import subprocess
+
+    _, mon, *_ = loop1d.train(1e-3, 200, seed=0, monitor_factory=lambda G, D, og, od: ganlint.Monitor(G, D, og, od))
+    folder = mon.save(tmp_path / "mine")
+    p = subprocess.run([sys.executable, "-m", "ganlint", "report", str(folder)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "no real data" not in p.stderr
+    assert (folder / "plots" / "samples.png").is_file()
+    assert "samples.png" in (folder / "report.md").read_text()
+
+
 # -- absent is not broken ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("what", ["losses only", "no opt_d"])
 def test_what_was_not_given_is_never_diverged(what):

@@ -128,13 +128,27 @@ def load_fakes(run_dir: Path) -> dict[int, torch.Tensor]:
     return out
 
 
-def reference_reals(meta: dict[str, Any]):
-    """(dataset, the run's evaluation reals), drawn again exactly as the trainer drew them; None when the
+def reference_reals(meta: dict[str, Any], folder: Path | None = None):
+    """(dataset, the run's evaluation reals), drawn again exactly as the trainer drew them; for a folder a
+    Monitor saved (no training config), the reals it wrote to samples/real.safetensors. None when the
     dataset cannot be built here (e.g. MNIST's folder is on another machine)."""
     from ganlint.config import TrainConfig
     from ganlint.data import get_dataset
     from ganlint.trainer import eval_inputs
 
+    saved = folder / "samples" / "real.safetensors" if folder is not None else None
+    if "config" not in meta and saved is not None and saved.is_file():
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from ganlint.check.reference import from_tensor
+
+        try:
+            ref = from_tensor("real", load_file(str(saved))["real"])
+        except (GanlintError, KeyError, OSError, SafetensorError) as e:
+            print(f"ganlint: warning: no real data for the sample pictures: {saved}: {e}", file=sys.stderr)
+            return None
+        return ref.dataset, ref.real
     try:
         cfg = TrainConfig.from_dict(meta["config"])
         dataset = get_dataset(cfg.dataset, cfg.data_root)
@@ -169,7 +183,7 @@ def render_run(source: str | os.PathLike, out: str | os.PathLike | None = None, 
                            d_output=inp.d_output)
         has_samples = False
         if inp.fakes:
-            ref = reference_reals(inp.meta)
+            ref = reference_reals(inp.meta, inp.source if inp.is_run_folder else None)
             if ref is not None:
                 dataset, real = ref
                 sample_figures.samples_strip(inp.fakes, real, dataset, stage / SAMPLES_PNG, title=f"{inp.name}: samples over training")
