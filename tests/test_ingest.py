@@ -46,6 +46,25 @@ def test_dcgan_tutorial_log():
     assert set(df.columns) == {"step", "loss_d", "loss_g", "d_real", "d_fake"}
 
 
+def test_pytorch_gan_csv_counts_steps_by_batches_done(tmp_path):
+    """PyTorch-GAN's scripts log epoch, batch (restarting every epoch) and batches_done (counting on):
+    every row is its own step, none merged into the first epoch's."""
+    n, per_epoch = 600, 150
+    rng = np.random.default_rng(0)
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"epoch": np.repeat(np.arange(n // per_epoch), per_epoch), "batch": np.tile(np.arange(per_epoch), n // per_epoch),
+                  "batches_done": np.arange(n), "D loss": rng.random(n), "G loss": rng.random(n)}).to_csv(path, index=False)
+    df, _ = load_telemetry(path)
+    assert len(df) == n and df["step"].tolist() == list(range(n))
+
+
+def test_wandb_chart_export_reads_the_metrics_and_drops_the_bands():
+    df = pd.DataFrame({"Step": [1, 2, 3], "run-3 - loss_D": [1.0, 0.9, 0.8], "run-3 - loss_D__MIN": [0.5] * 3,
+                       "run-3 - loss_D__MAX": [1.5] * 3, "run-3 - D(G(z))": [0.4, 0.45, 0.5]})
+    t = to_telemetry(df)
+    assert t.columns.tolist() == ["step", "loss_d", "d_fake"] and t["loss_d"].tolist() == [1.0, 0.9, 0.8]
+
+
 def test_no_step_or_no_signal_is_a_clear_error():
     with pytest.raises(DataError, match="no step column"):
         to_telemetry(pd.DataFrame({"loss_d": [1.0]}))

@@ -29,7 +29,7 @@ from ganlint.telemetry import COLUMNS
 # (errD, errG, D(x), D(G(z))) are here because most hand-written GAN loops descend from it.
 ALIASES: dict[str, str] = {}
 for column, names in {
-    "step": ("step", "globalstep", "iteration", "iter", "it", "steps", "batch", "batches"),
+    "step": ("step", "globalstep", "iteration", "iter", "it", "steps", "batch", "batches", "batchesdone"),
     "loss_d": ("lossd", "dloss", "errd", "discriminatorloss", "lossdiscriminator", "discloss", "lossdisc", "criticloss",
                "losscritic"),
     "loss_g": ("lossg", "gloss", "errg", "generatorloss", "lossgenerator", "genloss", "lossgen"),
@@ -177,8 +177,12 @@ def to_telemetry(df: pd.DataFrame, mapping: Mapping[str, str] | None = None, *, 
     guessed = {c: normalise(c) for c in columns if c not in used}
     step_col = explicit.get("step")
     if step_col is None:
-        step_col = "step" if guessed.get("step", ("",))[0] == "step" else next(
-            (c for c, (m, _) in guessed.items() if m == "step"), None)
+        # Several step-like columns (PyTorch-GAN's CSV: `batch` restarts every epoch, `batches_done` counts
+        # on): the one with the most distinct values is the run's step; a per-epoch counter would merge
+        # every epoch's rows into the first epoch's steps.
+        candidates = [c for c, (m, _) in guessed.items() if m == "step"]
+        step_col = "step" if "step" in candidates else max(
+            candidates, key=lambda c: df[c].nunique(), default=None)
     if step_col is None:
         step_col = next((c for c in columns if c.lower() == "epoch" and c not in used), None)
         if step_col is None:
