@@ -186,7 +186,8 @@ def test_lightning_metrics_csv_folder(tmp_path):
     df, _ = load_telemetry(folder)
     assert list(df.columns) == ["step", "loss_d", "loss_g", "d_real", "d_fake"] and len(df) == 600
     assert df["loss_g"].tolist() == pytest.approx(log["loss_g"].tolist())
-    assert diagnose(df).label == "stable"
+    # Losses and D's outputs of a healthy-looking run: no failure, and no sample evidence either.
+    assert diagnose(df).label == "inconclusive"
 
 
 def trainer_state(log: pd.DataFrame) -> dict:
