@@ -285,7 +285,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         parts = [f"{k} {_num(v)}" for k, v in ev.items() if k != "step" and v is not None]
         print(f"eval @ step {ev['step']}:  " + "  ".join(parts))
     if diag is not None:
-        onset = f", onset at step {diag.onset_step}" if diag.onset_step is not None else ""
+        onset = f", onset {diag.onset_text}" if diag.onset_text else ""
         print(f"label:  {diag.label} (confidence {diag.confidence:.2f}{onset}); details: ganlint diagnose {run.out_dir}")
         print(f"report: {page}")
     return EXIT_OK
@@ -566,19 +566,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 def format_diagnosis(d, show_all: bool = False) -> str:
     """The text form of a Diagnosis: label line, summary, what to record to decide (or to be surer),
     findings (failing first), remedies."""
-    from ganlint.vocabulary import ERROR, FAIL, NOT_ASSESSABLE, PASS, WARN
+    from ganlint.vocabulary import PASS, STATUS_ORDER
 
-    onset = f", onset at step {d.onset_step}" if d.onset_step is not None else ""
+    onset = f", onset {d.onset_text}" if d.onset_text else ""
     lines = [f"label: {d.label} (confidence {d.confidence:.2f}{onset})", f"  {d.summary}"]
     if d.other_labels:
         lines.append(f"  also holds: {', '.join(d.other_labels)}")
     if d.needs:
         lines.append(f"  {'to decide' if d.label == INCONCLUSIVE else 'to be surer'}, record:")
         lines.extend(f"    - {n}" for n in d.needs)
-    order = {FAIL: 0, ERROR: 1, WARN: 2, NOT_ASSESSABLE: 3, PASS: 4}
     shown = [f for f in d.findings if show_all or f.status != PASS]
     lines.append("findings:" if shown else ("findings: all checks pass" if d.findings else "findings: no check ran"))
-    for f in sorted(shown, key=lambda f: order.get(f.status, 9)):
+    for f in sorted(shown, key=lambda f: STATUS_ORDER.get(f.status, 9)):
         value = "" if f.value is None else f"  [{_num(f.value)} vs {_num(f.threshold)}]"
         window = f"  steps {f.window[0]}-{f.window[1]}" if f.window else ""
         lines.append(f"  {f.status.upper():<14} {f.check:<34} {f.message}{value}{window}")

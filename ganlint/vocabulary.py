@@ -50,6 +50,8 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 NOT_ASSESSABLE = "not-assessable"  # the input lacks what the check needs: never a crash, never a pass
 ERROR = "error"  # the check itself crashed: a bug, kept apart from a failing run
 STATUSES = (PASS, WARN, FAIL, NOT_ASSESSABLE, ERROR)
+# The order findings are shown in: what a person must read first (failing, crashed) comes first.
+STATUS_ORDER = {FAIL: 0, ERROR: 1, WARN: 2, NOT_ASSESSABLE: 3, PASS: 4}
 
 # What the user's D returns (Monitor(outputs=...), the Lightning callback, `ganlint check --d-output`):
 #   logit        a raw score that a sigmoid turns into a probability (BCEWithLogitsLoss)

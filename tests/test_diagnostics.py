@@ -234,6 +234,20 @@ def test_tiny_updates_and_no_progress_is_stalled_even_with_d_at_half():
     assert any("learning rate" in r for r in d.remedies)
 
 
+def test_a_run_never_healthy_by_its_measure_has_its_onset_from_the_start(tmp_path):
+    """Stalled from step 1 (update ratios tiny throughout): the onset is "from the start", in the
+    diagnosis and in what the CLI prints, never a bare "at step 1"."""
+    d = diagnose(stalled(healthy()), num_modes=K)
+    assert d.onset_step == 1 and d.onset_from_start and d.onset_text == "from the start (step 1)"
+    stalled(healthy()).to_csv(tmp_path / "stalled.csv", index=False)
+    p = subprocess.run([sys.executable, "-m", "ganlint", "diagnose", str(tmp_path / "stalled.csv"), "--num-modes", str(K)],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and p.stdout.startswith("label: stalled") and "onset from the start (step 1)" in p.stdout
+    late = healthy()
+    late.loc[late["step"] >= 300, ["loss_g", "grad_norm_g", "update_ratio_g"]] = np.nan
+    assert diagnose(late).onset_text == "at step 300"
+
+
 def test_tiny_updates_with_progress_is_not_stalled():
     df = healthy()
     df["update_ratio_g"] = 1e-5

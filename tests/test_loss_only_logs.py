@@ -340,8 +340,8 @@ def test_fail_on_any_error_lets_inconclusive_through(ran, name):
 
 
 def test_wandb_chart_export_named_with_map_is_inconclusive(ran):
-    """The W&B chart export with its columns named by --map (what ganlint's error asks for when it does
-    not recognise "<run> - loss_D"): the same loss-only verdict."""
+    """The W&B chart export with its columns named explicitly by --map (which wins over the recognised
+    "<run> - loss_D" names): the same loss-only verdict."""
     proc = ran["procs"]["wandb_chart+map"]
     out = _verdict(proc)
     assert out["label"] == "inconclusive", _said(proc, out)

@@ -11,6 +11,13 @@ from typing import Any
 from ganlint.vocabulary import ERROR, FAIL, LABELS, NOT_ASSESSABLE, PASS, STATUSES, WARN  # noqa: F401
 
 
+def onset_words(step: int | None, from_start: bool) -> str | None:
+    """An onset as every output writes it: "at step N", "from the start (step N)", or None without one."""
+    if step is None:
+        return None
+    return f"from the start (step {step})" if from_start else f"at step {step}"
+
+
 def _clean(v: Any) -> Any:
     """JSON-safe numbers: NaN and inf become None."""
     if isinstance(v, float) and not math.isfinite(v):
@@ -48,6 +55,11 @@ class Finding:
     severity: float = 0.0
     onset_from_start: bool = False
 
+    @property
+    def onset_text(self) -> str | None:
+        """The onset in words (see `onset_words`), or None."""
+        return onset_words(self.onset_step, self.onset_from_start)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["value"], d["threshold"] = _clean(d["value"]), _clean(d["threshold"])
@@ -82,10 +94,8 @@ class Diagnosis:
 
     @property
     def onset_text(self) -> str | None:
-        """The onset in words: "step N", "from the start (step N)", or None."""
-        if self.onset_step is None:
-            return None
-        return f"from the start (step {self.onset_step})" if self.onset_from_start else f"step {self.onset_step}"
+        """The onset in words (see `onset_words`), or None."""
+        return onset_words(self.onset_step, self.onset_from_start)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -30,12 +30,10 @@ from typing import Any
 from ganlint.diagnostics.findings import Diagnosis, Finding
 from ganlint.errors import ConfigError
 from ganlint.gating.policy import EXIT_FAILED, EXIT_INCONCLUSIVE, FailPolicy
-from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, NOT_ASSESSABLE, PASS, WARN
+from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, NOT_ASSESSABLE, PASS, STATUS_ORDER, WARN
 
 # The values of --format (text is the CLI's own format_diagnosis).
 FORMATS = ("text", "json", "junit", "github")
-# Failing first, like the text format: what a person must read comes first.
-_ORDER = {FAIL: 0, ERROR: 1, WARN: 2, NOT_ASSESSABLE: 3, PASS: 4}
 
 
 def gate_verdict(d: Diagnosis, gate: FailPolicy) -> str:
@@ -120,8 +118,8 @@ def _evidence(f: Finding) -> str:
         lines.append(f"value {_num(f.value)} vs threshold {_num(f.threshold)}")
     if f.window:
         lines.append(f"steps {f.window[0]}-{f.window[1]}")
-    if f.onset_step is not None:
-        lines.append(f"onset at step {f.onset_step}")
+    if f.onset_text:
+        lines.append(f"onset {f.onset_text}")
     lines.append(f"supports label: {f.label}")
     return "\n".join(lines)
 
@@ -151,7 +149,7 @@ def to_junit(d: Diagnosis, *, gate: FailPolicy, name: str = "ganlint") -> str:
         counts["tests"] += 1
         return ET.SubElement(suite, "testcase", classname=_xml_text(classname), name=_xml_text(case_name))
 
-    for f in sorted(d.findings, key=lambda f: _ORDER.get(f.status, 9)):
+    for f in sorted(d.findings, key=lambda f: STATUS_ORDER.get(f.status, 9)):
         tc = case(f"ganlint.{f.label}", f.check)
         text = _xml_text(_evidence(f))
         message = _xml_text(f.message)
@@ -223,7 +221,7 @@ def to_github(d: Diagnosis, *, gate: FailPolicy, title: str = "ganlint") -> str:
     findings are left to the step summary.
     """
     lines = []
-    for f in sorted(d.findings, key=lambda f: _ORDER.get(f.status, 9)):
+    for f in sorted(d.findings, key=lambda f: STATUS_ORDER.get(f.status, 9)):
         if f.status in (FAIL, ERROR) or (f.status == WARN and WARN in gate.statuses):
             kind = "error"
         elif f.status == WARN:
@@ -274,7 +272,7 @@ def github_step_summary(d: Diagnosis, *, gate: FailPolicy, title: str = "ganlint
     if d.needs:
         head = "To decide, record:" if d.label == INCONCLUSIVE else "To be surer, record:"
         lines += [f"**{head}**", "", *(f"- {_md_cell(n)}" for n in d.needs), ""]
-    shown = sorted((f for f in d.findings if f.status != PASS), key=lambda f: _ORDER.get(f.status, 9))
+    shown = sorted((f for f in d.findings if f.status != PASS), key=lambda f: STATUS_ORDER.get(f.status, 9))
     if shown:
         lines += ["| status | check | message | value | threshold |", "| --- | --- | --- | ---: | ---: |"]
         for f in shown:
@@ -311,7 +309,7 @@ def append_step_summary(markdown: str, environ: Mapping[str, str] = os.environ) 
 
 
 def _confidence(d: Diagnosis) -> str:
-    onset = f", onset at step {d.onset_step}" if d.onset_step is not None else ""
+    onset = f", onset {d.onset_text}" if d.onset_text else ""
     return f"confidence {d.confidence:.2f}{onset}"
 
 

@@ -105,7 +105,7 @@ class FailPolicy:
     def _failures(self, d: Diagnosis) -> list[str]:
         out = []
         if d.label in self.labels and d.label != INCONCLUSIVE:
-            onset = f", onset at step {d.onset_step}" if d.onset_step is not None else ""
+            onset = f", onset {d.onset_text}" if d.onset_text else ""
             out.append(f"label is {d.label} (confidence {d.confidence:.2f}{onset})")
         out.extend(f"{label} also holds" for label in d.other_labels
                    if label in self.labels and label not in (d.label, INCONCLUSIVE))

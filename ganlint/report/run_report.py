@@ -254,7 +254,7 @@ def findings_html(d: Diagnosis) -> str:
 
 
 def verdict_html(d: Diagnosis) -> str:
-    onset = f"onset at step <b>{d.onset_step}</b>" if d.onset_step is not None else ""
+    onset = f"onset <b>{H.esc(d.onset_text)}</b>" if d.onset_text else ""
     also = f"also holds: {', '.join(H.badge(x) for x in d.other_labels)}" if d.other_labels else ""
     return (f'<div class="card"><div class="verdict">{H.badge(d.label, big=True)}'
             f"<span>confidence <b>{d.confidence:.2f}</b></span><span>{onset}</span><span>{also}</span></div>"
@@ -320,7 +320,7 @@ def run_markdown(inp: RunInputs, has_samples: bool) -> str:
     lines = [f"# ganlint run report: {inp.name}", ""]
     lines.append(" · ".join(f"{k} **{v}**" for k, v in run_facts(inp)))
     lines.append("")
-    onset = f", onset at step {d.onset_step}" if d.onset_step is not None else ""
+    onset = f", onset {d.onset_text}" if d.onset_text else ""
     lines.append(f"**Label: `{d.label}`** (confidence {d.confidence:.2f}{onset})")
     lines.append("")
     lines.append(d.summary)
