@@ -79,6 +79,16 @@ class Series:
         d = self.df[["step", col]].rename(columns={col: "value"})
         return d[np.isfinite(d["value"].to_numpy(dtype=np.float64))]
 
+    def late_eval(self, col: str) -> tuple[float, tuple[int, int], np.ndarray, np.ndarray] | None:
+        """(median of the last `late_eval_rows` evaluations, their (first, last) step, all evaluation steps,
+        all values) of a column, or None when it was never evaluated."""
+        d = self.evals(col)
+        if not len(d):
+            return None
+        tail = d.iloc[-self.th.late_eval_rows:]
+        return (float(np.median(tail["value"])), (int(tail["step"].iloc[0]), int(tail["step"].iloc[-1])),
+                d["step"].to_numpy(), d["value"].to_numpy(dtype=np.float64))
+
     def smoothed(self, col: str, window: int | None = None) -> np.ndarray:
         """Rolling mean over ~1% of the run (at least 3 rows), to remove per-batch noise."""
         w = window or max(3, self.n // 100)

@@ -69,17 +69,8 @@ def _unless_persistent(s: Series, f: Finding) -> Finding:
                    "judge it over a longer history)", window=f.window)
 
 
-def _late(s: Series, col: str) -> tuple[float, tuple[int, int], np.ndarray, np.ndarray] | None:
-    d = s.evals(col)
-    if not len(d):
-        return None
-    tail = d.iloc[-s.th.late_eval_rows:]
-    return (float(np.median(tail["value"])), (int(tail["step"].iloc[0]), int(tail["step"].iloc[-1])),
-            d["step"].to_numpy(), d["value"].to_numpy(dtype=np.float64))
-
-
 def _low(name: str, s: Series, col: str, fail: float, warn: float, what: str) -> Finding:
-    got = _late(s, col)
+    got = s.late_eval(col)
     if got is None:
         return not_assessable(name, LABEL, col)
     value, window, steps, values = got
@@ -98,7 +89,7 @@ def _coverage(s: Series, mode_based: bool) -> Finding:
     f = _low("collapse.coverage", s, "coverage", th.coverage_fail, th.coverage_warn, "k-NN coverage of the real data")
     if f.status != FAIL:
         return f
-    precision = _late(s, "precision")
+    precision = s.late_eval("precision")
     if mode_based or precision is None or precision[0] < th.coverage_min_precision:
         why = ("the mode counts are the direct measure" if mode_based else
                f"precision is {precision[0]:.2f}: the fakes are imprecise rather than collapsed" if precision else
@@ -112,7 +103,7 @@ def _modes(s: Series, ctx: Context) -> Finding:
     th = s.th
     if not ctx.num_modes:
         return not_assessable(name, LABEL, "known number of modes")
-    got = _late(s, "modes_covered")
+    got = s.late_eval("modes_covered")
     if got is None:
         return not_assessable(name, LABEL, "modes_covered")
     value, window, steps, values = got
@@ -133,7 +124,7 @@ def _mode_kl(s: Series, ctx: Context) -> Finding:
     th = s.th
     if not ctx.num_modes or ctx.num_modes < 2:
         return not_assessable(name, LABEL, "two or more known modes")
-    got = _late(s, "mode_kl")
+    got = s.late_eval("mode_kl")
     if got is None:
         return not_assessable(name, LABEL, "mode_kl")
     value, window, steps, values = got

@@ -26,15 +26,7 @@ LABEL = STILL_WEAK
 NAME = "still_weak"  # the summary finding (see ganlint.diagnostics.engine.conclude)
 MEASURES = (("precision", "k-NN precision (share of fakes inside the real data's manifold)"),
             ("high_quality", "share of high-quality fakes (close to a mode of the data)"))
-
-
-def late_eval(s: Series, col: str) -> tuple[float, tuple[int, int]] | None:
-    """The median of the last evaluations of a column and their steps, or None when never evaluated."""
-    d = s.evals(col)
-    if not len(d):
-        return None
-    tail = d.iloc[-s.th.late_eval_rows:]
-    return float(np.median(tail["value"])), (int(tail["step"].iloc[0]), int(tail["step"].iloc[-1]))
+REALISM_CHECKS = tuple(f"{NAME}.{col}" for col, _ in MEASURES)
 
 
 def distance_ratio(s: Series) -> float | None:
@@ -46,20 +38,21 @@ def distance_ratio(s: Series) -> float | None:
 
 
 def realistic(s: Series, ctx: Context) -> bool | None:
-    """Whether the late samples are realistic (see Thresholds.realism_precision): True when a realism
-    measure reaches realism_precision, False when every one stays below realism_floor, and in between
-    True only when the distance to the data has fallen to progress_ratio of its start. None when no
-    realism measure was recorded."""
-    values = [got[0] for col, _ in MEASURES if (got := late_eval(s, col)) is not None]
-    if not values:
+    """Whether the late samples are realistic (see Thresholds.realism_precision): a realism measure
+    reaches realism_precision, or reaches realism_floor with the distance fallen to progress_ratio of its
+    start; and the fakes are neither far more spread than the data nor, for classifier features, still
+    far from it. None when no realism measure (precision, high_quality) was recorded."""
+    return _verdict(_measures(s, ctx))
+
+
+def _verdict(measures: list[Finding]) -> bool | None:
+    """`realistic` from the measures' findings: the spread and distance findings appear only when they
+    fail; precision and high_quality pass as the rule says."""
+    realism = [f for f in measures if f.check in REALISM_CHECKS and f.status != NOT_ASSESSABLE]
+    if not realism:
         return None
-    best = max(values)
-    ratio = distance_ratio(s)
-    if best < s.th.realism_floor or _far(s, ctx, ratio) or _too_wide(s):
-        return False
-    if best >= s.th.realism_precision:
-        return True
-    return ratio is not None and ratio <= s.th.progress_ratio
+    return not any(f.status == FAIL for f in measures if f.check not in REALISM_CHECKS) and any(
+        f.status == PASS for f in realism)
 
 
 def _far(s: Series, ctx: Context, ratio: float | None) -> bool:
@@ -71,15 +64,11 @@ def _far(s: Series, ctx: Context, ratio: float | None) -> bool:
     return ctx.distance_kind == CLASSIFIER_KIND and ratio is not None and ratio > s.th.realism_far
 
 
-def _too_wide(s: Series) -> bool:
-    got = late_eval(s, "diversity")
-    return got is not None and got[0] > s.th.realism_max_spread
-
-
 def _measures(s: Series, ctx: Context) -> list[Finding]:
     out = []
-    if _too_wide(s):
-        value, window = late_eval(s, "diversity")
+    spread = s.late_eval("diversity")
+    if spread is not None and spread[0] > s.th.realism_max_spread:
+        value, window = spread[:2]
         out.append(Finding(f"{NAME}.spread", LABEL, FAIL, value, s.th.realism_max_spread,
                            f"the fakes are {value:.2g}x as spread as the data (diversity ratio)", window=window,
                            severity=linear_severity(value, s.th.realism_max_spread, 4.0)))
@@ -95,11 +84,11 @@ def _measures(s: Series, ctx: Context) -> list[Finding]:
                            severity=linear_severity(ratio, s.th.realism_far, 1.0 + s.th.realism_far)))
     for col, what in MEASURES:
         name = f"{NAME}.{col}"
-        got = late_eval(s, col)
+        got = s.late_eval(col)
         if got is None:
             out.append(not_assessable(name, LABEL, col))
             continue
-        value, window = got
+        value, window = got[:2]
         th = s.th.realism_precision if value >= s.th.realism_floor and not close else s.th.realism_floor
         status = PASS if value >= s.th.realism_precision or (value >= s.th.realism_floor and close) else FAIL
         out.append(Finding(name, LABEL, status, value, th, f"{what} is {value:.2g}", window=window,
@@ -134,7 +123,7 @@ def check(s: Series, ctx: Context) -> list[Finding]:
     measures = _measures(s, ctx)
     trend = _trend(s)
     findings = [*measures, trend]
-    real = realistic(s, ctx)
+    real = _verdict(measures)
     if real is None:
         findings.append(not_assessable(NAME, LABEL, "precision or high_quality (sample evaluations)"))
         return findings
@@ -142,16 +131,13 @@ def check(s: Series, ctx: Context) -> list[Finding]:
         findings.append(Finding(NAME, LABEL, PASS, None, None, "the samples are realistic"))
         return findings
     moving = _moving(s)
-    worst = max((f for f in measures if f.status == FAIL), key=lambda f: f.severity, default=None)
-    if worst is None:  # the measures pass but the distance is still far: the distance finding is the evidence
-        worst = next(f for f in measures if f.check == f"{NAME}.distance")
+    worst = max((f for f in measures if f.status == FAIL), key=lambda f: f.severity)  # not realistic: one fails
     if moving is False:
         # Not learning at all is `stalled` (its own check): not still-weak.
         findings.append(Finding(NAME, LABEL, PASS, worst.value, worst.threshold,
                                 "the samples are not realistic, but G is not moving either (see stall)"))
         return findings
     values = ", ".join(f"{f.check.split('.')[-1]} {f.value:.2g}" for f in measures if f.status == FAIL)
-    values = values or ", ".join(f"{f.check.split('.')[-1]} {f.value:.2g}" for f in measures if f.status != NOT_ASSESSABLE)
     if trend.status == PASS:
         how = "and they are still improving: G is learning but has not got there yet"
     elif len(s.evals("distance")) < 2 or ctx.distance_reference == "noise":
