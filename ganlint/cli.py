@@ -410,9 +410,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     fmt = opts.get("format") or "text"
     # Loaded here rather than by diagnose(path) so that the mapping applies and the report shows the same table.
     telemetry, meta = load_telemetry(args.path, mapping=opts.get("map"))
-    d = diagnose(telemetry, d_output=args.d_output or meta.get("d_output"),
-                 num_modes=args.num_modes if args.num_modes is not None else (meta.get("dataset") or {}).get("num_modes"),
-                 config=meta.get("config"), thresholds=thresholds_from(settings))
+    d = diagnose(telemetry, meta=meta, d_output=args.d_output, num_modes=args.num_modes,
+                 thresholds=thresholds_from(settings))
     page = None
     if args.report is not None:
         page = _diagnose_report(Path(args.path), args.report, telemetry, d)

@@ -248,6 +248,28 @@ def test_a_run_never_healthy_by_its_measure_has_its_onset_from_the_start(tmp_pat
     assert diagnose(late).onset_text == "at step 300"
 
 
+def test_a_run_folders_config_reaches_the_engine_through_every_entry(tmp_path):
+    """The folder's config.json (here: MNIST-classifier evaluations) decides the same verdict through
+    ganlint.diagnose(folder), `ganlint diagnose folder` and `ganlint report folder`. Fakes the classifier
+    calls realistic (precision 0.9) whose distance stays at ~90% of its start are still-weak, not collapsed."""
+    df = collapsed(healthy())
+    ev = df["distance"].notna()
+    df.loc[ev, "precision"], df.loc[ev, "distance"], df.loc[ev, "diversity"] = 0.9, 1.5, 0.8
+    df.loc[df["step"] == 1, "distance"] = 1.65
+    folder = tmp_path / "run"
+    folder.mkdir()
+    df.to_csv(folder / "telemetry.csv", index=False)
+    (folder / "config.json").write_text(json.dumps({"dataset": {"num_modes": K, "distance_kind": "classifier_frechet"}}))
+    assert diagnose(df, num_modes=K).label == "collapsed"  # without the config: samples' own space, modes decide
+    assert ganlint.diagnose(folder).label == "still-weak"
+    run = [sys.executable, "-m", "ganlint"]
+    p = subprocess.run([*run, "diagnose", str(folder), "--format", "json"], capture_output=True, text=True)
+    assert json.loads(p.stdout)["label"] == "still-weak", p.stderr
+    p = subprocess.run([*run, "report", str(folder)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert json.loads((folder / "diagnosis.json").read_text())["label"] == "still-weak"
+
+
 def test_tiny_updates_with_progress_is_not_stalled():
     df = healthy()
     df["update_ratio_g"] = 1e-5

@@ -99,7 +99,9 @@ def history_findings(path: str | Path, th: Thresholds, num_modes: int | None, *,
     """The engine's findings on the history, renamed history:<check>, and a note on what was read.
     `d_output` is what D returns (a D_RETURNS name), for a folder of checkpoints."""
     df, recorded = read_history(path, loaded_options, data, samples, seed, d_output)
-    d = diagnose(df, d_output=recorded, num_modes=num_modes, thresholds=th)
+    # The history's evaluations were measured like `data`'s (a checkpoint folder's by check itself).
+    kind = data.dataset.distance_kind if data is not None and data.dataset is not None else None
+    d = diagnose(df, d_output=recorded, num_modes=num_modes, thresholds=th, distance_kind=kind)
     renamed = [Finding(f"history:{f.check}", f.label, f.status, f.value, f.threshold, f.message, f.window,
                        f.onset_step, f.severity) for f in d.findings]
     note = f"history: {len(df)} rows from {path} (steps {int(df['step'].min())}-{int(df['step'].max())}); alone it reads {d.label}"

@@ -72,6 +72,7 @@ def diagnose(
     config: dict | None = None,
     thresholds: Thresholds | None = None,
     distance_kind: str | None = None,
+    meta: Mapping | None = None,
 ) -> Diagnosis:
     """Label a run from its telemetry.
 
@@ -86,6 +87,8 @@ def diagnose(
         thresholds: override the defaults in ganlint.diagnostics.thresholds.
         distance_kind: the dataset's distance (ganlint.evaluation's kinds; "classifier_frechet" when the
             evaluation columns come from the MNIST classifier's features). Default: from config.json.
+        meta: a run folder's config.json, for a DataFrame its caller read with `load_telemetry`: the
+            defaults above come from it as they would from the folder (the explicit arguments win).
 
     Raises:
         ganlint.errors.DataError: unreadable input or a table without a step column or any signal.
@@ -94,7 +97,7 @@ def diagnose(
     if num_modes is not None and (isinstance(num_modes, bool) or not isinstance(num_modes, int) or num_modes < 1):
         raise ConfigError(f"num_modes must be a positive integer (the data's known modes), got {num_modes!r}")
     th = thresholds or DEFAULT_THRESHOLDS
-    df, meta = load_telemetry(telemetry) if not isinstance(telemetry, pd.DataFrame) else (telemetry, {})
+    df, meta = load_telemetry(telemetry) if not isinstance(telemetry, pd.DataFrame) else (telemetry, meta or {})
     df = validate_table(df)
     ctx = Context(
         d_output=d_output or meta.get("d_output") or _infer_d_output(df),

@@ -103,8 +103,7 @@ def load_inputs(source: str | os.PathLike, diagnosis: Diagnosis | None = None) -
                 raise DataError(f"{str(src / DIAGNOSIS_FILE)!r} is not a valid diagnosis: {e}") from None
         fakes = load_fakes(src)
     if diagnosis is None:
-        diagnosis = diagnose(telemetry, d_output=meta.get("d_output"),
-                             num_modes=(meta.get("dataset") or {}).get("num_modes"), config=meta.get("config"))
+        diagnosis = diagnose(telemetry, meta=meta)
     name = src.name if src.is_dir() else src.stem
     return RunInputs(name, src, telemetry, diagnosis, meta, summary, fakes)
 
