@@ -29,6 +29,8 @@ Why this order:
 
 from __future__ import annotations
 
+import math
+
 DIVERGED = "diverged"
 VANISHING_GRADIENT = "vanishing-gradient"
 STALLED = "stalled"
@@ -71,3 +73,33 @@ def d_returns(value: str) -> str | None:
     """The canonical D_RETURNS name for a user's spelling (aliases included), or None if unknown."""
     value = D_RETURN_ALIASES.get(value, value)
     return value if value in D_RETURNS else None
+
+
+# The generator loss a run trained with (`--g-loss`, [tool.ganlint] g_loss, the pytest fixture's g_loss,
+# or inferred from a log): the vanishing gradient is judged under this loss only.
+#   nonsaturating  -log D(G(z)) (BCE against "real" labels: pytorch/examples dcgan, PyTorch-GAN); G keeps
+#                  its gradient where D is sure, so a winning D does not starve it (Goodfellow et al. 2014)
+#   saturating     log(1 - D(G(z))) (the minimax loss); G's gradient dies as D(G(z)) -> 0
+#   wgan           -E[f(G(z))] of a critic (WGAN, WGAN-GP; also hinge GANs' generator loss)
+#   lsgan          (D(G(z)) - 1)^2 (least squares, Mao et al. 2017): no saturation point
+NONSATURATING, SATURATING = "nonsaturating", "saturating"
+G_LOSSES = (NONSATURATING, SATURATING, "wgan", "lsgan")
+# Other spellings: ganlint's own --loss names, and the usual hyphenations.
+G_LOSS_ALIASES = {"non-saturating": NONSATURATING, "ns": NONSATURATING, "minimax": SATURATING, "wgan-gp": "wgan",
+                  "hinge": "wgan", "ls": "lsgan"}
+# The G losses under which a saturated D starves G of gradient.
+SATURATING_G_LOSSES = (SATURATING,)
+
+
+def g_loss(value: str) -> str | None:
+    """The canonical G_LOSSES name for a user's spelling (aliases and ganlint's --loss names), or None."""
+    value = G_LOSS_ALIASES.get(value, value) if isinstance(value, str) else None
+    return value if value in G_LOSSES else None
+
+
+# How a log's BCE discriminator loss combines its real and fake terms (`--d-loss-reduction`): summed
+# (pytorch/examples dcgan: errD = errD_real + errD_fake; ganlint's trainer) or averaged (PyTorch-GAN:
+# d_loss = (real_loss + fake_loss) / 2). A D that outputs 0.5 everywhere has loss 2 ln 2 = 1.386 summed,
+# ln 2 = 0.693 averaged.
+D_LOSS_REDUCTIONS = ("sum", "mean")
+BCE_EQUILIBRIUM = {"sum": 2 * math.log(2), "mean": math.log(2)}

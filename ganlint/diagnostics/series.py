@@ -33,6 +33,8 @@ class Context:
     config: dict | None = None
     distance_reference: str = "first evaluation"
     distance_kind: str | None = None
+    g_loss: str | None = None
+    d_loss_reduction: str | None = None
 
 
 class Series:
