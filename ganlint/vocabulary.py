@@ -103,3 +103,10 @@ def g_loss(value: str) -> str | None:
 # ln 2 = 0.693 averaged.
 D_LOSS_REDUCTIONS = ("sum", "mean")
 BCE_EQUILIBRIUM = {"sum": 2 * math.log(2), "mean": math.log(2)}
+
+
+# BatchNorm's mode when `ganlint check` samples G and reads D (`--bn-mode`): "eval" uses the running
+# statistics (what a deployed G does), "train" the batch's own (what the training loop saw: pytorch/examples
+# dcgan never calls .eval(), and a young G's running statistics lag far behind its weights); "auto" reads
+# both and says when they disagree.
+BN_MODES = ("auto", "train", "eval")

@@ -40,6 +40,7 @@ from ganlint.gating.formats import FORMATS
 from ganlint.gating.policy import parse_fail_on
 from ganlint.telemetry import COLUMNS
 from ganlint.tomlfile import read_toml
+from ganlint.vocabulary import BN_MODES, D_LOSS_REDUCTIONS, G_LOSS_ALIASES, G_LOSSES, g_loss
 
 TABLE = "[tool.ganlint]"
 THRESHOLDS_TABLE = "[tool.ganlint.thresholds]"
@@ -84,6 +85,10 @@ def _entry_point(v: Any) -> str | None:
     return None if isinstance(v, str) and ENTRY_POINT.fullmatch(v) else 'a "module:callable" string'
 
 
+def _g_loss(v: Any) -> str | None:
+    return None if g_loss(v) is not None else f"one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)})"
+
+
 def _table(v: Any) -> str | None:
     return None if isinstance(v, dict) else "a table"
 
@@ -116,6 +121,9 @@ KEYS: dict[str, Callable[[Any], str | None]] = {
     "kwargs": _table,
     "thresholds": _table,  # and then each of its keys, by threshold_overrides
     "map": _column_map,  # diagnose: {ganlint column: log column}
+    "g_loss": _g_loss,  # check and diagnose: the generator loss trained with
+    "d_loss_reduction": _choice(*D_LOSS_REDUCTIONS),  # diagnose: how loss_d combines its two BCE terms
+    "bn_mode": _choice(*BN_MODES),  # check: BatchNorm's mode when sampling G and reading D
 }
 THRESHOLD_TYPES: dict[str, type] = {f.name: typing.get_type_hints(Thresholds)[f.name]
                                     for f in dataclasses.fields(Thresholds)}
