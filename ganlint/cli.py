@@ -126,18 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_run)
 
+    from ganlint.vocabulary import D_LOSS_REDUCTIONS, G_LOSS_ALIASES, G_LOSSES  # diagnose's loss conventions
+
     p = sub.add_parser("diagnose", help="label a run from its telemetry or training log (run folder, table, "
-                       "Lightning, Hugging Face or TensorBoard log)",
+                       "Lightning, Hugging Face or TensorBoard log, a script's printed stdout)",
                        description=f"Label a run {', '.join(LABELS)}, with the findings behind the label, remedies "
                        "and what to record to decide. Reads a ganlint run folder or telemetry table, "
                        "or your own training log: a CSV/JSONL table, Lightning's metrics.csv, Hugging Face's "
-                       "trainer_state.json, a TensorBoard event folder (pip install 'ganlint[tensorboard]'); its "
+                       "trainer_state.json, a TensorBoard event folder (pip install 'ganlint[tensorboard]'), or the "
+                       "printed stdout of pytorch/examples dcgan or PyTorch-GAN (or any lines, with --regex); its "
                        f"columns are recognised by their names, or named with --map. Exit code 0 when {PASSING_LABEL}, "
                        f"1 for a failure label, 3 when {INCONCLUSIVE} (see --fail-on), 2 for bad input. Defaults (map, "
                        "fail_on, format) can be set in [tool.ganlint] of pyproject.toml; the command line wins.")
     p.add_argument("path", metavar="RUN_DIR_OR_LOG",
                    help="a ganlint run folder, a .csv/.parquet/.jsonl table, a Lightning metrics.csv, a Hugging Face "
-                   "trainer_state.json (or its checkpoint folder), or a TensorBoard events file or folder")
+                   "trainer_state.json (or its checkpoint folder), a TensorBoard events file or folder, or a "
+                   "training script's saved stdout (.log, .txt, .out, any name: read by content)")
     p.add_argument("--map", action="append", metavar="COLUMN=LOG_COLUMN[,...]",
                    help="name your log's columns: ganlint column = your column, e.g. --map loss_d=D_loss,loss_g=G_loss "
                    "(repeatable; ganlint columns: step, loss_d, loss_g, d_real, d_fake, grad_norm_g, grad_norm_d, ...; "
@@ -149,6 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how d_real/d_fake read (a D returning logits is recorded as their sigmoid: probability) "
                    "[default: from the run's config, else inferred from their range]")
     p.add_argument("--num-modes", type=int, default=None, help="known modes of the data (default: from the run's config)")
+    p.add_argument("--regex", metavar="PATTERN", default=None,
+                   help="read the log as printed lines with this Python regex: named groups are columns, mapped like "
+                   "a table's (e.g. (?P<errD>\\S+) is loss_d, or use --map); the step from a group step, or "
+                   "epoch, batch and batches (epoch * batches + batch)")
+    p.add_argument("--d-loss-reduction", choices=D_LOSS_REDUCTIONS, default=None,
+                   help="how loss_d combines a BCE D's real and fake terms: sum (pytorch/examples dcgan, ganlint; "
+                   "equilibrium 2 ln 2) or mean (PyTorch-GAN; ln 2) [default: from the log's format or config, "
+                   "else inferred from loss_d against D(x) and D(G(z)), else unknown]")
+    p.add_argument("--g-loss", choices=(*G_LOSSES, *G_LOSS_ALIASES), default=None, metavar="NAME",
+                   help=f"the generator loss trained with ({', '.join(G_LOSSES)}; or {', '.join(G_LOSS_ALIASES)}): "
+                   "a dominant D starves G only under the saturating loss [default: the run's config, else inferred "
+                   "from loss_g against D(G(z)) or its sign, else unknown]")
     p.add_argument("--all", action="store_true", help="text format: list passing findings too")
     p.add_argument("--report", nargs="?", const="", default=None, metavar="DIR",
                    help="also write the report (report.html, report.md, plots, findings table) into DIR "
@@ -170,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="worker processes for re-rendering run reports [default: CPU cores]")
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_report)
+
+    from ganlint.vocabulary import BN_MODES, G_LOSS_ALIASES, G_LOSSES  # the check block's own names
 
     p = sub.add_parser("check", help="check a GAN checkpoint of your own: samples, D's outputs, gradients (CI gate)",
                        description="Load a checkpoint safely (ganlint run folder; state_dict .pt/.pth/.safetensors with "
@@ -202,7 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--d-output", choices=D_RETURNS,
                    help="what D returns: logit (BCE with logits), probability (a sigmoid D), ls-score (least-squares "
                    "GAN) or critic (Wasserstein, hinge); ls-score and critic scores have no saturation point "
-                   "[default: a ganlint run's own; else probability when all outputs lie in [0, 1], else logit]")
+                   "[default: a ganlint run's own; critic for --g-loss wgan, ls-score for lsgan; else probability "
+                   "when all outputs lie in [0, 1], else logit]")
+    g.add_argument("--g-loss", metavar="LOSS", choices=(*G_LOSSES, *G_LOSS_ALIASES),
+                   help=f"the loss G trained with: {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}); a saturated D "
+                   "starves G only under the saturating (minimax) loss [default: a ganlint run's config; else "
+                   "unknown, and a saturated D is a warning naming both readings]")
+    g.add_argument("--bn-mode", choices=BN_MODES, help="BatchNorm's mode when sampling G and reading D: eval (running "
+                   "statistics), train (batch statistics, what the training loop saw), auto (reads both when G or D "
+                   "has BatchNorm and judges in train mode when they disagree strongly) [default: auto]")
     g.add_argument("--device", help="cpu, cuda or cuda:N [default: cpu]")
     g = p.add_argument_group("gating and output")
     g.add_argument("--fail-on", metavar="SPEC", help=FAIL_ON_HELP)
@@ -404,14 +430,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.num_modes is not None and args.num_modes < 1:  # 0 is a value, not "unknown" (that is leaving it out)
         raise ConfigError(f"--num-modes must be 1 or more (the data's known modes), got {args.num_modes}")
     settings = _settings(args)
-    cli = {"map": parse_mapping(args.map) if args.map else None, "fail_on": args.fail_on, "format": args.format}
+    cli = {"map": parse_mapping(args.map) if args.map else None, "fail_on": args.fail_on, "format": args.format,
+           "g_loss": args.g_loss, "d_loss_reduction": args.d_loss_reduction}
     opts = merge(settings, cli)  # the command line wins; --map wins column by column over [tool.ganlint] map
     policy = parse_fail_on(opts.get("fail_on"))
     fmt = opts.get("format") or "text"
     # Loaded here rather than by diagnose(path) so that the mapping applies and the report shows the same table.
-    telemetry, meta = load_telemetry(args.path, mapping=opts.get("map"))
+    telemetry, meta = load_telemetry(args.path, mapping=opts.get("map"), regex=args.regex)
     d = diagnose(telemetry, meta=meta, d_output=args.d_output, num_modes=args.num_modes,
-                 thresholds=thresholds_from(settings))
+                 thresholds=thresholds_from(settings), g_loss=opts.get("g_loss"),
+                 d_loss_reduction=opts.get("d_loss_reduction"))
     page = None
     if args.report is not None:
         page = _diagnose_report(Path(args.path), args.report, telemetry, d)
@@ -458,7 +486,7 @@ def _diagnose_report(path, out: str, telemetry, d):
 
 
 CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",
-                  "device", "fail_on", "format")
+                  "device", "fail_on", "format", "g_loss", "bn_mode")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -482,12 +510,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     policy = parse_fail_on(opts.get("fail_on"))
     fmt = opts.get("format") or "text"
     result = check(args.checkpoint, generator=opts.get("generator"), discriminator=opts.get("discriminator"),
-                   kwargs=opts.get("kwargs"), g_key=args.g_key, d_key=args.d_key, discriminator_path=args.discriminator_file,
-                   trust=args.trust_checkpoint, z_dim=opts.get("z_dim"), z_dist=opts.get("z_dist"),
+                   kwargs=opts.get("kwargs"), g_key=args.g_key, d_key=args.d_key, discriminator_file=args.discriminator_file,
+                   trust_checkpoint=args.trust_checkpoint, z_dim=opts.get("z_dim"), z_dist=opts.get("z_dist"),
                    num_classes=opts.get("num_classes"), data=opts.get("data"), data_root=args.data_root,
                    history=args.history, samples=opts.get("samples"), seed=opts.get("seed"),
-                   d_output=args.d_output, device=opts.get("device") or "cpu", thresholds=thresholds_from(settings),
-                   fail_on=policy)
+                   d_output=args.d_output, g_loss=opts.get("g_loss"), bn_mode=opts.get("bn_mode"),
+                   device=opts.get("device") or "cpu", thresholds=thresholds_from(settings), fail_on=policy)
     d = result.diagnosis
     meta = {"source": str(result.source), "kind": result.kind, "samples": result.samples, "skipped": result.skipped,
             "notes": result.notes, "metrics": result.to_dict()["metrics"], "class_histogram": result.class_histogram}

@@ -57,8 +57,13 @@ CLASSIFIER_KIND = "classifier_frechet"
 
 
 def _classify(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    from ganlint.metrics.classifier import to_mnist_input
     from ganlint.metrics.mnist_classifier import classify  # lazy: only MNIST loads the classifier
 
+    # Images of another size or colour (a 64 px DCGAN's, 3 channels) are brought to 1x28x28 first: the one
+    # resize rule, ganlint.metrics.classifier.to_mnist_input; flat rows of 784 values pass as they are.
+    if x.dim() >= 3 and math.prod(x.shape[1:]) != 28 * 28:
+        x = to_mnist_input(x)
     return classify(x)
 
 

@@ -328,17 +328,24 @@ class Monitor:
         return t.mean().to(self.device), t.std().to(self.device)
 
     def _watch_shape(self, x: torch.Tensor) -> None:
-        """num_modes=10 for MNIST-shaped samples ((N, 1, 28, 28) or (N, 28, 28), as check.reference reads
-        them), which the shipped classifier sorts into digits; an explicit num_modes wins."""
+        """Grey images the MNIST classifier can read (ganlint.metrics.classifier.mnist_input_problem: 1x28x28,
+        or a DCGAN's 1x32x32 / 1x64x64, resized by its to_mnist_input) are evaluated through it, with
+        num_modes=10 (its digits) unless num_modes is given. RGB images are not taken for digits."""
+        from ganlint.metrics.classifier import mnist_input_problem
+
         self._shape_seen = True
         shape = tuple(x.shape[1:])
-        if shape in ((1, 28, 28), (28, 28)):  # evaluated through the MNIST classifier (ganlint.check.reference)
-            from ganlint.evaluation import CLASSIFIER_KIND
+        grey = len(shape) == 2 or (len(shape) == 3 and shape[0] == 1)
+        if not (grey and mnist_input_problem(shape) is None):
+            return
+        from ganlint.evaluation import CLASSIFIER_KIND
 
-            self._distance_kind = CLASSIFIER_KIND
-        if self.num_modes is None and shape in ((1, 28, 28), (28, 28)):
+        self._distance_kind = CLASSIFIER_KIND
+        size = "x".join(map(str, shape if len(shape) == 3 else (1, *shape)))
+        resized = "" if shape in ((1, 28, 28), (28, 28)) else ", resized to 28x28 for it"
+        if self.num_modes is None:
             self.num_modes = MNIST_MODES
-            self._say(f"1x28x28 samples: num_modes={MNIST_MODES} (the shipped MNIST classifier's digits); "
+            self._say(f"{size} samples: num_modes={MNIST_MODES} (the shipped MNIST classifier's digits{resized}); "
                       "pass num_modes= if your data has other classes")
 
     def _real_batch(self, n: int) -> torch.Tensor | None:
@@ -367,7 +374,7 @@ class Monitor:
 
     def _evaluate(self, fake: torch.Tensor, real: torch.Tensor | None, step: int) -> None:
         from ganlint.check.reference import from_tensor
-        from ganlint.evaluation import evaluate
+        from ganlint.evaluation import CLASSIFIER_KIND, evaluate
 
         self._last_eval = step
         fake = fake.detach().float()
@@ -380,7 +387,7 @@ class Monitor:
             self._say(f"fake samples {tuple(fake.shape[1:])} and real samples {tuple(real.shape[1:])} differ in shape: "
                       "sample metrics are skipped")
             return
-        ref = from_tensor("real", real.cpu())
+        ref = from_tensor("real", real.cpu(), classifier=self._distance_kind == CLASSIFIER_KIND)
         fake_cpu = fake.cpu()
         with torch.random.fork_rng(devices=[]), torch.no_grad():  # evaluations never touch the run's RNG
             metrics = evaluate(fake_cpu, ref.real, ref.dataset)

@@ -61,7 +61,9 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 @pytest.fixture
 def ganlint_check(request: pytest.FixtureRequest):
-    """ganlint_check(checkpoint, **options) -> ganlint.check.CheckResult, options as for ganlint.check.check()."""
+    """ganlint_check(checkpoint, **options) -> ganlint.check.CheckResult, options as for ganlint.check.check(),
+    named as `ganlint check`'s flags (discriminator_file=, g_loss=, bn_mode=, d_output=, trust_checkpoint=; the
+    older discriminator_path= is still taken)."""
     from ganlint.check import check
     from ganlint.gating import load_settings, merge, thresholds_from
 
@@ -73,6 +75,10 @@ def ganlint_check(request: pytest.FixtureRequest):
         opts = {k: v for k, v in base.items() if k in _CHECK_ARGS}
         opts.update(options)
         opts.setdefault("thresholds", thresholds_from(settings))
+        taken = _check_parameters()
+        unknown = sorted(set(opts) - taken)
+        if unknown:  # one line naming the flag-named arguments it takes
+            raise TypeError(f"ganlint_check: unknown argument(s) {', '.join(unknown)}; it takes {', '.join(sorted(taken))}")
         result = check(checkpoint, **opts)
         results.append(result)
         return result
@@ -80,8 +86,18 @@ def ganlint_check(request: pytest.FixtureRequest):
     return run
 
 
+# The [tool.ganlint] keys the fixture takes as defaults (the fixture's own arguments are ganlint.check.check's,
+# named as the CLI's flags: discriminator_file, trust_checkpoint, g_loss, bn_mode, d_output, history, ...).
 _CHECK_ARGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",
-               "device", "fail_on")
+               "device", "fail_on", "g_loss", "bn_mode")
+
+
+def _check_parameters() -> set[str]:
+    import inspect
+
+    from ganlint.check import check
+
+    return set(inspect.signature(check).parameters) - {"checkpoint"}
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -64,7 +64,8 @@ def test_collapsed_checkpoint_is_collapsed(ckpts):
 
 
 def test_saturated_discriminator_is_vanishing_gradient(ckpts):
-    r = check(ckpts["saturated"], **FACTORIES, data="ring8")
+    # Under the saturating (minimax) loss a saturated D starves G: the vanishing gradient.
+    r = check(ckpts["saturated"], **FACTORIES, data="ring8", g_loss="minimax")
     assert r.label == "vanishing-gradient", r.explain()
     s = statuses(r)
     assert s["vanishing_gradient.d_saturation"] == "fail" and s["vanishing_gradient.grad_ratio"] == "fail"
@@ -73,6 +74,25 @@ def test_saturated_discriminator_is_vanishing_gradient(ckpts):
     # Its samples sit in a small circle near the origin, nowhere near the ring: not realistic (still-weak),
     # so their mode counts decide nothing.
     assert "still-weak" in r.diagnosis.other_labels
+
+
+def test_saturated_discriminator_under_an_unknown_loss_is_a_warning_naming_both(ckpts):
+    # A checkpoint does not say which loss G trains with: the ratio is measured, but no vanishing-gradient
+    # FAIL rests on it alone; the warning names both readings and asks for --g-loss.
+    r = check(ckpts["saturated"], **FACTORIES, data="ring8")
+    s = statuses(r)
+    assert r.label != "vanishing-gradient" and s["vanishing_gradient"] == "pass", r.explain()
+    assert s["vanishing_gradient.grad_ratio"] == "warn" and s["vanishing_gradient.d_saturation"] == "warn"
+    ratio = next(f for f in r.diagnosis.findings if f.check == "vanishing_gradient.grad_ratio")
+    assert "saturating" in ratio.message and "non-saturating" in ratio.message and "--g-loss" in ratio.message
+    # Under the non-saturating loss G keeps its gradient: D overpowers G, no vanishing-gradient remedy.
+    r = check(ckpts["saturated"], **FACTORIES, data="ring8", g_loss="nonsaturating")
+    s = statuses(r)
+    assert s["vanishing_gradient"] == "pass" and s["vanishing_gradient.d_saturation"] == "warn"
+    assert s["vanishing_gradient.g_gradient"] == "pass" and r.metrics["grad_g_loss"] > 1
+    sat = next(f for f in r.diagnosis.findings if f.check == "vanishing_gradient.d_saturation")
+    assert "not a vanishing gradient" in sat.message and "--history" in sat.message
+    assert not any("non-saturating" in x for x in r.diagnosis.remedies)
 
 
 @pytest.mark.parametrize("kind", ["export", "torchscript"])
@@ -175,7 +195,8 @@ def test_d_output_takes_the_vocabulary_names_and_aliases(ckpts):
     from ganlint.errors import ConfigError
     from ganlint.vocabulary import D_RETURN_ALIASES, D_RETURNS
 
-    r = check(ckpts["saturated"], **FACTORIES, data="ring8", d_output="probabilities", samples=500)  # the old plural
+    r = check(ckpts["saturated"], **FACTORIES, data="ring8", d_output="probabilities", samples=500,
+              g_loss="saturating")  # the old plural
     assert r.metrics["d_kind"] == "probability" and r.label == "vanishing-gradient"
     r = check(ckpts["saturated"], **FACTORIES, data="ring8", d_output="ls-score", samples=500)
     assert r.metrics["d_kind"] == "ls-score"
@@ -184,6 +205,22 @@ def test_d_output_takes_the_vocabulary_names_and_aliases(ckpts):
     with pytest.raises(ConfigError) as e:
         check(ckpts["healthy"], **FACTORIES, d_output="sigmoid")
     assert all(k in str(e.value) for k in (*D_RETURNS, *D_RETURN_ALIASES)) and "'sigmoid'" in str(e.value)
+
+
+def test_g_loss_and_bn_mode_take_the_vocabulary_names(ckpts):
+    from ganlint.errors import ConfigError
+    from ganlint.vocabulary import G_LOSS_ALIASES, G_LOSSES
+
+    with pytest.raises(ConfigError) as e:
+        check(ckpts["healthy"], **FACTORIES, g_loss="bce")
+    assert all(k in str(e.value) for k in (*G_LOSSES, *G_LOSS_ALIASES)) and "'bce'" in str(e.value)
+    with pytest.raises(ConfigError, match="--bn-mode"):
+        check(ckpts["healthy"], **FACTORIES, bn_mode="batch")
+    # wgan-gp is an alias of wgan, and a wgan G's D is a critic: its scores are not read as probabilities.
+    r = check(ckpts["healthy"], **FACTORIES, data="ring8", g_loss="wgan-gp", samples=500)
+    assert r.metrics["d_kind"] == "critic" and "grad_g_loss" in r.metrics
+    # No BatchNorm in the ring GAN: no bn_mode finding, no note.
+    assert not any(f.check == "bn_mode" for f in r.diagnosis.findings)
 
 
 def test_an_inconclusive_result_is_not_healthy_unless_the_gate_allows_it(ckpts):

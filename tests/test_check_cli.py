@@ -53,9 +53,12 @@ def commands(work: Path, f: dict[str, Path]) -> dict[str, tuple[list[str], dict]
     summary = work / "step_summary.md"
     return {
         "healthy_json": ([str(f["healthy"]), *FACT, "--data", "ring8", *FAST, "--format", "json"], {}),
+        # the saturated D under the non-saturating loss: D overpowers G, not a vanishing gradient
+        "saturated_ns_text": ([str(f["saturated"]), *FACT, "--data", "ring8", *FAST, "--g-loss", "non-saturating"], {}),
         "collapsed_text": ([str(f["collapsed"]), *FACT, "--data", "ring8", *FAST], {}),
         "collapsed_junit": ([str(f["collapsed"]), *FACT, "--data", "ring8", *FAST, "--format", "junit"], {}),
-        "saturated_github": ([str(f["saturated"]), *FACT, "--data", "ring8", *FAST, "--format", "github"],
+        "saturated_github": ([str(f["saturated"]), *FACT, "--data", "ring8", *FAST, "--g-loss", "minimax", "--format",
+                              "github"],
                              {"GITHUB_STEP_SUMMARY": str(summary)}),
         "export_json": ([str(f["export"]), "--data", "ring8", *FAST, "--format", "json"], {}),
         "torchscript_json": ([str(f["torchscript"]), "--z-dim", "10", "--data", "ring8", *FAST, "--format", "json"], {}),
@@ -140,6 +143,13 @@ def test_junit_has_one_testcase_per_finding(ran):
     cases = root.findall(".//testcase")
     assert any(c.get("name") == "collapse.modes" and c.find("failure") is not None for c in cases)
     assert any(c.get("classname") == "ganlint.label" and c.find("failure") is not None for c in cases)
+
+
+def test_g_loss_on_the_command_line(ran):
+    _, r = ran
+    p = r["saturated_ns_text"]
+    assert "not a vanishing gradient" in p.stdout and "--history" in p.stdout, p.stdout + p.stderr
+    assert "label: vanishing-gradient" not in p.stdout and "use the non-saturating" not in p.stdout
 
 
 def test_github_annotations_and_step_summary(ran):

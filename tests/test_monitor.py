@@ -282,10 +282,11 @@ def test_final_evaluation_of_the_last_fake_batch_when_stale(tmp_path):
 
 
 # -- MNIST-shaped samples ------------------------------------------------------------------------------------
-def _digits_monitor(**kw):
+def _digits_monitor(side: int = 28, channels: int = 1, **kw):
     torch.manual_seed(0)
-    g = torch.nn.Sequential(torch.nn.Linear(8, 784), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 28, 28)))
-    real = torch.rand(64, 1, 28, 28) * 2 - 1
+    g = torch.nn.Sequential(torch.nn.Linear(8, channels * side * side), torch.nn.Tanh(),
+                            torch.nn.Unflatten(1, (channels, side, side)))
+    real = torch.rand(64, channels, side, side) * 2 - 1
     mon = ganlint.Monitor(g, real=real, strict=True, eval_every=5, **kw)
     for _ in range(10):
         mon.step(loss_d=1.0, loss_g=1.0, fake=g(torch.randn(64, 8)))
@@ -298,6 +299,16 @@ def test_mnist_shaped_samples_count_ten_modes_and_an_explicit_num_modes_wins():
     assert mon.telemetry["modes_covered"].notna().sum() == 2  # the shipped classifier at steps 5 and 10
     assert _digits_monitor(num_modes=3).num_modes == 3
     assert ganlint.Monitor(torch.nn.Linear(2, 1), real=torch.randn(8, 2)).num_modes is None
+
+
+def test_a_32px_dcgans_grey_samples_are_read_by_the_classifier_too():
+    # pytorch/examples dcgan at --imageSize 32: the same resize rule as ganlint check (to_mnist_input).
+    mon = _digits_monitor(side=32)
+    assert mon.num_modes == 10 and mon._distance_kind == "classifier_frechet"
+    assert mon.telemetry["modes_covered"].notna().sum() == 2
+    # RGB images are not taken for digits: no classes, the samples' own values.
+    mon = _digits_monitor(side=32, channels=3)
+    assert mon.num_modes is None and mon._distance_kind is None
 
 
 def test_saved_folder_holds_sample_pictures_as_the_trainer_writes_them(tmp_path):

@@ -20,6 +20,7 @@ reported (ls-score is the least-squares GAN's score, compared to its own 1/0 tar
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -38,16 +39,20 @@ from ganlint.diagnostics.series import Context
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import ConfigError, DataError
 from ganlint.vocabulary import (
+    BN_MODES,
     D_RETURN_ALIASES,
     D_RETURNS,
     ERROR,
     FAIL,
+    G_LOSS_ALIASES,
+    G_LOSSES,
     INCONCLUSIVE,
     NOT_ASSESSABLE,
     RECORDED_AS,
     WARN,
     d_returns,
 )
+from ganlint.vocabulary import g_loss as vocab_g_loss
 
 DEFAULT_SAMPLES = 10_000
 # PRDC's k-NN balls need more than k = 5 points; 100 is the least that gives a share worth reading.
@@ -187,16 +192,28 @@ def sample_metrics(fake: torch.Tensor, ref: Reference | None, seed: int) -> tupl
 
 def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discriminator: str | None = None,
           kwargs: dict | None = None, generator_kwargs: dict | None = None, discriminator_kwargs: dict | None = None,
-          g_key: str | None = None, d_key: str | None = None, discriminator_path: str | None = None,
-          trust: bool = False, z_dim: int | None = None, z_dist: str | None = None, num_classes: int | None = None,
-          data: str | None = None, data_root: str | None = None, history: str | os.PathLike | None = None,
-          samples: int | None = DEFAULT_SAMPLES, seed: int | None = 0, d_output: str | None = None, device: str = "cpu",
-          thresholds: Thresholds | None = None, fail_on: Any = None) -> CheckResult:
+          g_key: str | None = None, d_key: str | None = None, discriminator_file: str | os.PathLike | None = None,
+          trust_checkpoint: bool = False, z_dim: int | None = None, z_dist: str | None = None,
+          num_classes: int | None = None, data: str | None = None, data_root: str | None = None,
+          history: str | os.PathLike | None = None, samples: int | None = DEFAULT_SAMPLES, seed: int | None = 0,
+          d_output: str | None = None, g_loss: str | None = None, bn_mode: str | None = None, device: str = "cpu",
+          thresholds: Thresholds | None = None, fail_on: Any = None, discriminator_path: str | os.PathLike | None = None,
+          trust: bool | None = None) -> CheckResult:
     """Check one checkpoint (see the module docstring). Raises a GanlintError (exit code 2) for unusable
-    input: a file that does not load, a factory that does not import, data of another shape."""
+    input: a file that does not load, a factory that does not import, data of another shape.
+
+    The keyword names are the command line's (`--discriminator-file` is `discriminator_file`,
+    `--trust-checkpoint` `trust_checkpoint`); `discriminator_path` and `trust` are older spellings, still taken.
+    `g_loss` is the loss G trained with (ganlint.vocabulary.G_LOSSES or an alias; a run folder's config says
+    it), which decides how a saturated D is judged; `bn_mode` is BatchNorm's mode (ganlint.check.batchnorm).
+    """
+    from ganlint.check import batchnorm as bn
+    from ganlint.check.reference import match
     from ganlint.gating import parse_fail_on
     from ganlint.loaders import load_checkpoint
 
+    discriminator_file = _alias("discriminator_file", discriminator_file, "discriminator_path", discriminator_path)
+    trust_checkpoint = bool(_alias("trust_checkpoint", trust_checkpoint or None, "trust", trust))
     samples = DEFAULT_SAMPLES if samples is None else samples  # None: not given (the CLI passes it on)
     seed = 0 if seed is None else seed
     check_options(samples=samples, seed=seed, z_dim=z_dim, num_classes=num_classes)
@@ -205,34 +222,63 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
             raise ConfigError(f"--d-output must be one of {', '.join(D_RETURNS)} (or {', '.join(D_RETURN_ALIASES)}), "
                               f"got {d_output!r}")
         d_output = d_returns(d_output)
+    if g_loss is not None:
+        if vocab_g_loss(g_loss) is None:
+            raise ConfigError(f"--g-loss must be one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}), "
+                              f"got {g_loss!r}")
+        g_loss = vocab_g_loss(g_loss)
+    bn_mode = bn.AUTO if bn_mode is None else bn_mode
+    if bn_mode not in BN_MODES:
+        raise ConfigError(f"--bn-mode must be one of {', '.join(BN_MODES)}, got {bn_mode!r}")
     policy = fail_on if fail_on is not None and not isinstance(fail_on, (str, list, tuple)) else parse_fail_on(fail_on)
     th = thresholds or DEFAULT_THRESHOLDS
-    loaded = load_checkpoint(checkpoint, generator=generator, discriminator=discriminator, kwargs=kwargs,
-                             generator_kwargs=generator_kwargs, discriminator_kwargs=discriminator_kwargs,
-                             g_key=g_key, d_key=d_key, discriminator_path=discriminator_path, trust=trust,
-                             z_dim=z_dim, z_dist=z_dist, num_classes=num_classes, device=device)
+    load_options = {"generator": generator, "discriminator": discriminator, "kwargs": kwargs,
+                    "generator_kwargs": generator_kwargs, "discriminator_kwargs": discriminator_kwargs, "g_key": g_key,
+                    "d_key": d_key, "trust": trust_checkpoint, "z_dim": z_dim, "z_dist": z_dist,
+                    "num_classes": num_classes, "device": device}
+    loaded = load_checkpoint(checkpoint, discriminator_path=discriminator_file, **load_options)
     notes = list(loaded.notes)
     meta = loaded.meta or {}
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    if g_loss is None and vocab_g_loss(config.get("loss")) is not None:
+        g_loss = vocab_g_loss(config["loss"])
+        notes.append(f"G's loss: {g_loss} (the run's config: loss {config['loss']!r})")
     if d_output is None and meta.get("d_raw_output"):
         # ganlint's own D returns raw scores: logits for the BCE losses (probability telemetry), ls-scores, critic scores.
         d_output = meta["d_raw_output"]
+    if d_output is None and g_loss in LOSS_D_OUTPUT:
+        d_output = LOSS_D_OUTPUT[g_loss]
+        notes.append(f"D read as {d_output} scores (G's loss is {g_loss}; pass --d-output to say otherwise)")
     ref = resolve(data, n=samples, seed=seed, run_dataset=meta.get("dataset"), data_root=data_root)
-    if ref is not None and ref.real is not None:  # two samples say what G draws: fail before drawing thousands
-        shape = tuple(loaded.sample(2, seed=seed).shape[1:])
-        if shape != ref.shape:
-            raise DataError(f"G draws samples of shape {shape}, but the real data ({ref.name}) has shape {ref.shape}")
+    # Two samples say what G draws: fail (or decide the resize) before drawing thousands.
+    matched = match(ref, tuple(loaded.sample(2, seed=seed).shape[1:]))
+    notes += matched.notes
+    real_for_d = matched.d_real
+    findings: list[Finding] = []
+    mode = bn.EVAL
+    if bn_mode == bn.TRAIN:
+        mode = bn.TRAIN
+    elif bn_mode == bn.AUTO and (bn.has_batchnorm(loaded.generator) or bn.has_batchnorm(loaded.discriminator)):
+        disagree, _, _ = bn.probe(loaded, real_for_d, d_output, seed)
+        mode = bn.TRAIN if disagree else bn.EVAL
+        findings.append(bn.mode_finding(mode, disagree))
+    def train_mode():  # a fresh context each time: the samples are drawn and D is read in the chosen mode
+        return bn.batch_statistics(loaded.generator, loaded.discriminator) if mode == bn.TRAIN else contextlib.nullcontext()
+
     print(f"ganlint: drawing {samples:,} samples from G", file=sys.stderr, flush=True)
-    fake = loaded.sample(samples, seed=seed).detach().float().cpu()
-    finite = torch.isfinite(fake.reshape(len(fake), -1)).all(dim=1)
-    findings: list[Finding] = [snap.finite_finding(int((~finite).sum()), len(fake))]
+    with train_mode():
+        raw = loaded.sample(samples, seed=seed, batch_size=bn.TRAIN_BATCH if mode == bn.TRAIN else 1024)
+    raw = raw.detach().float().cpu()
+    finite = torch.isfinite(raw.reshape(len(raw), -1)).all(dim=1)
+    findings.append(snap.finite_finding(int((~finite).sum()), len(raw)))
     metrics: dict[str, Any] = {}
     hist, skipped = None, []
-    num_modes = (ref.dataset.num_modes if ref is not None and ref.dataset is not None else None) or (
-        10 if is_mnist_shape(tuple(fake.shape[1:])) else None)
+    num_modes = matched.num_modes
     if finite.all():
-        metrics, hist, skipped = sample_metrics(fake, ref, seed)
-        findings += snap.collapse_findings(metrics, th, num_modes, ref.dataset.distance_kind if ref is not None and
-                                           ref.dataset is not None else None)
+        fake = matched.samples(raw)
+        metrics, hist, skipped = sample_metrics(fake, matched.ref, seed)
+        findings += snap.collapse_findings(metrics, th, num_modes, matched.ref.dataset.distance_kind
+                                           if matched.ref is not None and matched.ref.dataset is not None else None)
         weak = any(f.check == "still_weak" and f.status == FAIL for f in findings)
         findings.append(snap.duplicates_finding(metrics.get("duplicates"), realistic=not weak))
     else:
@@ -244,29 +290,24 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
     elif not finite.all():
         why = "finite samples"
     else:
-        real = ref.real if ref is not None else None
-        if real is None:
-            skipped.append("D(x): needs real data (--data)")
+        if real_for_d is None:
+            skipped.append("D(x): needs real data (--data)" if ref is None else "D(x): no real data at G's size")
 
         def latent(n: int):
             return _latent_inputs(loaded.latent, n, seed, device)
 
-        try:
+        with train_mode():
             dm = snap.discriminator_metrics(loaded.generator, loaded.discriminator, latent,
-                                            real.to(device) if real is not None else None, d_output)
-        except RuntimeError as e:  # D cannot read G's samples (shape) or its output is not a score per sample
-            raise DataError(f"D failed on the samples: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+                                            real_for_d.to(device) if real_for_d is not None else None, d_output, g_loss)
         metrics.update({k: v for k, v in dm.items()})
         why = ""
-    findings += snap.discriminator_findings(dm, th, why)
+    findings += snap.discriminator_findings(dm, th, why, g_loss)
     if history is not None:
         from ganlint.check.history import history_findings
 
-        hist_findings, hist_notes = history_findings(history, th, num_modes, loaded_options={
-            "generator": generator, "discriminator": discriminator, "kwargs": kwargs, "generator_kwargs": generator_kwargs,
-            "discriminator_kwargs": discriminator_kwargs, "g_key": g_key, "d_key": d_key, "trust": trust, "z_dim": z_dim,
-            "z_dist": z_dist, "num_classes": num_classes, "device": device}, data=ref, samples=min(samples, 2000), seed=seed,
-            d_output=d_output)
+        hist_findings, hist_notes = history_findings(
+            history, th, num_modes, loaded_options={**load_options, "discriminator_path": discriminator_file},
+            data=ref, samples=min(samples, 2000), seed=seed, d_output=d_output)
         findings += hist_findings
         notes += hist_notes
     else:
@@ -274,9 +315,20 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
         skipped.append("oscillation and stalling: a single checkpoint has no history (--history)")
     # How the engine reads D's outputs: a logit D's were turned into probabilities above (RECORDED_AS).
     ctx = Context(d_output=RECORDED_AS[(dm or {}).get("d_kind") or snap.PROBABILITY], num_modes=num_modes,
-                  config=meta.get("config"))
+                  config=meta.get("config"), g_loss=g_loss)
     diagnosis = conclude(findings, ctx)
-    return CheckResult(diagnosis, Path(checkpoint), loaded.kind, len(fake), metrics, skipped, notes, hist, policy)
+    return CheckResult(diagnosis, Path(checkpoint), loaded.kind, len(raw), metrics, skipped, notes, hist, policy)
+
+
+# What D returns under a G loss that implies it, when --d-output is not given.
+LOSS_D_OUTPUT = {"wgan": "critic", "lsgan": "ls-score"}
+
+
+def _alias(name: str, value: Any, old: str, old_value: Any) -> Any:
+    """`value`, or the older spelling's; both given is a ConfigError."""
+    if old_value is not None and value is not None and value != old_value:
+        raise ConfigError(f"{name} and {old} are the same option (the older spelling); give one")
+    return value if value is not None else old_value
 
 
 def _latent_inputs(latent, n: int, seed: int, device: str):

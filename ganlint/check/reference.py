@@ -9,9 +9,14 @@
 Without `--data`, a ganlint run folder uses its own dataset; anything else has no real data and the
 checks that need it are listed as skipped.
 
-Why MNIST-shaped data (1x28x28) is special: the shipped MNIST classifier gives the classes (modes)
-and the features for the Frechet distance and PRDC, the standard measures for MNIST GANs; other shapes
-use the samples' own values (sliced Wasserstein distance, PRDC on the flattened values).
+Why MNIST is special: the shipped MNIST classifier gives the classes (modes) and the features for the
+Frechet distance and PRDC, the standard measures for MNIST GANs. G's samples of any size it can read
+(ganlint.metrics.classifier.mnist_input_problem: grey or RGB, at least 28x28, square-ish: a DCGAN trained
+at 32 or 64 px) are brought to 1x28x28 by the one rule, to_mnist_input, before they are measured; D is
+read on the real digits brought to G's size as the training script's transforms.Resize did. Real data of
+the user's at another size counts as MNIST only when the classifier reads it as digits (looks_like_digits).
+Other shapes use the samples' own values (sliced Wasserstein distance, PRDC on the flattened values), and
+for images the notes say that raw pixels were measured and how far that goes (see match()).
 """
 
 from __future__ import annotations
@@ -50,8 +55,10 @@ def is_mnist_shape(shape: tuple[int, ...]) -> bool:
     return tuple(shape) == MNIST_SHAPE
 
 
-def from_tensor(name: str, x: torch.Tensor) -> Reference:
-    """A reference from a tensor of samples: images keep (C, H, W); (N, H, W) gains a channel."""
+def from_tensor(name: str, x: torch.Tensor, classifier: bool | None = None) -> Reference:
+    """A reference from a tensor of samples: images keep (C, H, W); (N, H, W) gains a channel. `classifier`
+    True measures them through the MNIST classifier whatever their size (ganlint.evaluation resizes);
+    None: only 1x28x28 data is."""
     x = x.detach().to(torch.float32).cpu()
     if x.ndim == 3 and x.shape[1:] == (28, 28):
         x = x.unsqueeze(1)
@@ -60,7 +67,7 @@ def from_tensor(name: str, x: torch.Tensor) -> Reference:
     if not torch.isfinite(x).all():
         raise DataError(f"--data {name}: the real data contains NaN or infinite values")
     shape = tuple(x.shape[1:])
-    mnist_like = is_mnist_shape(shape)
+    mnist_like = is_mnist_shape(shape) if classifier is None else classifier
     if mnist_like:
         kind, modes, plot = "classifier_frechet", 10, "image"
     elif len(shape) == 1 and shape[0] == 1:
@@ -152,3 +159,82 @@ def resolve(spec: str | None, *, n: int, seed: int, run_dataset: str | None = No
     if path.is_file():
         return from_tensor(path.name, read_tensor_file(path))
     raise DataError(f"--data {spec!r} is neither a dataset ({', '.join(DATASETS.names())}) nor an existing file or folder")
+
+
+# Raw pixels say little about images: what was measured instead, and how far it can be trusted.
+RAW_PIXELS_NOTE = ("no feature space fits these images (the MNIST classifier reads only digits): distance "
+                   "(sliced Wasserstein), diversity, PRDC and near-duplicates were measured on raw pixels, which "
+                   "catch gross failures (collapse to one image, noise, blank or saturated images) but not "
+                   "realism: two good images of the same thing lie far apart in pixel space, so read precision, "
+                   "recall and the distance as rough")
+
+
+@dataclass
+class Match:
+    """How G's samples meet the real data: the Reference the sample metrics use (1x28x28 digits when the
+    classifier reads them), the reals D is read on (at G's shape), and whether G's samples are resized."""
+
+    ref: Reference | None
+    d_real: torch.Tensor | None
+    classifier: bool
+    num_modes: int | None
+    notes: list[str]
+
+    def samples(self, fake: torch.Tensor) -> torch.Tensor:
+        """G's samples as the sample metrics read them (resized to 1x28x28 for the classifier)."""
+        from ganlint.metrics.classifier import to_mnist_input
+
+        return to_mnist_input(fake) if self.classifier and tuple(fake.shape[1:]) != MNIST_SHAPE else fake
+
+
+def match(ref: Reference | None, shape: tuple[int, ...]) -> Match:
+    """Decide, from G's per-sample `shape` (two samples drawn before the rest), how G's samples are measured
+    against `ref` (see the module docstring). Raises DataError when they cannot be compared."""
+    from ganlint.metrics.classifier import (
+        describe_resize,
+        from_mnist_input,
+        looks_like_digits,
+        mnist_input_problem,
+        to_mnist_input,
+    )
+
+    shape = tuple(shape)
+    image = len(shape) == 3
+    if ref is None or ref.real is None:
+        if is_mnist_shape(shape):
+            return Match(ref, None, True, 10, [])
+        hint = (["without --data, the samples' classes are not read: if G was trained on MNIST, pass --data mnist "
+                 f"to read its {'x'.join(map(str, shape))} samples with the MNIST classifier"]
+                if image and mnist_input_problem(shape) is None else [])
+        return Match(ref, None, False, None, hint)
+    real, name = ref.real, ref.name
+    mismatch = f"G draws samples of shape {shape}, but the real data ({name}) has shape {ref.shape}"
+    if ref.mnist_like:  # MNIST digits at 28x28 (--data mnist, or 1x28x28 data of the user's)
+        if shape == ref.shape:
+            return Match(ref, real, True, ref.dataset.num_modes or 10, [])
+        problem = mnist_input_problem(shape)
+        if problem is not None:
+            raise DataError(f"{mismatch}, and the MNIST classifier cannot read them: {problem}")
+        notes = [describe_resize(shape),
+                 f"D read on the real digits resized to {'x'.join(map(str, shape))} (as torchvision's Resize does)"]
+        return Match(ref, from_mnist_input(real, shape), True, ref.dataset.num_modes or 10, notes)
+    if not (image and len(ref.shape or ()) == 3):
+        if shape != ref.shape:
+            raise DataError(mismatch)
+        return Match(ref, real, False, ref.dataset.num_modes, [])
+    # Images of the user's at a size other than 28x28: digits when the classifier reads them as digits.
+    problems = (mnist_input_problem(shape), mnist_input_problem(ref.shape))
+    digits, share, covered = looks_like_digits(real) if problems == (None, None) else (False, 0.0, 0)
+    if digits:
+        notes = [n for n in (describe_resize(shape),) if n]
+        notes.append(f"the real images ({name}, {'x'.join(map(str, ref.shape))}) read as MNIST digits: the classifier "
+                     f"is sure of {share:.0%} of them over {covered} digits; resized to 28x28 the same way")
+        if shape != ref.shape:
+            notes.append("D is read on G's samples only: the real images are not at G's size")
+        mnist = from_tensor(name, to_mnist_input(real), classifier=True)
+        return Match(mnist, real if shape == ref.shape else None, True, 10, notes)
+    if shape != ref.shape:
+        raise DataError(mismatch)
+    why = (f" (the classifier is sure of {share:.0%} of them, over {covered} digits)" if problems == (None, None)
+           else f" ({problems[0] or problems[1]})")
+    return Match(ref, real, False, ref.dataset.num_modes, [f"{name}: not read as MNIST digits{why}; {RAW_PIXELS_NOTE}"])

@@ -31,14 +31,18 @@ from ganlint.diagnostics.checks import any_of, linear_severity, log_severity, no
 from ganlint.diagnostics.findings import Finding
 from ganlint.diagnostics.series import Context, Series
 from ganlint.diagnostics.thresholds import Thresholds
+from ganlint.errors import DataError
 from ganlint.vocabulary import (
     COLLAPSED,
     D_RETURNS,
     DIVERGED,
     FAIL,
+    NONSATURATING,
     NOT_ASSESSABLE,
     OSCILLATING,
     PASS,
+    SATURATING,
+    SATURATING_G_LOSSES,
     STALLED,
     VANISHING_GRADIENT,
     WARN,
@@ -105,44 +109,110 @@ def infer_d_kind(raw: torch.Tensor) -> str:
     return PROBABILITY if len(finite) and bool(((finite >= 0) & (finite <= 1)).all()) else LOGIT
 
 
-def discriminator_metrics(g, d, latent_sample, real: torch.Tensor | None, d_kind: str | None) -> dict[str, float | str]:
-    """D's mean outputs on real and fake (as probabilities when D is a probability/logit D, raw scores for an
-    ls-score or critic D) and, for a probability/logit D, the norm of G's gradient under the saturating and
-    the non-saturating loss, on one batch.
+# A D read as logits whose outputs no BCE training reaches is likelier a critic (WGAN, WGAN-GP, hinge)
+# read without --d-output critic. BCE pushes real logits up and fake logits down, and its gradient dies as
+# e^-|l| once a side is won, so (a) both means on the same side of 0, far from it, cost BCE ~|l| per sample
+# on one side (a loss far above chance's ln 2) and do not survive training, and (b) mean magnitudes in the
+# tens are beyond what it reaches. Calibrated on MNIST MLPs (784-256-1, Adam, batch 64; 100/300/600 D
+# steps): a BCE D's means were D(x) +1.27/+1.15/+0.91, D(G(z)) +0.34/-0.02/-0.40, mean |l| 0.6-0.8, max
+# 2.4; a WGAN-GP critic's (n_critic 5, Adam 1e-4 (0, 0.9), penalty 10) D(x) +36/+39/+32, D(G(z))
+# +4.5/+12/+18 (the same side), mean |s| 20-26, max 43.
+CRITIC_SAME_SIDE = 3.0  # both means beyond this, same sign: 9x the BCE D's 0.34, below the critic's 4.5
+CRITIC_MAGNITUDE = 20.0  # mean |output| beyond this: 25x the BCE D's, at the critic's lowest (a saturated
+# BCE D's logits stop near 15, where its gradient is e^-15)
+# G's gradient norm under its own loss below which it learns nothing (float32 round-off on a network's
+# parameters; the userland DCGAN's G keeps 0.1-40 in every state measured).
+G_GRAD_FLOOR = 1e-8
 
-    `latent_sample(n)` returns G's inputs (z, or (z, labels)) for n samples.
+
+def looks_unbounded(raw_real: torch.Tensor | None, raw_fake: torch.Tensor) -> bool:
+    """Whether D's raw outputs cannot be a BCE D's logits (see CRITIC_SAME_SIDE, CRITIC_MAGNITUDE)."""
+    f = raw_fake[torch.isfinite(raw_fake)]
+    r = raw_real[torch.isfinite(raw_real)] if raw_real is not None else f[:0]
+    if not len(f):
+        return False
+    magnitude = float(torch.cat([r, f]).abs().mean())
+    same_side = len(r) > 0 and float(r.mean()) * float(f.mean()) > 0 and \
+        min(abs(float(r.mean())), abs(float(f.mean()))) > CRITIC_SAME_SIDE
+    return same_side or magnitude > CRITIC_MAGNITUDE
+
+
+def _describe(e: BaseException) -> str:
+    from ganlint.loaders.errors import describe_exception
+
+    return describe_exception(e)
+
+
+def g_loss_value(raw_fake: torch.Tensor, kind: str, g_loss: str) -> torch.Tensor:
+    """G's loss on one batch of D's raw outputs, as the named G loss (ganlint.vocabulary.G_LOSSES) writes it."""
+    if g_loss == "wgan":
+        return -raw_fake.mean()
+    if g_loss == "lsgan":
+        return 0.5 * ((raw_fake - 1) ** 2).mean()
+    if kind == LOGIT:  # stable forms: log(1 - sigmoid(l)) = -softplus(l); -log sigmoid(l) = softplus(-l)
+        return -torch.nn.functional.softplus(raw_fake).mean() if g_loss == SATURATING \
+            else torch.nn.functional.softplus(-raw_fake).mean()
+    # No two-sided clamp: clamping a saturated D's outputs would zero the very gradient measured.
+    # Only outputs that hit exactly 0 or 1 in float32 are held off the log's pole.
+    if g_loss == SATURATING:
+        return torch.log1p(-raw_fake.clamp_max(1 - 1e-7)).mean()
+    return -torch.log(raw_fake.clamp_min(torch.finfo(raw_fake.dtype).tiny)).mean()
+
+
+def discriminator_metrics(g, d, latent_sample, real: torch.Tensor | None, d_kind: str | None,
+                          g_loss: str | None = None) -> dict[str, float | str]:
+    """D's mean outputs on real and fake (as probabilities when D is a probability/logit D, raw scores for an
+    ls-score or critic D), for a probability/logit D the norm of G's gradient under the saturating and the
+    non-saturating loss, and under `g_loss` (the loss G trained with, when known) `grad_g_loss`; on one batch.
+
+    `latent_sample(n)` returns G's inputs (z, or (z, labels)) for n samples. A D read as logits (d_kind
+    None) whose outputs look unbounded (looks_unbounded) is read as a critic, with `d_kind_guessed`. Raises
+    DataError naming G (and the latent's shape) when G fails, D (and the samples' shape) when D fails.
     """
     out: dict[str, float | str] = {}
     inputs = latent_sample(D_BATCH)
     args = inputs if isinstance(inputs, tuple) else (inputs,)
     labels = args[1] if len(args) > 1 else None
 
-    def D(x):
-        return d(x, labels[: len(x)]) if labels is not None else d(x)
+    def D(x, what):
+        try:
+            return (d(x, labels[: len(x)]) if labels is not None else d(x)).reshape(-1)
+        except Exception as e:
+            raise DataError(f"D failed on {what} of shape {tuple(x.shape)}: {_describe(e)}") from None
 
     params = [p for p in getattr(g, "parameters", list)() if p.requires_grad]
-    with torch.enable_grad():
-        fake = g(*args)
-        raw_fake = D(fake).reshape(-1)
-        kind = d_kind or infer_d_kind(raw_fake.detach())
-        out["d_kind"] = kind
-        out["d_fake"] = float(_prob(raw_fake.detach(), kind).mean())
-        if kind not in SCORE_KINDS and params:
-            if kind == LOGIT:  # stable forms: log(1 - sigmoid(l)) = -softplus(l); -log sigmoid(l) = softplus(-l)
-                sat, ns = -torch.nn.functional.softplus(raw_fake).mean(), torch.nn.functional.softplus(-raw_fake).mean()
-            else:
-                # No two-sided clamp: clamping a saturated D's outputs would zero the very gradient measured.
-                # Only outputs that hit exactly 0 or 1 in float32 are held off the log's pole.
-                tiny = torch.finfo(raw_fake.dtype).tiny
-                sat = torch.log1p(-raw_fake.clamp_max(1 - 1e-7)).mean()
-                ns = -torch.log(raw_fake.clamp_min(tiny)).mean()
-            for name, loss in (("grad_saturating", sat), ("grad_nonsaturating", ns)):
-                grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-                out[name] = float(torch.linalg.vector_norm(torch.stack([x.norm() for x in grads if x is not None])))
+    raw_real = None
     if real is not None:
         with torch.no_grad():
-            raw_real = torch.cat([D(real[i : i + D_BATCH]).reshape(-1) for i in range(0, min(len(real), 4 * D_BATCH), D_BATCH)])
-        out["d_real"] = float(_prob(raw_real, out["d_kind"]).mean())
+            raw_real = torch.cat([D(real[i : i + D_BATCH], "the real samples")
+                                  for i in range(0, min(len(real), 4 * D_BATCH), D_BATCH)])
+    with torch.enable_grad():
+        try:
+            fake = g(*args)
+        except Exception as e:
+            call = "G(z)" if labels is None else "G(z, labels)"
+            raise DataError(f"G failed while D was being read: {call} for z of shape {tuple(args[0].shape)}: "
+                            f"{_describe(e)}") from None
+        raw_fake = D(fake, "G's samples")
+        kind = d_kind or infer_d_kind(raw_fake.detach())
+        if d_kind is None and kind == LOGIT and looks_unbounded(raw_real, raw_fake.detach()):
+            kind, out["d_kind_guessed"] = CRITIC, 1.0
+        out["d_kind"] = kind
+        out["d_fake"] = float(_prob(raw_fake.detach(), kind).mean())
+        losses = {}
+        if kind not in SCORE_KINDS:
+            losses = {"grad_saturating": SATURATING, "grad_nonsaturating": NONSATURATING}
+        if g_loss is not None and (kind not in SCORE_KINDS or g_loss not in (SATURATING, NONSATURATING)):
+            losses["grad_g_loss"] = g_loss
+        for name, loss_name in losses.items():
+            if not params:
+                break
+            loss = g_loss_value(raw_fake, kind, loss_name)
+            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            norms = [x.norm() for x in grads if x is not None]
+            out[name] = float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+    if raw_real is not None:
+        out["d_real"] = float(_prob(raw_real, kind).mean())
     return out
 
 
@@ -203,46 +273,89 @@ def duplicates_finding(value: float | None, realistic: bool = True) -> Finding:
     return Finding("duplicates", COLLAPSED, PASS, value, DUPLICATES_WARN, msg)
 
 
-def discriminator_findings(m: dict[str, float | str] | None, th: Thresholds, why_missing: str) -> list[Finding]:
-    """Saturation of D and G's gradient ratio under the two losses."""
+def discriminator_findings(m: dict[str, float | str] | None, th: Thresholds, why_missing: str,
+                           g_loss: str | None = None) -> list[Finding]:
+    """Saturation of D, and whether G is starved of gradient, judged under the loss G trained with.
+
+    * saturating loss (ganlint.vocabulary.SATURATING_G_LOSSES): a saturated D with G's gradient under
+      log(1 - D(G(z))) a tiny fraction of the non-saturating one is a vanishing gradient (FAIL);
+    * non-saturating, lsgan, wgan: G keeps its gradient where D is sure, so a saturated D is a WARN ("D
+      overpowers G") reporting G's gradient under that loss; only a gradient that is truly gone fails;
+    * unknown loss: the ratio is measured, but a checkpoint cannot tell which loss G trains with, so it
+      is a WARN naming both readings and asking for --g-loss, never a vanishing-gradient FAIL alone.
+    """
     label = VANISHING_GRADIENT
     if m is None:
         return [not_assessable("vanishing_gradient", label, why_missing)]
+    findings: list[Finding] = []
+    if m.get("d_kind_guessed"):
+        findings.append(Finding("vanishing_gradient.d_output", label, WARN, None, CRITIC_SAME_SIDE,
+                                "D's outputs look unbounded, like a critic's: pass --d-output critic if it is one "
+                                "(read as a critic: no saturation point; --d-output logit to read them as logits)"))
+    gl = m.get("grad_g_loss")
+    loss_grad = None
+    if g_loss is not None and isinstance(gl, float) and math.isfinite(gl):
+        if gl <= G_GRAD_FLOOR:
+            loss_grad = Finding("vanishing_gradient.g_gradient", label, FAIL, gl, G_GRAD_FLOOR,
+                                f"under the {g_loss} loss G's gradient is {gl:.3g}: G learns nothing", severity=1.0)
+        else:
+            loss_grad = Finding("vanishing_gradient.g_gradient", label, PASS, gl, G_GRAD_FLOOR,
+                                f"under the {g_loss} loss G's gradient is {gl:.3g}")
     if m.get("d_kind") in SCORE_KINDS:
         why = ("a least-squares GAN's scores are regressed to their own 1/0 targets, not probabilities: they have "
                "no saturation point" if m["d_kind"] == LS_SCORE else "a critic's scores have no saturation point")
-        note = Finding("vanishing_gradient.d_saturation", label, NOT_ASSESSABLE, None, None,
-                       f"not assessable: {why} (--d-output {m['d_kind']})")
-        return [note, not_assessable("vanishing_gradient", label, "a probability or logit discriminator")]
+        findings.append(Finding("vanishing_gradient.d_saturation", label, NOT_ASSESSABLE, None, None,
+                                f"not assessable: {why} (--d-output {m['d_kind']})"))
+        if loss_grad is None:
+            return [*findings, not_assessable("vanishing_gradient", label, "a probability or logit discriminator")]
+        findings.append(loss_grad)
+        return [*findings, any_of("vanishing_gradient", label, findings, "a discriminator", "G keeps a gradient")]
+    saturating = g_loss in SATURATING_G_LOSSES
     fake, real = float(m["d_fake"]), m.get("d_real")
-    findings = []
+    gs, gn = m.get("grad_saturating"), m.get("grad_nonsaturating")
     if real is None:
         sat = Finding("vanishing_gradient.d_saturation", label, NOT_ASSESSABLE, fake, None,
                       f"D(G(z)) = {fake:.3g}; D(x) needs real data (--data) to judge saturation")
     else:
         real = float(real)
         msg = f"D(x) = {real:.3g}, D(G(z)) = {fake:.3g}"
-        if real >= th.saturated_real and fake <= th.saturated_fake:
+        if real >= th.saturated_real and fake <= th.saturated_fake and saturating:
             sat = Finding("vanishing_gradient.d_saturation", label, FAIL, fake, th.saturated_fake,
                           msg + ": D separates real from fake with near certainty (saturated)",
                           severity=log_severity(max(fake, 1e-12), th.saturated_fake, 3.0))
+        elif real >= th.saturated_real and fake <= th.saturated_fake and g_loss is None:
+            sat = Finding("vanishing_gradient.d_saturation", label, WARN, fake, th.saturated_fake,
+                          msg + ": D separates real from fake with near certainty (saturated); it starves G only "
+                          "under the saturating loss: pass --g-loss to decide")
         elif real >= th.dominance_real and fake <= th.dominance_fake:
             sat = Finding("vanishing_gradient.d_saturation", label, WARN, fake, th.dominance_fake, msg + ": D overpowers G")
+            if g_loss is not None and not saturating and loss_grad is not None and loss_grad.status == PASS:
+                sat = dataclasses.replace(sat, message=(
+                    f"{msg}: D overpowers G; under the {g_loss} loss G keeps a gradient of {gl:.3g}: not a vanishing "
+                    "gradient; if G does not catch up, its learning rate or capacity may be too small - a stall "
+                    "needs --history to show"))
         else:
             sat = Finding("vanishing_gradient.d_saturation", label, PASS, fake, th.dominance_fake,
                           msg + f" (equilibrium 0.5; D overpowers G at {th.dominance_real:g} / {th.dominance_fake:g})")
     findings.append(sat)
-    gs, gn = m.get("grad_saturating"), m.get("grad_nonsaturating")
-    if gs is None or gn is None or not (math.isfinite(gs) and math.isfinite(gn)) or gn <= 0:
+    if loss_grad is not None and not saturating:
+        findings.append(loss_grad)
+    elif gs is None or gn is None or not (math.isfinite(gs) and math.isfinite(gn)) or gn <= 0:
         findings.append(not_assessable("vanishing_gradient.grad_ratio", label, "G's parameters and finite gradients"))
     else:
         ratio = gs / gn
         msg = (f"G's gradient under the saturating loss is {ratio:.2g}x the non-saturating one ({gs:.3g} vs {gn:.3g})"
                if ratio > 0 else f"G's gradient under the saturating loss vanishes (0 vs {gn:.3g} under the non-saturating loss)")
-        if ratio <= th.grad_collapse_fail and sat.status in (FAIL, WARN, NOT_ASSESSABLE):
+        collapsed = ratio <= th.grad_collapse_fail and sat.status in (FAIL, WARN, NOT_ASSESSABLE)
+        if collapsed and saturating:
             findings.append(Finding("vanishing_gradient.grad_ratio", label, FAIL, ratio, th.grad_collapse_fail,
                                     msg + ": with log(1 - D(G(z))) G learns almost nothing",
                                     severity=log_severity(ratio, th.grad_collapse_fail)))
+        elif collapsed:
+            findings.append(Finding("vanishing_gradient.grad_ratio", label, WARN, ratio, th.grad_collapse_fail,
+                                    msg + ": a vanishing gradient if G trains with the saturating log(1 - D(G(z))); "
+                                    f"not one under the non-saturating -log D(G(z)) (pytorch/examples dcgan, "
+                                    f"PyTorch-GAN), where G keeps {gn:.3g}: pass --g-loss to decide"))
         elif ratio <= th.grad_collapse_warn:
             findings.append(Finding("vanishing_gradient.grad_ratio", label, WARN, ratio, th.grad_collapse_warn, msg))
         else:

@@ -36,26 +36,34 @@ from ganlint.diagnostics.series import Context, Series
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import ConfigError, DataError
 from ganlint.ingest import (
+    TEXT_LOG_SUFFIXES,
     check_mapping,
     event_files,
     is_event_file,
     needs_mapping,
+    parse_stdout,
     read_json_log,
     read_tensorboard,
+    sniff_text,
     to_telemetry,
 )
+from ganlint.ingest.conventions import resolve as resolve_conventions
 from ganlint.telemetry import COLUMNS, EVAL_COLUMNS
 from ganlint.vocabulary import (
+    D_LOSS_REDUCTIONS,
     D_OUTPUTS,
     DIVERGED,
     ERROR,
     FAIL,
     FAILURE_LABELS,
+    G_LOSS_ALIASES,
+    G_LOSSES,
     INCONCLUSIVE,
     NOT_ASSESSABLE,
     PASS,
     STABLE,
 )
+from ganlint.vocabulary import g_loss as canonical_g_loss
 
 # At least one of these must be there for anything to be assessed.
 SIGNAL_COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "distance")
@@ -73,6 +81,9 @@ def diagnose(
     thresholds: Thresholds | None = None,
     distance_kind: str | None = None,
     meta: Mapping | None = None,
+    g_loss: str | None = None,
+    d_loss_reduction: str | None = None,
+    regex: str | None = None,
 ) -> Diagnosis:
     """Label a run from its telemetry.
 
@@ -89,24 +100,45 @@ def diagnose(
             evaluation columns come from the MNIST classifier's features). Default: from config.json.
         meta: a run folder's config.json, for a DataFrame its caller read with `load_telemetry`: the
             defaults above come from it as they would from the folder (the explicit arguments win).
+        g_loss: the G loss trained with (ganlint.vocabulary.G_LOSSES or an alias: minimax, hinge, ...);
+            the vanishing gradient is judged under it. Default: config.json's loss, else inferred from
+            the log (ganlint.ingest.conventions), else unknown.
+        d_loss_reduction: 'sum' or 'mean', how loss_d combines a BCE D's two terms (scales D's loss per
+            term). Default: the printed log's format, config.json, else inferred from the values.
+        regex: for a text log path, a Python regex with named groups that reads its lines
+            (ganlint.ingest.stdout).
 
     Raises:
         ganlint.errors.DataError: unreadable input or a table without a step column or any signal.
-        ganlint.errors.ConfigError: num_modes that is not a positive integer.
+        ganlint.errors.ConfigError: num_modes that is not a positive integer, an unknown g_loss or
+            d_loss_reduction, a bad regex (or one given with a DataFrame).
     """
     if num_modes is not None and (isinstance(num_modes, bool) or not isinstance(num_modes, int) or num_modes < 1):
         raise ConfigError(f"num_modes must be a positive integer (the data's known modes), got {num_modes!r}")
+    if g_loss is not None and canonical_g_loss(g_loss) is None:
+        raise ConfigError(f"g_loss must be one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}), "
+                          f"got {g_loss!r}")
+    if d_loss_reduction is not None and d_loss_reduction not in D_LOSS_REDUCTIONS:
+        raise ConfigError(f"d_loss_reduction must be one of {', '.join(D_LOSS_REDUCTIONS)}, got {d_loss_reduction!r}")
+    if regex is not None and isinstance(telemetry, pd.DataFrame):
+        raise ConfigError("regex reads a text log: give the log's path, not a DataFrame")
     th = thresholds or DEFAULT_THRESHOLDS
-    df, meta = load_telemetry(telemetry) if not isinstance(telemetry, pd.DataFrame) else (telemetry, meta or {})
+    df, meta = (load_telemetry(telemetry, regex=regex) if not isinstance(telemetry, pd.DataFrame)
+                else (telemetry, meta or {}))
     df = validate_table(df)
+    d_out = d_output or meta.get("d_output") or _infer_d_output(df)
+    if d_out not in D_OUTPUTS:
+        raise DataError(f"d_output must be one of {', '.join(D_OUTPUTS)}, got {d_out!r}")
+    loss, loss_why, reduction, reduction_why = resolve_conventions(
+        df, d_out, g_loss_given=g_loss, d_loss_reduction_given=d_loss_reduction,
+        meta={**meta, "config": config if config is not None else meta.get("config")})
     ctx = Context(
-        d_output=d_output or meta.get("d_output") or _infer_d_output(df),
+        d_output=d_out,
         num_modes=num_modes if num_modes is not None else (meta.get("dataset") or {}).get("num_modes"),
         config=config if config is not None else meta.get("config"),
         distance_kind=distance_kind or (meta.get("dataset") or {}).get("distance_kind"),
+        g_loss=loss, g_loss_reason=loss_why, d_loss_reduction=reduction, d_loss_reduction_reason=reduction_why,
     )
-    if ctx.d_output not in D_OUTPUTS:
-        raise DataError(f"d_output must be one of {', '.join(D_OUTPUTS)}, got {ctx.d_output!r}")
     series = Series(df, th)
     findings: list[Finding] = []
     for name, label, check in all_checks():
@@ -167,7 +199,7 @@ def conclude(findings: list[Finding], ctx: Context, needs: list[str] | None = No
         onset_step=onset_step,
         onset_from_start=onset_from_start,
         findings=findings,
-        remedies=remedies_for(label, ctx.config),
+        remedies=remedies_for(label, ctx.config, g_loss=ctx.g_loss),
         summary=summary,
         other_labels=[x for x in held if x != label],
         needs=list(needs or []) if label == INCONCLUSIVE else [],
@@ -236,10 +268,11 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
 # A folder that is not a ganlint run folder may hold one of these logs (Lightning's CSVLogger version
 # folder, a Hugging Face checkpoint folder), else TensorBoard event files.
 FOLDER_LOGS = ("metrics.csv", "trainer_state.json")
-TABLE_SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".csv", ".tsv", ".txt")
+TABLE_SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".csv", ".tsv")
 
 
-def load_telemetry(path: str | os.PathLike, mapping: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, dict]:
+def load_telemetry(path: str | os.PathLike, mapping: Mapping[str, str] | None = None,
+                   regex: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Read telemetry from a file or folder, with a foreign log's columns mapped onto ganlint's schema.
 
     Accepted, recognised by name and content:
@@ -249,7 +282,13 @@ def load_telemetry(path: str | os.PathLike, mapping: Mapping[str, str] | None = 
       * a .json file: Hugging Face's `trainer_state.json` (its `log_history`) or a list of records; also
         a Hugging Face checkpoint folder, or an output folder of `checkpoint-N/` folders (the last one);
       * TensorBoard: an events.out.tfevents.* file, or a folder holding them (needs the tensorboard
-        package, imported only then).
+        package, imported only then);
+      * a training script's printed stdout (ganlint.ingest.stdout: pytorch/examples dcgan, PyTorch-GAN,
+        `key: value` lines with a step), or any text log read with `regex`.
+    .log, .txt, .out and files of any other name are read by content (ganlint.ingest.stdout.sniff_text):
+    lines of a known printed format, else JSON when the text starts with '{' or '[', else a CSV/TSV
+    table when a header and the next rows have as many separators, else printed lines (refused, with
+    the formats looked for, when none matches).
     A table in ganlint's schema is returned as it is read. Any other table (no `step` column, a step
     repeated, or a column whose name maps onto a ganlint column the table lacks: `D_loss`, `errD`,
     `train/d_loss_step`), and every JSON and TensorBoard log, goes through ganlint.ingest.to_telemetry.
@@ -258,28 +297,35 @@ def load_telemetry(path: str | os.PathLike, mapping: Mapping[str, str] | None = 
         path: the file or folder.
         mapping: {ganlint column: log column}, e.g. {"loss_d": "D_loss"}; applied first, and the table is
             then always mapped (unnamed columns by their guessed names).
+        regex: read the file as printed lines with this Python regex (named groups; see
+            ganlint.ingest.stdout), whatever its name.
 
     Returns:
-        (the table, meta): meta is the run folder's config.json, {} for anything else.
+        (the table, meta): meta is the run folder's config.json; for printed lines {"log": {format,
+        d_loss_reduction, lines, skipped, ...}}; {} for anything else.
 
     Raises:
         DataError: the path does not exist or cannot be read, the log is empty (0 bytes, a header only,
             an empty log_history, no scalars), tensorboard is not installed, or the mapping names a column
             the log does not have (the message lists those it has).
-        ConfigError: a mapping key that is not a ganlint telemetry column.
+        ConfigError: a mapping key that is not a ganlint telemetry column; a regex that does not compile,
+            has no named groups or no step, or is given for a folder or a binary log.
     """
     if mapping:
         check_mapping(mapping)  # before reading: a typo in a key needs no file to be found
     p = Path(path)
     if not p.exists():
         raise DataError(f"{str(p)!r} does not exist")
+    if regex is not None and (p.is_dir() or is_event_file(p) or p.suffix.lower() in (".parquet", ".pq")):
+        raise ConfigError(f"--regex reads a text log of printed lines; {str(p)!r} is a "
+                          f"{'folder' if p.is_dir() else 'binary log'}")
     if p.is_dir():
         for name in ("telemetry.parquet", "telemetry.csv"):
             if (p / name).is_file():
                 return _as_telemetry(_read_table(p / name), p / name, mapping), _read_config(p / "config.json")
         p = _log_in_folder(p)
-    df, src, always = _read_log(p)
-    return _as_telemetry(df, src, mapping, always), {}
+    df, src, always, meta = _read_log(p, regex)
+    return _as_telemetry(df, src, mapping, always), meta
 
 
 def _read_config(cfg: Path) -> dict:
@@ -321,13 +367,42 @@ def _log_in_folder(p: Path) -> Path:
                     f"nor a training log: {', '.join(FOLDER_LOGS)} or TensorBoard event files")
 
 
-def _read_log(p: Path) -> tuple[pd.DataFrame, Path, bool]:
-    """(the raw log, its path, whether it must be mapped whatever its columns)."""
+def _read_log(p: Path, regex: str | None = None) -> tuple[pd.DataFrame, Path, bool, dict]:
+    """(the raw log, its path, whether it must be mapped whatever its columns, meta)."""
     if p.is_dir() or is_event_file(p):
-        return read_tensorboard(p), p, True
-    if p.suffix.lower() == ".json":
-        return read_json_log(p), p, True
-    return _read_table(p), p, False
+        return read_tensorboard(p), p, True, {}
+    suffix = p.suffix.lower()
+    if regex is None and suffix == ".json":
+        return read_json_log(p), p, True, {}
+    if regex is None and suffix in TABLE_SUFFIXES:
+        return _read_table(p), p, False, {}
+    text = _read_text(p)
+    kind = "stdout" if regex is not None else sniff_text(text)
+    if kind == "json":
+        return read_json_log(p), p, True, {}
+    if kind in ("csv", "tsv"):
+        return _read_table(p, sep="\t" if kind == "tsv" else ","), p, False, {}
+    try:
+        log = parse_stdout(text, regex, name=f"the log {str(p)!r}")
+    except DataError as e:
+        if regex is not None or suffix in TEXT_LOG_SUFFIXES:
+            raise
+        raise DataError(f"{str(p)!r}: unsupported format ({suffix or 'no extension'}): not a table (.csv, .parquet, "
+                        f".jsonl), JSON or TensorBoard log, and {e}") from None
+    return log.table, p, True, {"log": log.info}
+
+
+def _read_text(p: Path) -> str:
+    """A text log's text (undecodable bytes replaced); DataError for a 0-byte or blank file."""
+    if p.stat().st_size == 0:
+        raise DataError(f"the log {str(p)!r} is empty (0 bytes)")
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise DataError(f"cannot read {str(p)!r}: {e.strerror or e}") from None
+    if not text.strip():
+        raise DataError(f"the log {str(p)!r} is empty (blank lines only)")
+    return text
 
 
 def _as_telemetry(df: pd.DataFrame, p: Path, mapping: Mapping[str, str] | None, always: bool = False) -> pd.DataFrame:
@@ -338,9 +413,10 @@ def _as_telemetry(df: pd.DataFrame, p: Path, mapping: Mapping[str, str] | None, 
     return df
 
 
-def _read_table(p: Path) -> pd.DataFrame:
-    """A CSV/TSV, parquet or JSONL table as pandas reads it; DataError when it cannot, or for a 0-byte file."""
-    suffix = p.suffix.lower()
+def _read_table(p: Path, sep: str | None = None) -> pd.DataFrame:
+    """A CSV/TSV, parquet or JSONL table as pandas reads it; DataError when it cannot, or for a 0-byte file.
+    `sep` reads any other name as a delimited table (a .txt or .log found to hold one)."""
+    suffix = ".tsv" if sep == "\t" else ".csv" if sep else p.suffix.lower()
     if suffix in TABLE_SUFFIXES and p.is_file():
         if p.stat().st_size == 0:
             raise DataError(f"the log {str(p)!r} is empty (0 bytes)")
@@ -351,7 +427,7 @@ def _read_table(p: Path) -> pd.DataFrame:
             return pd.read_parquet(p)
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(p, lines=True)
-        if suffix in (".csv", ".tsv", ".txt"):
+        if suffix in (".csv", ".tsv"):
             return pd.read_csv(p, sep="\t" if suffix == ".tsv" else ",")
     except pd.errors.EmptyDataError:
         raise DataError(f"the log {str(p)!r} is empty") from None

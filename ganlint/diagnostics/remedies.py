@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ganlint.vocabulary import NONSATURATING, SATURATING
+
 GENERAL: dict[str, list[str]] = {
     "diverged": [
         "lower both learning rates (by 10x) and keep Adam's beta1 at 0.5 or 0",
@@ -46,13 +48,29 @@ GENERAL: dict[str, list[str]] = {
 }
 
 
-def remedies_for(label: str, config: dict[str, Any] | None) -> list[str]:
-    """Remedies for a label; with the run's config, the ones that apply to it come first."""
+# Offered instead of the first vanishing-gradient remedy to a run known to train with the non-saturating
+# loss already (its vanishing gradient was measured, not inferred from D's dominance).
+ALREADY_NONSATURATING = ("the run already trains with the non-saturating loss: try a Wasserstein loss with gradient "
+                         "penalty (wgan-gp), whose critic keeps G's gradient where a BCE D saturates")
+
+
+def remedies_for(label: str, config: dict[str, Any] | None, g_loss: str | None = None) -> list[str]:
+    """Remedies for a label; with the run's config, the ones that apply to it come first.
+
+    g_loss: the G loss the run trains with (ganlint.vocabulary.G_LOSSES), when known: a run known to use
+    the non-saturating loss is not told to switch to it.
+    """
     cfg = config or {}
     specific: list[str] = []
+    general = GENERAL.get(label, [])
     if label == "vanishing-gradient":
         if cfg.get("loss") == "minimax":
             specific.append("this run uses the saturating minimax loss: switch to --loss nonsaturating (or wgan-gp)")
+        elif g_loss == SATURATING:
+            specific.append("this run trains with the saturating G loss log(1 - D(G(z))): minimise -log D(G(z)) "
+                            "instead (BCE of D(G(z)) against the real label)")
+        if g_loss == NONSATURATING:
+            general = [ALREADY_NONSATURATING, *general[1:]]
         if (cfg.get("n_critic") or 1) > 1:
             specific.append(f"D takes {cfg['n_critic']} steps per G step: try --n-critic 1")
         if cfg.get("lr_d") and cfg.get("lr_g") and cfg["lr_d"] > cfg["lr_g"]:
@@ -81,4 +99,4 @@ def remedies_for(label: str, config: dict[str, Any] | None) -> list[str]:
         lrs = [cfg[k] for k in ("lr_g", "lr_d") if cfg.get(k)]
         if lrs and max(lrs) > 1e-3:
             specific.append(f"the learning rates ({', '.join(f'{v:g}' for v in lrs)}) are high: try 2e-4")
-    return specific + GENERAL.get(label, [])
+    return specific + general

@@ -26,6 +26,11 @@ class Context:
             near its initial noise) or "noise" (`ganlint check`'s noise with the data's mean and spread).
         distance_kind: the dataset's distance (ganlint.evaluation), e.g. "classifier_frechet" when the
             sample measures are taken in the MNIST classifier's features; None when unknown.
+        g_loss: the G loss trained with (ganlint.vocabulary.G_LOSSES), or None when unknown; the
+            vanishing gradient is judged under it.
+        d_loss_reduction: how loss_d combines a BCE D's two terms, 'sum' or 'mean', or None.
+        g_loss_reason, d_loss_reduction_reason: where each came from (given, config.json, the log's
+            format, inferred from its values, with the evidence), for the findings.
     """
 
     d_output: str = "probability"
@@ -35,6 +40,8 @@ class Context:
     distance_kind: str | None = None
     g_loss: str | None = None
     d_loss_reduction: str | None = None
+    g_loss_reason: str = ""
+    d_loss_reduction_reason: str = ""
 
 
 class Series:

@@ -9,6 +9,7 @@ modes). Values marked "calibrated" were set from ganlint's own healthy and broke
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 
@@ -49,6 +50,16 @@ class Thresholds:
     # decay as D approaches optimality; two orders already mean G learns ~100x slower).
     grad_collapse_fail: float = 1e-2
     grad_collapse_warn: float = 1e-1
+    # Logs of losses only (no D(x), D(G(z))): a BCE D's loss per term (loss_d, halved when it sums its two
+    # terms; see --d-loss-reduction). If the two terms average to l, each is at most 2 l, and Jensen's
+    # inequality (mean of -log D >= -log of the mean) puts mean D(x) >= exp(-2 l) and mean D(G(z)) <=
+    # 1 - exp(-2 l). So l <= -ln(0.9) / 2 = 0.053 proves the dominance above (0.9 / 0.1), and
+    # l <= -ln(0.99) / 2 = 0.005 the saturation (0.99 / 0.01); a D at equilibrium has l = ln 2 = 0.693.
+    d_loss_dominant: float = -math.log(0.9) / 2
+    d_loss_saturated: float = -math.log(0.99) / 2
+    # The saturating G loss log(1 - D(G(z))) near 0 from below: >= ln(0.9) = -0.105 means mean D(G(z))
+    # <= 0.1 (Jensen again), G's loss signature of the same dominance.
+    g_loss_saturated: float = -math.log(0.9)
 
     # -- stalled --------------------------------------------------------------------------------------
     # CS231n: ~1e-3 per step is healthy. Ten times below is far below (DeepDiagnosis flags < 1e-5 as

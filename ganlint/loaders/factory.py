@@ -90,7 +90,8 @@ def on_path(folder: str) -> Iterator[None]:
 def _import_module(name: str, flag: str) -> ModuleType:
     with on_path(os.getcwd()):
         try:
-            return importlib.import_module(name)
+            with _quiet_import():
+                return importlib.import_module(name)
         except ModuleNotFoundError as e:
             if e.name and (name == e.name or name.startswith(e.name + ".")):
                 raise CheckpointError(f"{flag}: no module named {e.name!r} (looked on sys.path and in the working "
@@ -98,7 +99,39 @@ def _import_module(name: str, flag: str) -> ModuleType:
             raise CheckpointError(f"{flag}: importing {name!r} failed: {describe_exception(e)} "
                                   "(a module it imports is missing)") from None
         except (Exception, SystemExit) as e:
-            raise CheckpointError(f"{flag}: importing {name!r} failed: {describe_exception(e)}") from None
+            raise CheckpointError(_import_failed(flag, repr(name), e)) from None
+
+
+# A training script imported for its classes runs its top level: its argparse reads ganlint's command
+# line and exits, or it starts loading data. What it prints goes to stderr (stdout is ganlint's data); a
+# SystemExit never escapes (it would end ganlint with the script's exit code); KeyboardInterrupt does.
+_OWN_MODULE = "put the classes (Generator, Discriminator) in a module of their own, without top-level code, and name that"
+
+
+def _import_failed(flag: str, what: str, e: BaseException) -> str:
+    if isinstance(e, SystemExit):
+        return (f"{flag}: importing {what} ran its code and it exited (SystemExit: {e.code}; its argparse read "
+                f"ganlint's command line, probably): the module runs code at import; {_OWN_MODULE}")
+    return (f"{flag}: importing {what} failed: {describe_exception(e)} (if the module runs code at import, such as "
+            f"a training script, {_OWN_MODULE})")
+
+
+@contextlib.contextmanager
+def _quiet_import() -> Iterator[None]:
+    """A module's import-time printing goes to stderr, and argparse's usage of an exiting script is dropped."""
+    import io
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sys.stderr), contextlib.redirect_stderr(buffer):
+            yield
+    except SystemExit:
+        raise
+    except BaseException:
+        sys.stderr.write(buffer.getvalue())
+        raise
+    else:
+        sys.stderr.write(buffer.getvalue())
 
 
 def _import_file(path_str: str, flag: str) -> ModuleType:
@@ -117,8 +150,9 @@ def _import_file(path_str: str, flag: str) -> ModuleType:
     sys.modules[name] = module
     with on_path(str(path.parent)):
         try:
-            spec.loader.exec_module(module)
+            with _quiet_import():
+                spec.loader.exec_module(module)
         except (Exception, SystemExit) as e:
             del sys.modules[name]
-            raise CheckpointError(f"{flag}: importing {path_str!r} failed: {describe_exception(e)}") from None
+            raise CheckpointError(_import_failed(flag, repr(path_str), e)) from None
     return module
