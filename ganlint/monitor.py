@@ -74,12 +74,15 @@ from ganlint.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS, snapshot, tot
 from ganlint.vocabulary import (
     D_RETURN_ALIASES,
     D_RETURNS,
+    G_LOSS_ALIASES,
+    G_LOSSES,
     INCONCLUSIVE,
     LABELS,
     PASSING_LABEL,
     RECORDED_AS,
     d_returns,
 )
+from ganlint.vocabulary import g_loss as canonical_g_loss
 
 DEFAULTS = {
     "flush_every": 50,  # host syncs: one per 50 steps
@@ -167,6 +170,9 @@ class Monitor:
             to every row (unless step() gets a real batch) and the reals that evaluations compare with.
         outputs: what D returns (ganlint.vocabulary.D_RETURNS): "logit", "probability", "ls-score" or
             "critic" (Wasserstein or hinge scores); the plurals "logits" and "probabilities" also work.
+        g_loss: the generator loss the loop trains with (ganlint.vocabulary.G_LOSSES or an alias:
+            "nonsaturating", "saturating"/"minimax", "wgan", "lsgan"); the vanishing gradient is judged
+            under it. Default: inferred from the recorded losses where they show it, else unknown.
         stop_on: labels that make `should_stop` true: any of ganlint.vocabulary.LABELS but stable.
         on_label: called as on_label(label, onset_step, diagnosis) when the label changes.
         num_modes: known modes of the data, for the mode checks (default: 10 for 1x28x28 samples).
@@ -177,12 +183,16 @@ class Monitor:
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module | None = None,
                  opt_g: torch.optim.Optimizer | None = None, opt_d: torch.optim.Optimizer | None = None, *,
                  real: torch.Tensor | Callable[[], torch.Tensor] | None = None, outputs: str = "logit",
-                 stop_on: Iterable[str] = (), on_label: Callable[..., Any] | None = None, num_modes: int | None = None,
+                 g_loss: str | None = None, stop_on: Iterable[str] = (), on_label: Callable[..., Any] | None = None, num_modes: int | None = None,
                  strict: bool = False, **schedule: int) -> None:
         canonical = d_returns(outputs) if isinstance(outputs, str) else None
         if canonical is None:
             raise ConfigError(f"outputs must be one of {', '.join(D_RETURNS)} (or {', '.join(D_RETURN_ALIASES)}), "
                               f"got {outputs!r}")
+        if g_loss is not None and canonical_g_loss(g_loss) is None:
+            raise ConfigError(f"g_loss must be one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}), "
+                              f"got {g_loss!r}")
+        self.g_loss = canonical_g_loss(g_loss) if g_loss is not None else None
         unknown = set(schedule) - set(DEFAULTS)
         if unknown:
             raise ConfigError(f"unknown Monitor option(s) {', '.join(sorted(unknown))}; valid: {', '.join(DEFAULTS)}")
@@ -474,7 +484,8 @@ class Monitor:
         df = self.telemetry
         if not len(df):
             return self._nothing_recorded()
-        d = diagnose(df, d_output=self.d_output, num_modes=self.num_modes, distance_kind=self._distance_kind)
+        d = diagnose(df, d_output=self.d_output, num_modes=self.num_modes, distance_kind=self._distance_kind,
+                     g_loss=self.g_loss)
         if self._failure is not None:
             d = replace(d, summary=f"{d.summary} (steps {int(df['step'].min())}-{int(df['step'].max())} only: the "
                                    f"Monitor was disabled after an error: {self._failure})")
@@ -529,6 +540,7 @@ class Monitor:
         path.mkdir(parents=True, exist_ok=True)
         save_telemetry(df, path)
         write_json(path / "config.json", {"source": "ganlint.Monitor", "d_output": self.d_output, "outputs": self.outputs,
+                                           **({"g_loss": self.g_loss} if self.g_loss else {}),
                                            "dataset": {"num_modes": self.num_modes, "distance_kind": self._distance_kind}, "steps": self.n, "schedule": self.cfg,
                                            "eval_schedule": "adaptive" if self.adaptive else "fixed"})
         self._save_samples(path)

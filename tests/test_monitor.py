@@ -352,3 +352,36 @@ def test_what_was_not_given_is_never_diverged(what):
     assert d.label != DIVERGED and mon.status != DIVERGED, d.summary
     if what == "losses only":  # no sample evidence at all: losses alone never show health
         assert d.label != "stable", d.summary
+
+
+# -- the G loss trained with ---------------------------------------------------------------------------------
+def _saturated_loop(g_loss):
+    """300 steps of a D that is sure of everything: logits +8 on reals and -8 on fakes (D(x) = 0.9997,
+    D(G(z)) = 0.0003), losses as the BCE formulas give them; no optimizers, so no gradient norms."""
+    mon = ganlint.Monitor(torch.nn.Linear(2, 2), outputs="logit", g_loss=g_loss)
+    real_logit, fake_logit = torch.full((64,), 8.0), torch.full((64,), -8.0)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    loss_d = bce(real_logit, torch.ones(64)) + bce(fake_logit, torch.zeros(64))
+    # the saturating loss log(1 - D(G(z))), as a user writes it: -BCE(D(G(z)), fake labels)
+    loss_g = -bce(fake_logit, torch.zeros(64)) if g_loss == "minimax" else bce(fake_logit, torch.ones(64))
+    for _ in range(300):
+        mon.step(loss_d=loss_d, loss_g=loss_g, d_real=real_logit, d_fake=fake_logit)
+    return mon
+
+
+@pytest.mark.parametrize("g_loss,failing", [("minimax", True), ("nonsaturating", False)])
+def test_the_vanishing_gradient_is_judged_under_the_monitors_g_loss(tmp_path, g_loss, failing):
+    mon = _saturated_loop(g_loss)
+    d = mon.diagnose()
+    summary = next(f for f in d.findings if f.check == "vanishing_gradient")
+    assert (summary.status == "fail") is failing, summary.message
+    assert (d.label == "vanishing-gradient") is failing
+    folder = mon.save(tmp_path / "run")  # the folder keeps the loss: `ganlint diagnose` judges it alike
+    again = ganlint.diagnose(folder)
+    assert again.label == d.label
+    assert next(f for f in again.findings if f.check == "vanishing_gradient").status == summary.status
+
+
+def test_an_unknown_g_loss_is_refused():
+    with pytest.raises(ConfigError, match="g_loss must be one of"):
+        ganlint.Monitor(torch.nn.Linear(2, 1), g_loss="sat")

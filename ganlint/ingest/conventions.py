@@ -124,7 +124,7 @@ def resolve(df: pd.DataFrame, d_output: str, *, g_loss_given: str | None = None,
             ) -> tuple[str | None, str, str | None, str]:
     """(G loss, where it came from, D loss reduction, where it came from), each None when unknown.
 
-    meta: a run folder's config.json (its config.loss), and for a printed log meta["log"] from
+    meta: a run folder's config.json (its config.loss, or a Monitor's g_loss), and for a printed log meta["log"] from
     ganlint.ingest.stdout (its format's reduction).
     """
     meta = meta or {}
@@ -146,6 +146,8 @@ def resolve(df: pd.DataFrame, d_output: str, *, g_loss_given: str | None = None,
         g, g_why = g_loss(g_loss_given), "given"
     elif config.get("loss") and g_loss(config["loss"]):
         g, g_why = g_loss(config["loss"]), f"config.json: loss {config['loss']}"
+    elif meta.get("g_loss") and g_loss(meta["g_loss"]):  # a Monitor's folder: Monitor(g_loss=...)
+        g, g_why = g_loss(meta["g_loss"]), f"config.json: g_loss {meta['g_loss']} (given to the Monitor)"
     else:
         g, why = infer_g_loss(df, d_output, bce_d=bce and red is not None)
         g_why = f"inferred: {why}" if g else f"unknown: {why}"
