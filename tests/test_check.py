@@ -256,3 +256,17 @@ def test_samples_out_of_range(ckpts, n):
 
     with pytest.raises(ConfigError, match="--samples must be between"):
         check(ckpts["healthy"], **FACTORIES, samples=n)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 8])
+def test_near_duplicates_count_copies_not_density_in_few_dimensions(dims):
+    """A G half as wide as the data (a healthy-looking Gaussian G) has no copies; a G that ignores its
+    input has only copies, in one dimension as in eight (issue 14: a 1-D checkpoint read as collapsed,
+    from cdist's cancellation and a radius that measured density)."""
+    from ganlint.check.snapshot import duplicate_fraction
+
+    g = torch.Generator().manual_seed(0)
+    real = 2 + 0.2 * torch.randn(4000, dims, generator=g)
+    narrow = 2 + 0.1 * torch.randn(4000, dims, generator=g)
+    assert duplicate_fraction(narrow, real) < 0.01
+    assert duplicate_fraction(torch.full((3000, dims), 1.7), real) == 1.0

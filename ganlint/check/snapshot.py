@@ -59,6 +59,13 @@ SCORE_KINDS = (LS_SCORE, CRITIC)
 # (Tight on purpose: 2,000 samples of a 2D mixture with std 0.02 lie ~1e-3 apart and are not copies.)
 DUPLICATE_RADIUS = 0.1
 EXACT_COPY_RMS = 1e-5
+# The relative radius is a test for copies only in many dimensions: the chance that a sample's nearest
+# neighbour falls within r times the typical distance scales as r^d times the density ratio. In 8 or more
+# dimensions 0.1^d makes it negligible for anything but copies; in one dimension it is ~6% for samples of
+# the data's own distribution and doubles for a G only twice as narrow (a healthy 1-D Gaussian G read as
+# collapsed). So in d < DUPLICATE_MIN_DIM dimensions the radius shrinks to 0.1^(8/d) times the typical
+# distance, keeping that chance at the 0.1^8 of eight dimensions: only copies count.
+DUPLICATE_MIN_DIM = 8
 # Share of near-duplicates that is collapse (half the samples are copies of others) or suspicious.
 DUPLICATES_FAIL = 0.5
 DUPLICATES_WARN = 0.1
@@ -77,11 +84,19 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
 
 
 def nn_distances(x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-    """Each row's distance to its nearest other row."""
+    """Each row's distance to its nearest other row.
+
+    Exact differences, not cdist's |a|^2 + |b|^2 - 2ab shortcut: that shortcut loses the small distances
+    to cancellation (float32 samples near 2.0 lying 1e-5 apart came out as 0, so a healthy 1-D Gaussian G
+    read as 90% copies). Centring first keeps the norms small; rows of many values keep the shortcut,
+    whose error (~1e-3 of the norms) is far below their typical distances and which is much faster there.
+    """
     x = _flat(x)
+    x = x - x.mean(dim=0)
+    mode = "use_mm_for_euclid_dist_if_necessary" if x.shape[1] > 64 else "donot_use_mm_for_euclid_dist"
     out = torch.empty(len(x))
     for i in range(0, len(x), chunk):
-        d = torch.cdist(x[i : i + chunk], x)
+        d = torch.cdist(x[i : i + chunk], x, compute_mode=mode)
         d[torch.arange(d.shape[0]), torch.arange(i, i + d.shape[0])] = float("inf")
         out[i : i + chunk] = d.min(dim=1).values
     return out
@@ -93,7 +108,8 @@ def duplicate_fraction(fake: torch.Tensor, real: torch.Tensor | None, seed: int 
     sub = fake[torch.randperm(len(fake), generator=g)[:DUPLICATE_SUBSET]] if len(fake) > DUPLICATE_SUBSET else fake
     if real is not None and len(real) > 2:
         rsub = real[torch.randperm(len(real), generator=g)[:DUPLICATE_SUBSET]] if len(real) > DUPLICATE_SUBSET else real
-        radius = DUPLICATE_RADIUS * float(nn_distances(rsub).median())
+        dims = _flat(sub).shape[1]
+        radius = DUPLICATE_RADIUS ** max(1.0, DUPLICATE_MIN_DIM / dims) * float(nn_distances(rsub).median())
     else:
         radius = EXACT_COPY_RMS * math.sqrt(_flat(sub).shape[1])
     return float((nn_distances(sub) <= radius).float().mean())
