@@ -132,6 +132,13 @@ class Thresholds:
     # diversity_fail in at least this share of at least four evaluations. An untrained generator draws
     # a narrow output too (diversity 0.10-0.17 after 20-30 iterations, 0.15 at step 1 of MNIST runs).
     collapse_persist: float = 0.5
+    # ... and only when those low evaluations span at least this many steps: persisting through the first
+    # iterations is G's initialisation, not a collapse (the Monitor evaluates at steps 1, 10, 20, 30, so a
+    # 30-iteration run has four low evaluations and learned nothing). Adam moves a weight by up to ~lr per
+    # step: at the usual lr 2e-4, 200 steps move it by up to 0.04, twice the N(0, 0.02) init of DCGAN-style
+    # nets, enough for a G that learns to widen its output. Measured: PyTorch-GAN's MLP G without
+    # BatchNorm stays at diversity 0.04-0.08 over 390+ steps (collapsed); 20-30-step runs sit at 0.05-0.17.
+    collapse_persist_steps: int = 200
     # Fakes far more spread than the data are not realistic either: a diversity ratio above this (healthy
     # runs end at 0.7-1.2; seed 002's lab at lr 1e-3 after 300 steps, fake_std 0.4 against 0.2, at 2.2).
     realism_max_spread: float = 1.5

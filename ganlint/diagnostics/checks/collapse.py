@@ -57,16 +57,22 @@ def _not_decisive(f: Finding) -> Finding:
 
 def _unless_persistent(s: Series, f: Finding) -> Finding:
     """A low diversity on samples that are not realistic is collapse only when it persisted
-    (Thresholds.collapse_persist): a generator that has not learned yet draws a narrow output too."""
+    (Thresholds.collapse_persist, over collapse_persist_steps of training): a generator that has not
+    learned yet draws a narrow output too."""
     if f.status != FAIL:
         return f
-    v = s.evals("diversity")["value"].to_numpy(dtype=np.float64)
-    if len(v) >= 4 and float(np.mean(v <= s.th.diversity_fail)) >= s.th.collapse_persist:
+    d = s.evals("diversity")
+    v, steps = d["value"].to_numpy(dtype=np.float64), d["step"].to_numpy()
+    low = steps[v <= s.th.diversity_fail]
+    span = int(low[-1] - low[0]) if len(low) else 0
+    if (len(v) >= 4 and float(np.mean(v <= s.th.diversity_fail)) >= s.th.collapse_persist
+            and span >= s.th.collapse_persist_steps):
         return f
     return Finding(f.check, LABEL, WARN, f.value, f.threshold,
                    f"{f.message}; not decisive: the samples are not realistic yet and a narrow output is what an "
-                   f"untrained generator draws; it is collapse if it persists ({len(v)} evaluation(s) so far; "
-                   "judge it over a longer history)", window=f.window)
+                   f"untrained generator draws; it is collapse if it persists ({len(v)} evaluation(s), low over "
+                   f"{span} steps so far; collapse needs {s.th.collapse_persist_steps}: judge it over a longer "
+                   "history)", window=f.window)
 
 
 def _low(name: str, s: Series, col: str, fail: float, warn: float, what: str) -> Finding:
