@@ -434,3 +434,24 @@ def test_real_short_run_folder(tmp_path, train_tiny):
     assert d.label in LABELS
     # The run folder's config supplied the context: ring8 has 8 modes.
     assert finding(d, "collapse.modes").status != NOT_ASSESSABLE
+
+
+@pytest.mark.parametrize("eval_steps,collapsed", [((1, 10, 20, 30), False), ((100, 300, 500, 700), True)])
+def test_low_diversity_on_noise_is_collapse_only_after_training(eval_steps, collapsed):
+    """Samples far from realistic (precision and high-quality share ~0) with a narrow output (diversity
+    0.06) at four evaluations: within a run's first 30 steps that is G's initialisation (still-weak); held
+    over 600 steps of training it is a collapse."""
+    import pandas as pd
+
+    last = eval_steps[-1]
+    steps = np.linspace(1, last, 40).round().astype(int)
+    steps = np.unique(np.concatenate([steps, eval_steps]))
+    df = pd.DataFrame({"step": steps, "loss_d": 1.2, "loss_g": 0.9, "d_real": 0.6, "d_fake": 0.4})
+    at = df["step"].isin(eval_steps)
+    df.loc[at, "diversity"] = 0.06
+    df.loc[at, "precision"] = 0.0
+    df.loc[at, "high_quality"] = 0.0
+    df.loc[at, "distance"] = 2000.0
+    d = ganlint.diagnose(df)
+    assert (d.label == "collapsed") is collapsed, d.summary
+    assert d.label in ("collapsed", "still-weak")
