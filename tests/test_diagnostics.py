@@ -455,3 +455,39 @@ def test_low_diversity_on_noise_is_collapse_only_after_training(eval_steps, coll
     d = ganlint.diagnose(df)
     assert (d.label == "collapsed") is collapsed, d.summary
     assert d.label in ("collapsed", "still-weak")
+
+
+def test_update_ratios_recorded_every_tenth_step_still_count():
+    """The Monitor measures update ratios every 10th step: the last rows of a 30-step run hold none. A G
+    moving at 4e-3 per step with noise for samples is still-weak, never stable (the foreign zoo's 30-step
+    DCGAN read stable when the empty late window made G look unmoving)."""
+    import pandas as pd
+
+    steps = np.arange(1, 31)
+    df = pd.DataFrame({"step": steps, "loss_d": 1.2, "loss_g": 0.9, "d_real": 0.8, "d_fake": 0.35,
+                       "grad_norm_g": 12.0})
+    df.loc[df["step"].isin([1, 11, 21]), "update_ratio_g"] = 4e-3
+    at = df["step"].isin([1, 10, 20, 30])
+    df.loc[at, "distance"] = [1880.0, 1765.0, 1867.0, 1741.0]
+    df.loc[at, "precision"] = 1.0
+    df.loc[at, "high_quality"] = 0.0
+    d = ganlint.diagnose(df, distance_kind="classifier_frechet")
+    assert d.label == "still-weak", d.summary
+    ratio = next(f for f in d.findings if f.check == "stall.update_ratio_g")
+    assert ratio.value == pytest.approx(4e-3) and ratio.status == "pass"
+
+
+@pytest.mark.parametrize("g_loss,label", [("saturating", "vanishing-gradient"), ("nonsaturating", "inconclusive")])
+def test_a_dominant_d_under_the_saturating_loss_needs_only_a_tenfold_gradient_fall(g_loss, label):
+    """D sure of everything from the first steps (so G's early gradient is already small) and G's gradient
+    falling a further 20x: under log(1 - D(G(z))) that is the vanishing gradient the loss's formula
+    predicts; under the non-saturating loss G keeps its gradient by the same formula, so no verdict."""
+    import pandas as pd
+
+    n = 300
+    steps = np.arange(1, n + 1)
+    grad = np.geomspace(0.45, 0.0225, n)  # 0.05x its early value: below the warning line, above the failing one
+    df = pd.DataFrame({"step": steps, "loss_d": 0.003, "loss_g": -0.001, "d_real": 0.999, "d_fake": 0.001,
+                       "grad_norm_g": grad})
+    d = ganlint.diagnose(df, g_loss=g_loss)
+    assert d.label == label, d.summary

@@ -77,6 +77,18 @@ class Series:
         v = self.window(col, which)
         return float(np.median(v)) if len(v) else float("nan")
 
+    def recorded_late(self, col: str) -> tuple[float, tuple[int, int]]:
+        """(median, (first, last) step) of a column's late values among the rows where it was recorded:
+        the Monitor measures update ratios every 10th step, so the run's late rows may hold none of them
+        (a 30-step run's last rows do not), and the late window is taken on the column's own rows.
+        (nan, (0, 0)) when the column holds no finite value."""
+        d = self.evals(col)
+        if not len(d):
+            return float("nan"), (0, 0)
+        k = max(min(len(d), self.th.min_window_rows), round(len(d) * self.th.late_fraction))
+        tail = d.iloc[-k:]
+        return float(np.median(tail["value"])), (int(tail["step"].iloc[0]), int(tail["step"].iloc[-1]))
+
     def span(self, which: slice) -> tuple[int, int]:
         s = self.steps[which]
         return (int(s[0]), int(s[-1])) if len(s) else (0, 0)

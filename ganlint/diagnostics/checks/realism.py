@@ -114,9 +114,10 @@ def _trend(s: Series) -> Finding:
 
 def _moving(s: Series) -> bool | None:
     """G's updates are large enough to learn (None when update ratios were not recorded)."""
-    if not s.has("update_ratio_g"):
+    late, _ = s.recorded_late("update_ratio_g")
+    if not np.isfinite(late):
         return None
-    return bool(s.median("update_ratio_g", s.late) > s.th.update_ratio_fail)
+    return bool(late > s.th.update_ratio_fail)
 
 
 def check(s: Series, ctx: Context) -> list[Finding]:

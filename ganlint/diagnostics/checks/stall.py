@@ -42,7 +42,9 @@ def _ratio(s: Series, col: str, who: str) -> Finding:
     name = f"stall.{col}"
     if not s.has(col):
         return not_assessable(name, LABEL, col)
-    late = s.median(col, s.late)
+    late, window = s.recorded_late(col)
+    if not np.isfinite(late):
+        return not_assessable(name, LABEL, f"finite {col} values")
     status = FAIL if late <= th.update_ratio_fail else WARN if late <= th.update_ratio_warn else PASS
     start, from_start = None, False
     if status == FAIL:
@@ -54,7 +56,7 @@ def _ratio(s: Series, col: str, who: str) -> Finding:
         start, from_start = onset(steps, low), held_from_start(steps, low)
     return Finding(name, LABEL, status, late, th.update_ratio_fail,
                    f"{who}'s update/weight ratio: late median {late:.2g} per step (healthy ~1e-3)",
-                   window=s.span(s.late), severity=log_severity(late, th.update_ratio_fail, 2),
+                   window=window, severity=log_severity(late, th.update_ratio_fail, 2),
                    onset_step=start, onset_from_start=from_start)
 
 

@@ -43,6 +43,17 @@ def check(s: Series, ctx: Context) -> list[Finding]:
 
 def _summary(s: Series, ctx: Context, dom: Finding, grad: Finding) -> Finding:
     keeps = ctx.g_loss is not None and ctx.g_loss not in SATURATING_G_LOSSES
+    if dom.status == FAIL and ctx.g_loss in SATURATING_G_LOSSES and grad.status in (FAIL, WARN):
+        # Under log(1 - D(G(z))) G's gradient scales with D(G(z)): a dominant D starves it by the loss's own
+        # formula, so a measured fall of a tenth or more confirms it (PyTorch-GAN's MLP with D's learning
+        # rate x10: D(G(z)) 0.001, G's gradient 0.054x its early value, which was already small: D led
+        # from the first steps).
+        return Finding(
+            NAME, LABEL, FAIL, grad.value, grad.threshold,
+            f"D overpowers G under the saturating G loss log(1 - D(G(z))) ({_g_loss_words(ctx)}), and G's gradient "
+            f"fell to {grad.value:.2g}x its early value: G gets little signal",
+            window=grad.window, onset_step=dom.onset_step, onset_from_start=dom.onset_from_start,
+            severity=max(grad.severity, 0.5 * dom.severity, 0.5))
     if dom.status == FAIL and grad.status in (FAIL, WARN):  # measured: holds under any G loss
         return Finding(
             NAME, LABEL, grad.status, grad.value, grad.threshold,
