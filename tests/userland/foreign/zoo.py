@@ -12,8 +12,7 @@ subprocess:
            --d-output critic for the WGAN-GP critic, the architecture's --kwargs)
   log      `ganlint diagnose train.log --format json` (+ --g-loss, --d-loss-reduction)
   monitor  `ganlint diagnose monitor --format json`; the label the Monitor printed in the loop is kept too
-The user-knowledge flags are passed only when the running ganlint's --help lists them (they are being
-added), and the flags passed are recorded with the result.
+The command run is recorded with each result.
 
 Cache: $GANLINT_FOREIGN_ZOO_CACHE, else <tempdir>/ganlint-foreign-zoo. A training folder is keyed by a
 hash of the foreign scripts' sources, the cell's flags and torch's version (reruns are instant; an edit to
@@ -253,16 +252,6 @@ def monitor_label(folder: Path) -> str | None:
 
 
 # -- routes -----------------------------------------------------------------------------------------------
-_HELP: dict[str, str] = {}
-
-
-def _supports(command: str, flag: str) -> bool:
-    if command not in _HELP:
-        _HELP[command] = subprocess.run([sys.executable, "-m", "ganlint", command, "--help"], env=_env(),
-                                        capture_output=True, text=True, cwd=HERE).stdout
-    return flag in _HELP[command]
-
-
 def route_command(cell: Cell, folder: Path, route: str) -> list[str]:
     s = SCRIPTS[cell.script]
     knows = dict(s.knows.get(route, {}))
@@ -280,8 +269,7 @@ def route_command(cell: Cell, folder: Path, route: str) -> list[str]:
     else:
         args = [str(folder / ("train.log" if route == "log" else "monitor"))]
     for flag, value in knows.items():
-        if _supports(command, flag):
-            args += [flag, value]
+        args += [flag, value]
     return [sys.executable, "-m", "ganlint", command, *args, "--format", "json", "--no-config"]
 
 
