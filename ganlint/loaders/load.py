@@ -205,7 +205,7 @@ def _built(factory: tuple, shared: dict, own: dict | None, part: Part, what: str
     kw, dropped = split_kwargs(factory, shared)
     model = build(factory, {**kw, **(own or {})}, spec, flag)
     net = "G" if flag == "--generator" else "D"
-    notes += fit(model, part, model_name=spec, what=f"{what}'s {net} state_dict")
+    notes += fit(model, part, model_name=spec, what=f"{net}'s state_dict in {what}")
     notes.append(f"{net}: {spec} with the state_dict from {part.where}")
     if dropped:
         notes.append(f"--kwargs key(s) {', '.join(dropped)} not taken by {spec}: not passed to it")
