@@ -262,3 +262,10 @@ def test_label_index_is_documented_as_the_vocabulary_orders_it():
     text = " ".join(integration.__doc__.split())
     listed = re.search(r"LABELS, their priority order: (.*?); absent", text).group(1)
     assert [tuple(item.split(" ", 1)) for item in listed.split(", ")] == [(str(i), lab) for i, lab in enumerate(LABELS)]
+
+
+def test_the_g_loss_reaches_the_monitor(tmp_path):
+    """GanlintCallback(g_loss=...) judges the run under that loss, as Monitor(g_loss=...) does."""
+    cb = GanlintCallback(g_loss="minimax", flush_every=4)
+    fit(GAN1D(), cb, 12, tmp_path)
+    assert cb.monitor.g_loss == "saturating"

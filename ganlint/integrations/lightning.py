@@ -87,7 +87,7 @@ except ImportError as e:  # the optional extra
 STEP_KEYS = ("loss_d", "loss_g", "d_real", "d_fake", "fake", "real")  # Monitor.step's arguments
 LOGGED = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "update_ratio_g", "update_ratio_d",
           "fake_std")
-MONITOR_OPTIONS = ("real", "num_modes", "on_label", "strict", *DEFAULTS)
+MONITOR_OPTIONS = ("real", "num_modes", "g_loss", "on_label", "strict", *DEFAULTS)
 
 ModuleSpec = str | torch.nn.Module | Callable[[Any], torch.nn.Module]
 
@@ -131,7 +131,7 @@ class GanlintCallback(pl.Callback):
             Each log reads the Monitor's telemetry table (~80 ms for a full 20,000-step window).
         save_to: a folder (or .csv/.parquet file) the telemetry is written to at the end of training,
             for `ganlint diagnose` and `ganlint report`.
-        **monitor_options: passed to ganlint.Monitor: real, num_modes, on_label, strict and the schedule
+        **monitor_options: passed to ganlint.Monitor: real, num_modes, g_loss, on_label, strict and the schedule
             (flush_every, eval_every, diagnose_every, ratio_every, window, min_steps).
 
     After fit, `callback.monitor` holds the Monitor (its telemetry, `diagnose()`, `status`).
