@@ -144,7 +144,7 @@ def test_monitor_in_loop_label_matches_its_folder(results, key):
 # -- the truth, from the user's files and printed lines only ----------------------------------------------
 def _models(cell: zoo.Cell):
     script = zoo.SCRIPTS[cell.script]
-    mod = __import__(script.models.removesuffix(".py"))
+    mod = evidence._import(script.models.removesuffix(".py"))
     kwargs = zoo.arch_kwargs(cell)
     if cell.script == "dcgan":
         g = mod.Generator(kwargs["ngpu"], ngf=kwargs["ngf"])

@@ -8,6 +8,7 @@ labelled digits, ~90% accurate on MNIST), which is only meaningful once the samp
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 import sys
@@ -19,9 +20,17 @@ HERE = Path(__file__).parent
 
 
 def _import(name: str):
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))
-    return __import__(name)
+    """The zoo's own module `name`, loaded from this folder by its path: other tests put modules of the same
+    name (a user's dcgan_models.py) on sys.path and in sys.modules, and a plain import would return theirs."""
+    key = f"_foreign_zoo_{name}"
+    if key not in sys.modules:
+        if str(HERE) not in sys.path:  # the models' own imports (none today) resolve here
+            sys.path.insert(0, str(HERE))
+        spec = importlib.util.spec_from_file_location(key, HERE / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 def real_digits(size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
