@@ -20,7 +20,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from ganlint.errors import GanlintError
-from ganlint.vocabulary import D_OUTPUTS, D_RETURNS, FAILURE_LABELS, INCONCLUSIVE, LABELS, PASSING_LABEL
+from ganlint.vocabulary import (
+    BN_MODES,
+    D_LOSS_REDUCTIONS,
+    D_OUTPUTS,
+    D_RETURNS,
+    FAILURE_LABELS,
+    G_LOSS_ALIASES,
+    G_LOSSES,
+    INCONCLUSIVE,
+    LABELS,
+    PASSING_LABEL,
+    g_loss_choices,
+)
 
 EXIT_OK = 0
 EXIT_FAILING = 1
@@ -126,8 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_run)
 
-    from ganlint.vocabulary import D_LOSS_REDUCTIONS, G_LOSS_ALIASES, G_LOSSES  # diagnose's loss conventions
-
     p = sub.add_parser("diagnose", help="label a run from its telemetry or training log (run folder, table, "
                        "Lightning, Hugging Face or TensorBoard log, a script's printed stdout)",
                        description=f"Label a run {', '.join(LABELS)}, with the findings behind the label, remedies "
@@ -162,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "equilibrium 2 ln 2) or mean (PyTorch-GAN; ln 2) [default: from the log's format or config, "
                    "else inferred from loss_d against D(x) and D(G(z)), else unknown]")
     p.add_argument("--g-loss", choices=(*G_LOSSES, *G_LOSS_ALIASES), default=None, metavar="NAME",
-                   help=f"the generator loss trained with ({', '.join(G_LOSSES)}; or {', '.join(G_LOSS_ALIASES)}): "
+                   help=f"the generator loss trained with ({g_loss_choices()}): "
                    "a dominant D starves G only under the saturating loss [default: the run's config, else inferred "
                    "from loss_g against D(G(z)) or its sign, else unknown]")
     p.add_argument("--all", action="store_true", help="text format: list passing findings too")
@@ -186,8 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="worker processes for re-rendering run reports [default: CPU cores]")
     p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
     p.set_defaults(func=cmd_report)
-
-    from ganlint.vocabulary import BN_MODES, G_LOSS_ALIASES, G_LOSSES  # the check block's own names
 
     p = sub.add_parser("check", help="check a GAN checkpoint of your own: samples, D's outputs, gradients (CI gate)",
                        description="Load a checkpoint safely (ganlint run folder; state_dict .pt/.pth/.safetensors with "
@@ -223,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "[default: a ganlint run's own; critic for --g-loss wgan, ls-score for lsgan; else probability "
                    "when all outputs lie in [0, 1], else logit]")
     g.add_argument("--g-loss", metavar="LOSS", choices=(*G_LOSSES, *G_LOSS_ALIASES),
-                   help=f"the loss G trained with: {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}); a saturated D "
+                   help=f"the loss G trained with: {g_loss_choices()}; a saturated D "
                    "starves G only under the saturating (minimax) loss [default: a ganlint run's config; else "
                    "unknown, and a saturated D is a warning naming both readings]")
     g.add_argument("--bn-mode", choices=BN_MODES, help="BatchNorm's mode when sampling G and reading D: eval (running "

@@ -74,13 +74,12 @@ from ganlint.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS, snapshot, tot
 from ganlint.vocabulary import (
     D_RETURN_ALIASES,
     D_RETURNS,
-    G_LOSS_ALIASES,
-    G_LOSSES,
     INCONCLUSIVE,
     LABELS,
     PASSING_LABEL,
     RECORDED_AS,
     d_returns,
+    g_loss_choices,
 )
 from ganlint.vocabulary import g_loss as canonical_g_loss
 
@@ -190,7 +189,7 @@ class Monitor:
             raise ConfigError(f"outputs must be one of {', '.join(D_RETURNS)} (or {', '.join(D_RETURN_ALIASES)}), "
                               f"got {outputs!r}")
         if g_loss is not None and canonical_g_loss(g_loss) is None:
-            raise ConfigError(f"g_loss must be one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}), "
+            raise ConfigError(f"g_loss must be one of {g_loss_choices()}, "
                               f"got {g_loss!r}")
         self.g_loss = canonical_g_loss(g_loss) if g_loss is not None else None
         unknown = set(schedule) - set(DEFAULTS)

@@ -91,6 +91,11 @@ G_LOSS_ALIASES = {"non-saturating": NONSATURATING, "ns": NONSATURATING, "minimax
 SATURATING_G_LOSSES = (SATURATING,)
 
 
+def g_loss_choices() -> str:
+    """The accepted G loss names, for error messages and help: "nonsaturating, ... (or minimax, ...)"."""
+    return f"{', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)})"
+
+
 def g_loss(value: str) -> str | None:
     """The canonical G_LOSSES name for a user's spelling (aliases and ganlint's --loss names), or None."""
     value = G_LOSS_ALIASES.get(value, value) if isinstance(value, str) else None

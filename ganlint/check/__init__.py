@@ -44,13 +44,12 @@ from ganlint.vocabulary import (
     D_RETURNS,
     ERROR,
     FAIL,
-    G_LOSS_ALIASES,
-    G_LOSSES,
     INCONCLUSIVE,
     NOT_ASSESSABLE,
     RECORDED_AS,
     WARN,
     d_returns,
+    g_loss_choices,
 )
 from ganlint.vocabulary import g_loss as vocab_g_loss
 
@@ -224,7 +223,7 @@ def check(checkpoint: str | os.PathLike, *, generator: str | None = None, discri
         d_output = d_returns(d_output)
     if g_loss is not None:
         if vocab_g_loss(g_loss) is None:
-            raise ConfigError(f"--g-loss must be one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}), "
+            raise ConfigError(f"--g-loss must be one of {g_loss_choices()}, "
                               f"got {g_loss!r}")
         g_loss = vocab_g_loss(g_loss)
     bn_mode = bn.AUTO if bn_mode is None else bn_mode

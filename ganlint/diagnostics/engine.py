@@ -56,12 +56,11 @@ from ganlint.vocabulary import (
     ERROR,
     FAIL,
     FAILURE_LABELS,
-    G_LOSS_ALIASES,
-    G_LOSSES,
     INCONCLUSIVE,
     NOT_ASSESSABLE,
     PASS,
     STABLE,
+    g_loss_choices,
 )
 from ganlint.vocabulary import g_loss as canonical_g_loss
 
@@ -116,7 +115,7 @@ def diagnose(
     if num_modes is not None and (isinstance(num_modes, bool) or not isinstance(num_modes, int) or num_modes < 1):
         raise ConfigError(f"num_modes must be a positive integer (the data's known modes), got {num_modes!r}")
     if g_loss is not None and canonical_g_loss(g_loss) is None:
-        raise ConfigError(f"g_loss must be one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)}), "
+        raise ConfigError(f"g_loss must be one of {g_loss_choices()}, "
                           f"got {g_loss!r}")
     if d_loss_reduction is not None and d_loss_reduction not in D_LOSS_REDUCTIONS:
         raise ConfigError(f"d_loss_reduction must be one of {', '.join(D_LOSS_REDUCTIONS)}, got {d_loss_reduction!r}")

@@ -40,7 +40,7 @@ from ganlint.gating.formats import FORMATS
 from ganlint.gating.policy import parse_fail_on
 from ganlint.telemetry import COLUMNS
 from ganlint.tomlfile import read_toml
-from ganlint.vocabulary import BN_MODES, D_LOSS_REDUCTIONS, G_LOSS_ALIASES, G_LOSSES, g_loss
+from ganlint.vocabulary import BN_MODES, D_LOSS_REDUCTIONS, g_loss, g_loss_choices
 
 TABLE = "[tool.ganlint]"
 THRESHOLDS_TABLE = "[tool.ganlint.thresholds]"
@@ -86,7 +86,7 @@ def _entry_point(v: Any) -> str | None:
 
 
 def _g_loss(v: Any) -> str | None:
-    return None if g_loss(v) is not None else f"one of {', '.join(G_LOSSES)} (or {', '.join(G_LOSS_ALIASES)})"
+    return None if g_loss(v) is not None else f"one of {g_loss_choices()}"
 
 
 def _table(v: Any) -> str | None:

@@ -94,11 +94,16 @@ def _float(text: str) -> float:
     return float(text)  # Python reads nan, inf, infinity in any case
 
 
+def _epoch_step(g) -> int:
+    """epoch * batches_per_epoch + batch (see the module docstring), from a match's groups or a dict."""
+    return int(g["epoch"]) * int(g["batches"]) + int(g["batch"])
+
+
 def _dcgan(line: str) -> dict | None:
     m = _DCGAN.match(line)
     if not m:
         return None
-    row: dict = {"step": int(m["epoch"]) * int(m["batches"]) + int(m["batch"])}
+    row: dict = {"step": _epoch_step(m)}
     for p in _DCGAN_PAIR.finditer(m["rest"]):
         # D(G(z)) is printed twice: before D's update (D_G_z1, from the batch errD_fake was computed on)
         # and after it (D_G_z2, the batch errG was computed on). The first is d_fake: it pairs with D(x) and
@@ -112,7 +117,7 @@ def _pytorch_gan(line: str) -> dict | None:
     m = _PYTORCH_GAN.search(line)
     if not m:
         return None
-    row: dict = {"step": int(m["epoch"]) * int(m["batches"]) + int(m["batch"])}
+    row: dict = {"step": _epoch_step(m)}
     for bracket in _BRACKET.findall(m["rest"]):
         for part in bracket.split(","):  # acgan: [D loss: 0.69, acc: 50%]; cyclegan: [G loss: .., adv: ..]
             f = _FIELD.match(part)
@@ -179,7 +184,7 @@ def _regex_row(rx: re.Pattern, line: str) -> dict | None:
         return None
     g = m.groupdict()
     try:
-        step = int(g["step"]) if g.get("step") is not None else int(g["epoch"]) * int(g["batches"]) + int(g["batch"])
+        step = int(g["step"]) if g.get("step") is not None else _epoch_step(g)
     except (TypeError, ValueError, KeyError):
         return None  # an optional step group that did not take part, or a non-integer step
     return {"step": step, **{k: v for k, v in g.items() if k not in STEP_GROUPS}}
