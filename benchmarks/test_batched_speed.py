@@ -1,5 +1,5 @@
-"""Many seeds as one batched model (ganlint.batched) against seeds one by one, as ratios measured in one
-process (ganlint.bench.interleaved).
+"""Many seeds as one batched model (ganlint.training.batched) against seeds one by one, as ratios measured in one
+process (ganlint.perf.bench.interleaved).
 
     pytest benchmarks/test_batched_speed.py --benchmark-enable                  # full; plain run: a smoke
     GANLINT_BENCH_DEVICE=cuda pytest benchmarks/test_batched_speed.py --benchmark-enable
@@ -11,10 +11,10 @@ On a shared CPU, set OMP_NUM_THREADS=1: when other processes hold the cores, tor
 made the parallelised ops of a K = 8 step up to 50x slower (0.02 s -> 1.1 s a step) while a one-seed
 step's ops, too small to be parallelised, were untouched, so the ratios would measure the contention.
 
-The steps timed are `ganlint.batched.make_step` closures: the step `train_batched` runs, telemetry row
+The steps timed are `ganlint.training.batched.make_step` closures: the step `train_batched` runs, telemetry row
 included, without evaluations or run folders. Two one-seed baselines: that same closure with one seed
 (K = 1: the same code and telemetry, so the ratio isolates what stacking the copies saves, but it pays
-vmap's own overhead at K = 1), and the trainer's step (ganlint.bench.make_step: what `ganlint run` runs
+vmap's own overhead at K = 1), and the trainer's step (ganlint.perf.bench.make_step: what `ganlint run` runs
 without --batched).
 """
 
@@ -24,9 +24,9 @@ import os
 
 import torch
 
-from ganlint.batched import make_step
-from ganlint.bench import interleaved
-from ganlint.bench import make_step as bench_step
+from ganlint.perf.bench import interleaved
+from ganlint.perf.bench import make_step as bench_step
+from ganlint.training.batched import make_step
 
 DEVICE = os.environ.get("GANLINT_BENCH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 

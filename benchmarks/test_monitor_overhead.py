@@ -19,9 +19,9 @@ import pytest
 import torch
 
 import ganlint
-from ganlint.config import TrainConfig
 from ganlint.data import get_dataset
 from ganlint.nets import build_models
+from ganlint.training.config import TrainConfig
 
 STEPS = 250  # per timed block
 ROUNDS = 9

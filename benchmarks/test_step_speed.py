@@ -1,4 +1,4 @@
-"""Training-step throughput of ganlint's models, as ratios measured in one process (ganlint.bench).
+"""Training-step throughput of ganlint's models, as ratios measured in one process (ganlint.perf.bench).
 
 Each test prints its ratio and stores it, with the device, batch, dtype and torch version, in the
 benchmark's extra_info. On a CPU the fast-path question is "does it help here?": the trainer turns on
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlint.bench import interleaved, make_step, time_step
+from ganlint.perf.bench import interleaved, make_step, time_step
 
 
 def record(benchmark, name: str, ratio: float, **info) -> None:
@@ -46,7 +46,7 @@ def test_batch_scaling(benchmark, rounds, block, model):
     b2, _, _ = make_step(model, batch_size=128)
     steps = max(1, block // (10 if model == "dcgan" else 1))
     ratio = interleaved(b, b2, steps=steps, rounds=rounds, dev=dev)
-    from ganlint.floors import count_flops
+    from ganlint.perf.floors import count_flops
 
     record(benchmark, f"t2b_over_tb_{model}", ratio, device=info["device"], flops_per_step=count_flops(b))
     benchmark.pedantic(b, rounds=3, iterations=1)
@@ -56,7 +56,7 @@ def test_evaluation_vs_training_step(benchmark, rounds):
     """One diagnostics evaluation (1,000 MNIST samples: classifier, Frechet distance, PRDC, modes) in units
     of training steps: what `--eval-every` costs."""
     from ganlint.data import get_dataset
-    from ganlint.evaluation import evaluate
+    from ganlint.training.evaluation import evaluate
 
     data = get_dataset("mnist")
     g = torch.Generator().manual_seed(0)
@@ -87,7 +87,7 @@ def test_telemetry_on_vs_off(benchmark, rounds, block):
 @pytest.mark.parametrize("model", ["toy", "mlp"])
 def test_compile_vs_eager(benchmark, rounds, block, model):
     """torch.compile'd G and D vs eager: the steady ratio, the compile time, and the steps it takes to pay off."""
-    from ganlint.bench import _warm, time_rounds
+    from ganlint.perf.bench import _warm, time_rounds
 
     eager, dev, info = make_step(model)
     comp, _, _ = make_step(model, compile=True)
@@ -127,9 +127,9 @@ def test_telemetry_on_vs_off_graphed(benchmark, rounds, block):
 @pytest.mark.parametrize("model", ["toy", "mlp", "dcgan"])
 def test_distance_from_the_floors(benchmark, rounds, block, model):
     """The eager step's time over its floors: FLOPs at the device's measured peak, and kernel operations
-    at its measured per-operation cost (ganlint.floors). Near 1: nothing left to gain without changing
+    at its measured per-operation cost (ganlint.perf.floors). Near 1: nothing left to gain without changing
     the arithmetic or the number of operations."""
-    from ganlint.floors import floors
+    from ganlint.perf.floors import floors
 
     row = time_step(model, steps=max(1, block // (10 if model == "dcgan" else 1)), rounds=rounds, warmup=2)
     step, dev, _ = make_step(model)

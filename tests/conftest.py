@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import ganlint
-from ganlint.run import Run
+from ganlint.training.run import Run
 
 # pytester runs the pytest plugin's tests in a subprocess, as a user's test suite would.
 pytest_plugins = ["pytester"]

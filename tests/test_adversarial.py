@@ -522,8 +522,8 @@ def _wrong_values(typ: type) -> list[object]:
 
 def test_every_field_has_strict_types() -> None:
     """Issue 7: each field refuses each value of another type, naming the key and the value."""
-    from ganlint.config import FIELD_TYPES, TrainConfig
     from ganlint.errors import ConfigError
+    from ganlint.training.config import FIELD_TYPES, TrainConfig
 
     tried = 0
     for name, (typ, optional) in FIELD_TYPES.items():
@@ -538,8 +538,8 @@ def test_every_field_has_strict_types() -> None:
 
 
 def test_every_int_field_has_a_range_and_bounds_refuse_before_building() -> None:
-    from ganlint.config import FIELD_TYPES, INT_RANGES, TrainConfig
     from ganlint.errors import ConfigError
+    from ganlint.training.config import FIELD_TYPES, INT_RANGES, TrainConfig
 
     assert {n for n, (t, _) in FIELD_TYPES.items() if t is int} == set(INT_RANGES)
     for name, (low, high) in INT_RANGES.items():
@@ -556,7 +556,7 @@ def test_every_int_field_has_a_range_and_bounds_refuse_before_building() -> None
 
 def test_load_run_names_config_json_for_every_damage(tmp_path: Path, runner: Runner, base_run: Path) -> None:
     from ganlint.errors import DataError
-    from ganlint.run import load_run
+    from ganlint.training.run import load_run
 
     assert load_run(base_run).config.dataset == "ring8"
     damage = {"binary": b"\x00\xff" * 10, "list": b"[]", "not json": b"{", "no dataset": b'{"config": {}}',

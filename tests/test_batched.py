@@ -1,4 +1,4 @@
-"""Many seeds at once (ganlint.batched): what is supported, the run folders, and equivalence in distribution
+"""Many seeds at once (ganlint.training.batched): what is supported, the run folders, and equivalence in distribution
 with the sequential trainer."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pytest
 import torch
 
 import ganlint
-from ganlint.batched import _norms, _ratio, _Stack, _streams, make_step, supported, train_batched
-from ganlint.config import TrainConfig
 from ganlint.data import get_dataset
 from ganlint.errors import ConfigError
-from ganlint.telemetry import COLUMNS, total_norm, update_ratio
 from ganlint.tomlfile import read_toml
+from ganlint.training.batched import _norms, _ratio, _Stack, _streams, make_step, supported, train_batched
+from ganlint.training.config import TrainConfig
+from ganlint.training.telemetry import COLUMNS, total_norm, update_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"dataset": "ring8", "batch_size": 64, "g_width": 32, "d_width": 32, "pictures": 0, "device": "cpu"}
@@ -122,7 +122,7 @@ def test_gaussian1d_stable_like_the_sequential_trainer(tmp_path):
 def test_a_copy_that_goes_non_finite_stops_alone(tmp_path, monkeypatch):
     """Copy 1's reals turn to NaN at step 20: it stops at the next flush as the trainer would, the others
     train on untouched (the copies share no parameter and Adam is elementwise)."""
-    import ganlint.batched as batched
+    import ganlint.training.batched as batched
 
     real_ds = get_dataset("ring8")
     poisoned_seed = 1 + batched.DATA_SEED_OFFSET
@@ -177,7 +177,7 @@ def test_draws_come_from_each_copys_own_stream_drawn_ahead(dataset):
 
 def test_make_step_runs_the_training_step(tmp_path, monkeypatch):
     """make_step's closure is the step train_batched runs (same telemetry rows), and it writes no folder."""
-    from ganlint.telemetry import STEP_COLUMNS
+    from ganlint.training.telemetry import STEP_COLUMNS
 
     cfg = {**SMALL, "steps": 5, "eval_every": 100, "eval_samples": 200, "dropout": 0.2, "n_critic": 2}
     monkeypatch.chdir(tmp_path)

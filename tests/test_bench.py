@@ -1,4 +1,4 @@
-"""`ganlint bench` and ganlint.bench: the rows, the ratios' bookkeeping and the command's errors.
+"""`ganlint bench` and ganlint.perf.bench: the rows, the ratios' bookkeeping and the command's errors.
 (The timings themselves are the benchmarks' business: benchmarks/.)"""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import sys
 import pytest
 import torch
 
-from ganlint.bench import VARIANTS, bench, make_step, time_rounds
-from ganlint.cli import format_bench
+from ganlint.cli.render import format_bench
 from ganlint.errors import ConfigError
+from ganlint.perf.bench import VARIANTS, bench, make_step, time_rounds
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_unknown_variant_is_a_config_error():
 
 
 def test_every_variant_names_real_switches():
-    from ganlint.config import TrainConfig
+    from ganlint.training.config import TrainConfig
 
     for switches in VARIANTS.values():
         TrainConfig(**{k: v for k, v in switches.items() if k != "telemetry"}).resolve()  # raises on a typo

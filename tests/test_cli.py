@@ -170,7 +170,7 @@ def test_no_command_prints_help_and_fails(capsys) -> None:
 
 
 def test_train_help_lists_every_config_flag(capsys) -> None:
-    from ganlint.config import config_fields
+    from ganlint.training.config import config_fields
 
     code, out, _ = _main(capsys, "train", "--help")
     assert code == 0
@@ -225,7 +225,7 @@ def test_boolean_flags_can_be_turned_off(capsys, tmp_path: Path) -> None:
     assert code == 0, err
     cfg = json.loads(out)["config"]
     assert cfg["batch_norm"] is True and cfg["spectral_norm"] is True
-    from ganlint.cli import build_parser
+    from ganlint.cli.parser import build_parser
 
     args = build_parser().parse_args(["train", "--dataset", "mnist", "--no-batch-norm"])
     assert args.batch_norm is False
@@ -389,11 +389,12 @@ def test_report_shows_badges_needs_and_remedies(capsys, verdict, tmp_path) -> No
 
 
 def test_help_and_choices_come_from_the_vocabulary(capsys) -> None:
-    from ganlint.cli import DEFAULT_FAIL_ON, build_parser
+    from ganlint.cli.parser import DEFAULT_FAIL_ON, build_parser
     from ganlint.gating import DEFAULT_POLICY
 
     assert DEFAULT_POLICY.to_spec() == DEFAULT_FAIL_ON
-    from ganlint import cli, gating
+    from ganlint import gating
+    from ganlint.cli import codes as cli
 
     assert (cli.EXIT_OK, cli.EXIT_FAILING, cli.EXIT_NOTHING) == (gating.EXIT_PASSED, gating.EXIT_FAILED,
                                                                   gating.EXIT_INCONCLUSIVE)

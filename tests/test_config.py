@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import ganlint
-from ganlint.config import TrainConfig, config_fields
-from ganlint.device import resolve_device
 from ganlint.errors import ConfigError, GanlintError
+from ganlint.training.config import TrainConfig, config_fields
+from ganlint.training.device import resolve_device
 
 DATASETS = ("gaussian1d", "ring8", "grid25", "mnist", "reviews")
 LOSSES = ("minimax", "nonsaturating", "wgan", "wgan-gp", "lsgan", "hinge")

@@ -20,7 +20,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganlint.trainer import EvalSchedule
+from ganlint.training.loop import EvalSchedule
 
 # Small and quick, but long enough (a few seconds) to be signalled in the middle: 0.1 s would end first.
 RUN = ["--dataset", "ring8", "--steps", "1500", "--batch-size", "16", "--g-width", "16", "--d-width", "16",
@@ -386,7 +386,7 @@ def test_training_interrupted_crosses_a_process_boundary() -> None:
     kills the other workers while they save their runs), without shipping the models."""
     import pickle
 
-    from ganlint.trainer import TrainingInterrupted
+    from ganlint.training.loop import TrainingInterrupted
 
     e = pickle.loads(pickle.dumps(TrainingInterrupted(None, signal.SIGTERM, "interrupted by SIGTERM at step 7")))
     assert isinstance(e, KeyboardInterrupt) and e.signal == signal.SIGTERM and e.run is None

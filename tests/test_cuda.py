@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import ganlint
-from ganlint.losses import LOSSES, get_loss
-from ganlint.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS
+from ganlint.training.losses import LOSSES, get_loss
+from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS
 
 pytestmark = [
     pytest.mark.cuda,
@@ -87,7 +87,7 @@ def test_training_steps_do_not_synchronise_the_host(train_tiny) -> None:
     assert long == short, f"{long - short} more host syncs in 48 more steps: the step loop synchronises"
 
 
-# -- the fast path (ganlint.fast): whole-step CUDA graph, fused Adam, bf16 ---------------------------------------
+# -- the fast path (ganlint.training.fast): whole-step CUDA graph, fused Adam, bf16 ---------------------------------------
 
 
 def test_graphed_steps_do_not_synchronise_the_host(train_tiny) -> None:
@@ -98,8 +98,8 @@ def test_graphed_steps_do_not_synchronise_the_host(train_tiny) -> None:
 
 
 def test_a_graphed_step_replays_and_trains() -> None:
-    from ganlint.bench import make_step
-    from ganlint.fast import GRAPH_WARMUP_STEPS, GraphedStep
+    from ganlint.perf.bench import make_step
+    from ganlint.training.fast import GRAPH_WARMUP_STEPS, GraphedStep
 
     step, _, info = make_step("toy", device="cuda", cuda_graph=True)
     assert isinstance(step, GraphedStep) and info["cuda_graph"]

@@ -1,4 +1,4 @@
-"""The trainer's step (ganlint.step) and its fast path (ganlint.fast): what turns on where, fallbacks,
+"""The trainer's step (ganlint.training.step) and its fast path (ganlint.training.fast): what turns on where, fallbacks,
 and that a switch changes the speed, not what is trained. CUDA graph tests are in test_cuda.py."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import pytest
 import torch
 
 import ganlint
-from ganlint.config import TrainConfig
 from ganlint.data import get_dataset
 from ganlint.errors import ConfigError
-from ganlint.fast import choose, compiled
-from ganlint.losses import get_loss
 from ganlint.nets import build_models
-from ganlint.step import TrainStep, make_adam
-from ganlint.telemetry import STEP_COLUMNS
+from ganlint.training.config import TrainConfig
+from ganlint.training.fast import choose, compiled
+from ganlint.training.losses import get_loss
+from ganlint.training.step import TrainStep, make_adam
+from ganlint.training.telemetry import STEP_COLUMNS
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")  # choose() only reads the device type
 
@@ -151,8 +151,8 @@ def test_cli_cuda_graph_on_a_cpu_is_one_line_exit_2_and_no_folder(tmp_path):
 
 
 def test_run_fast_is_recorded_in_the_suite_spec(tmp_path):
-    from ganlint.scenarios import load_scenarios
-    from ganlint.suite import make_spec
+    from ganlint.suite.runner import make_spec
+    from ganlint.suite.scenarios import load_scenarios
 
     scenarios = load_scenarios(None, suite="quick")[:2]
     spec = make_spec(scenarios, 1, "cpu", "quick", fast=True)
@@ -162,7 +162,7 @@ def test_run_fast_is_recorded_in_the_suite_spec(tmp_path):
 
 
 def test_group_norms_equal_one_total_norm_per_group():
-    from ganlint.telemetry import GroupNorms, total_norm
+    from ganlint.training.telemetry import GroupNorms, total_norm
 
     g = torch.Generator().manual_seed(0)
     groups = [[torch.randn(3, 4, generator=g), torch.randn(5, generator=g)], [torch.randn(7, 2, generator=g)],
@@ -178,8 +178,8 @@ def test_group_norms_equal_one_total_norm_per_group():
 def test_telemetry_costs_few_kernel_operations():
     """The launch floor's view of telemetry: the row adds a fixed, small number of operations to the step
     (counted, not timed: on a launch-bound GPU the step's time follows this count)."""
-    from ganlint.bench import make_step
-    from ganlint.floors import count_ops
+    from ganlint.perf.bench import make_step
+    from ganlint.perf.floors import count_ops
 
     on, _, _ = make_step("toy", adam="fused")
     off, _, _ = make_step("toy", adam="fused", telemetry=False)
@@ -194,7 +194,7 @@ def test_graphed_step_warms_up_captures_once_then_replays(monkeypatch):
     must train exactly one step. (The real capture is tested on a GPU in test_cuda.py.)"""
     import contextlib
 
-    import ganlint.fast as fast
+    import ganlint.training.fast as fast
 
     state = {"capturing": False, "recorded": None, "ran": 0, "captures": 0}
 

@@ -1,4 +1,4 @@
-"""ganlint.floors: FLOP and op counts against hand derivations, and the measured floors' plausibility."""
+"""ganlint.perf.floors: FLOP and op counts against hand derivations, and the measured floors' plausibility."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ganlint.floors import count_flops, count_ops, floors, is_metadata_op, op_overhead_s, peak_flops
+from ganlint.perf.floors import count_flops, count_ops, floors, is_metadata_op, op_overhead_s, peak_flops
 
 aten = torch.ops.aten
 

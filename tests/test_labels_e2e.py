@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import ganlint
-from ganlint.scenarios import load_scenarios
+from ganlint.suite.scenarios import load_scenarios
 
 # The cheapest quick scenario for each label (a few seconds each on a 2-core CPU).
 PER_LABEL = {

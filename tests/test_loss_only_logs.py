@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganlint.scenarios import load_scenarios
+from ganlint.suite.scenarios import load_scenarios
 
 pytestmark = pytest.mark.slow  # one ~10 s training and ~25 `ganlint diagnose` subprocesses
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from ganlint.errors import ConfigError
-from ganlint.losses import (
+from ganlint.nets.layers import pack as pack_samples
+from ganlint.training.losses import (
     LOSSES,
     bce_d_loss,
     get_loss,
@@ -22,7 +23,6 @@ from ganlint.losses import (
     wgan_d_loss,
     wgan_g_loss,
 )
-from ganlint.nets.layers import pack as pack_samples
 
 LN2 = math.log(2.0)
 ALL_LOSSES = {"minimax", "nonsaturating", "wgan", "wgan-gp", "lsgan", "hinge"}

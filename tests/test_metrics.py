@@ -9,7 +9,6 @@ import torch
 
 from ganlint.data import ReviewsDataset
 from ganlint.data.toy import gaussian1d, ring8
-from ganlint.evaluation import distance_to_real, evaluate
 from ganlint.metrics import (
     column_js,
     diversity_ratio,
@@ -20,7 +19,8 @@ from ganlint.metrics import (
     sliced_wasserstein,
     wasserstein1d,
 )
-from ganlint.telemetry import EVAL_COLUMNS
+from ganlint.training.evaluation import distance_to_real, evaluate
+from ganlint.training.telemetry import EVAL_COLUMNS
 
 
 def gen(seed: int) -> torch.Generator:

@@ -10,10 +10,10 @@ import torch
 from ganlint.data import ReviewsDataset, get_dataset
 from ganlint.data.mnist import mnist
 from ganlint.data.toy import grid25, ring8
-from ganlint.evaluation import _real_cache, distance_to_real, evaluate, mode_reference
 from ganlint.metrics import frechet_distance_of_samples
 from ganlint.metrics.mnist_classifier import features
-from ganlint.telemetry import EVAL_COLUMNS
+from ganlint.training.evaluation import _real_cache, distance_to_real, evaluate, mode_reference
+from ganlint.training.telemetry import EVAL_COLUMNS
 
 
 def gen(seed: int) -> torch.Generator:

@@ -14,9 +14,9 @@ import torch
 
 import ganlint
 from ganlint.errors import ConfigError
-from ganlint.monitor import eval_gap
 from ganlint.report.run_report import load_fakes
-from ganlint.telemetry import COLUMNS
+from ganlint.training.monitor import eval_gap
+from ganlint.training.telemetry import COLUMNS
 from ganlint.vocabulary import DIVERGED, INCONCLUSIVE, LABELS
 
 sys.path.insert(0, str(Path(__file__).parent / "userland"))

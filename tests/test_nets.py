@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch import nn
 
-from ganlint.config import TrainConfig
 from ganlint.data.toy import ring8
 from ganlint.errors import ConfigError
 from ganlint.nets import (
@@ -21,6 +20,7 @@ from ganlint.nets import (
     build_models,
     pack,
 )
+from ganlint.training.config import TrainConfig
 
 REVIEWS_BLOCKS = [["categorical", 50], ["categorical", 5], ["categorical", 3], ["numeric", 1]]
 

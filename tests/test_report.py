@@ -19,8 +19,8 @@ from report_helpers import write_scenarios
 
 from ganlint.cli import main
 from ganlint.report.tables import TIMING_COLUMNS, read_table
-from ganlint.scenarios import load_scenarios
-from ganlint.suite import RESULTS_DIR, resume_suite, run_suite
+from ganlint.suite.runner import RESULTS_DIR, resume_suite, run_suite
+from ganlint.suite.scenarios import load_scenarios
 
 MIXED = ["tiny_gauss", "tiny_mnist", "tiny_reviews", "tiny_ring"]
 TABLES = ("results", "scenarios", "labels", "confusion")
@@ -332,7 +332,7 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
 
 
 def test_batched_suite_runs_seeds_together_and_resumes(tmp_path, capsys):
-    """--batched: a supported scenario's seeds train as one batched model (ganlint.batched), the others one
+    """--batched: a supported scenario's seeds train as one batched model (ganlint.training.batched), the others one
     by one; the tables are the same shape, and suite.json keeps the choice for --resume."""
     sc = write_scenarios(tmp_path / "sc", ["tiny_gauss", "tiny_reviews"])  # mlp (batched) and tabular (not)
     out = tmp_path / "suite"

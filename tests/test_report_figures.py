@@ -18,7 +18,7 @@ import torch
 
 from ganlint.data import get_dataset
 from ganlint.report import figures, sample_figures
-from ganlint.telemetry import COLUMNS, EVAL_COLUMNS
+from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS
 
 
 def telemetry(n: int = 200, seed: int = 0) -> pd.DataFrame:

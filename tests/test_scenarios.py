@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 
-import ganlint.scenarios as scenarios_mod
-from ganlint.config import TrainConfig
+import ganlint.suite.scenarios as scenarios_mod
 from ganlint.errors import ConfigError
-from ganlint.scenarios import LABELS, SUITES, Scenario, default_scenarios_dir, load_scenario, load_scenarios
+from ganlint.suite.scenarios import (
+    LABELS,
+    SUITES,
+    Scenario,
+    default_scenarios_dir,
+    load_scenario,
+    load_scenarios,
+)
+from ganlint.training.config import TrainConfig
 
 REPO_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -10,7 +10,7 @@ from report_helpers import rows
 
 from ganlint.errors import DataError
 from ganlint.report.tables import suite_tables
-from ganlint.suite import format_suite
+from ganlint.suite.runner import format_suite
 
 SPEC = [
     ("a", "collapsed", ["collapsed", "collapsed", "stable"]),

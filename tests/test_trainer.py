@@ -15,9 +15,9 @@ from safetensors.torch import load_file
 
 import ganlint
 from ganlint.errors import ConfigError, DataError
-from ganlint.losses import LOSSES, get_loss
-from ganlint.telemetry import COLUMNS, EVAL_COLUMNS, FINITE_COLUMNS, STEP_COLUMNS
-from ganlint.trainer import eval_steps, picture_steps
+from ganlint.training.loop import eval_steps, picture_steps
+from ganlint.training.losses import LOSSES, get_loss
+from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS, FINITE_COLUMNS, STEP_COLUMNS
 
 DATASETS = ("gaussian1d", "ring8", "grid25", "mnist", "reviews")
 TRAIN_COLUMNS = ["step", *STEP_COLUMNS]  # everything but the host clock and the evaluations

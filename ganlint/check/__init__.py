@@ -32,12 +32,12 @@ import torch
 
 from ganlint.check import snapshot as snap
 from ganlint.check.reference import Reference, is_mnist_shape, resolve
-from ganlint.config import MAX_SEED
 from ganlint.diagnostics.engine import conclude
 from ganlint.diagnostics.findings import Diagnosis, Finding
 from ganlint.diagnostics.series import Context
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import ConfigError, DataError
+from ganlint.training.config import MAX_SEED
 from ganlint.vocabulary import (
     BN_MODES,
     D_RETURN_ALIASES,
@@ -156,9 +156,9 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def sample_metrics(fake: torch.Tensor, ref: Reference | None, seed: int) -> tuple[dict[str, float], list[int] | None, list[str]]:
-    """Metrics of G's samples (ganlint.telemetry's evaluation columns where they apply), the class
+    """Metrics of G's samples (ganlint.training.telemetry's evaluation columns where they apply), the class
     histogram for MNIST-shaped samples, and what was skipped for lack of real data."""
-    from ganlint.evaluation import evaluate
+    from ganlint.training.evaluation import evaluate
 
     skipped: list[str] = []
     hist = None
@@ -175,8 +175,8 @@ def sample_metrics(fake: torch.Tensor, ref: Reference | None, seed: int) -> tupl
         metrics = {}
         skipped.append("distance to the real data, diversity ratio, precision/recall/density/coverage: need real data (--data)")
     if is_mnist_shape(shape):
-        from ganlint.evaluation import classify_samples
         from ganlint.metrics.classifier import class_histogram, class_statistics
+        from ganlint.training.evaluation import classify_samples
 
         _, probs = classify_samples(fake)  # the pass evaluate() made, when it ran
         hist = [int(v) for v in class_histogram(probs.argmax(dim=1), 10)]

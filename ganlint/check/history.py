@@ -34,7 +34,7 @@ from ganlint.diagnostics.engine import diagnose, load_telemetry
 from ganlint.diagnostics.findings import Finding
 from ganlint.diagnostics.thresholds import Thresholds
 from ganlint.errors import DataError
-from ganlint.telemetry import COLUMNS
+from ganlint.training.telemetry import COLUMNS
 from ganlint.vocabulary import RECORDED_AS
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".pt2", ".ckpt", ".bin")

@@ -42,7 +42,7 @@ class Reference:
     """Real data (or none) and how to measure samples against it."""
 
     name: str
-    dataset: Dataset | None  # what ganlint.evaluation needs: distance kind, modes
+    dataset: Dataset | None  # what ganlint.training.evaluation needs: distance kind, modes
     real: torch.Tensor | None  # (n, *shape) in the generator's scale
     mnist_like: bool
 
@@ -57,7 +57,7 @@ def is_mnist_shape(shape: tuple[int, ...]) -> bool:
 
 def from_tensor(name: str, x: torch.Tensor, classifier: bool | None = None) -> Reference:
     """A reference from a tensor of samples: images keep (C, H, W); (N, H, W) gains a channel. `classifier`
-    True measures them through the MNIST classifier whatever their size (ganlint.evaluation resizes);
+    True measures them through the MNIST classifier whatever their size (ganlint.training.evaluation resizes);
     None: only 1x28x28 data is."""
     x = x.detach().to(torch.float32).cpu()
     if x.ndim == 3 and x.shape[1:] == (28, 28):

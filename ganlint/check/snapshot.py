@@ -262,7 +262,7 @@ def noise_baseline_distance(ref, seed: int) -> float:
     data the classifier's precision cannot tell such noise from digits (it scores 0.96), but the Frechet
     distance can: pixel noise sits at ~1,850 on MNIST, the 300-step noise blobs at ~2,270, healthy MLP
     digits at ~710. The realism check compares the samples' distance with it."""
-    from ganlint.evaluation import distance_to_real
+    from ganlint.training.evaluation import distance_to_real
 
     real = ref.real
     g = torch.Generator().manual_seed(seed + 11)

@@ -48,7 +48,7 @@ from ganlint.ingest import (
     to_telemetry,
 )
 from ganlint.ingest.conventions import resolve as resolve_conventions
-from ganlint.telemetry import COLUMNS, EVAL_COLUMNS
+from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS
 from ganlint.vocabulary import (
     D_LOSS_REDUCTIONS,
     D_OUTPUTS,
@@ -95,7 +95,7 @@ def diagnose(
         num_modes: known modes of the data (default: from config.json, else unknown).
         config: the run's config fields (default: from config.json), used to tailor remedies.
         thresholds: override the defaults in ganlint.diagnostics.thresholds.
-        distance_kind: the dataset's distance (ganlint.evaluation's kinds; "classifier_frechet" when the
+        distance_kind: the dataset's distance (ganlint.training.evaluation's kinds; "classifier_frechet" when the
             evaluation columns come from the MNIST classifier's features). Default: from config.json.
         meta: a run folder's config.json, for a DataFrame its caller read with `load_telemetry`: the
             defaults above come from it as they would from the folder (the explicit arguments win).

@@ -24,7 +24,7 @@ class Context:
         config: the run's TrainConfig fields as a dict (tailors the remedies), or {}.
         distance_reference: what the first distance in the table is: "first evaluation" (a run's, G
             near its initial noise) or "noise" (`ganlint check`'s noise with the data's mean and spread).
-        distance_kind: the dataset's distance (ganlint.evaluation), e.g. "classifier_frechet" when the
+        distance_kind: the dataset's distance (ganlint.training.evaluation), e.g. "classifier_frechet" when the
             sample measures are taken in the MNIST classifier's features; None when unknown.
         g_loss: the G loss trained with (ganlint.vocabulary.G_LOSSES), or None when unknown; the
             vanishing gradient is judged under it.

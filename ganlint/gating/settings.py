@@ -38,8 +38,8 @@ from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import ConfigError
 from ganlint.gating.formats import FORMATS
 from ganlint.gating.policy import parse_fail_on
-from ganlint.telemetry import COLUMNS
 from ganlint.tomlfile import read_toml
+from ganlint.training.telemetry import COLUMNS
 from ganlint.vocabulary import BN_MODES, D_LOSS_REDUCTIONS, g_loss, g_loss_choices
 
 TABLE = "[tool.ganlint]"

@@ -28,7 +28,7 @@ SIGN_SHARE = 0.95
 # update and the loss after it (pytorch/examples dcgan).
 CLEARLY_NEARER = 0.5
 MIN_ROWS = 5
-# ganlint's own losses (config.json's `loss`) whose D is BCE: ganlint.losses.bce_d_loss sums the terms.
+# ganlint's own losses (config.json's `loss`) whose D is BCE: ganlint.training.losses.bce_d_loss sums the terms.
 GANLINT_BCE_LOSSES = ("minimax", "nonsaturating")
 
 

@@ -76,7 +76,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ganlint.errors import ConfigError
-from ganlint.monitor import DEFAULTS, Monitor
+from ganlint.training.monitor import DEFAULTS, Monitor
 from ganlint.vocabulary import LABELS
 
 try:

@@ -14,7 +14,7 @@ from ganlint.errors import GanlintError
 from ganlint.loaders.checkpoint import LoadedCheckpoint
 from ganlint.loaders.errors import CheckpointError
 from ganlint.loaders.latent import LatentSpec
-from ganlint.run import load_run
+from ganlint.training.run import load_run
 from ganlint.vocabulary import D_OUTPUTS, RECORDED_AS
 
 # What ganlint's own D returns for each recorded kind: the first D_RETURNS name recorded that way (a

@@ -80,7 +80,7 @@ def class_statistics(
 
 # --- Bringing images to the MNIST classifier's input -------------------------------------------------
 # The one home for "can the shipped MNIST classifier read these images, and how": `ganlint check`
-# (G's samples, and real data at another size) and the Monitor use it, through ganlint.evaluation's
+# (G's samples, and real data at another size) and the Monitor use it, through ganlint.training.evaluation's
 # classifier pass. GAN scripts train on MNIST at other sizes (pytorch/examples dcgan: --imageSize 64,
 # transforms.Resize; sometimes 3 channels), so their samples are brought back to 1x28x28:
 #   * channels averaged to grey (an RGB rendering of a grey digit has three equal channels);

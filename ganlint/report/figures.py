@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganlint.plots import _plt
+from ganlint.report.plots import _plt
 
 REAL, FAKE, D_COLOR, G_COLOR = "tab:blue", "tab:red", "tab:orange", "tab:green"
 OK, WRONG = "#2ca02c", "#d62728"
@@ -238,7 +238,7 @@ def run_panels(telemetry: pd.DataFrame, path: str | Path, *, title: str = "", on
     from fake), a 0 line for critics, and the ~1e-3 update ratio of a network that learns.
 
     Args:
-        telemetry: the telemetry table (ganlint.telemetry.COLUMNS); any subset of the columns works.
+        telemetry: the telemetry table (ganlint.training.telemetry.COLUMNS); any subset of the columns works.
         path: where to write the PNG.
         title: the figure's title (the run's name).
         onset_step: the step where the diagnosed problem began, or None.

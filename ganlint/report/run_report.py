@@ -35,7 +35,7 @@ from ganlint.report import html as H
 from ganlint.report.markdown import md_table
 from ganlint.report.staging import staged
 from ganlint.report.tables import findings_table, write_table
-from ganlint.run import SAMPLES_DIR, SUMMARY_FILE
+from ganlint.training.run import SAMPLES_DIR, SUMMARY_FILE
 from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, NOT_ASSESSABLE, PASS, PASSING_LABEL, WARN
 
 PANELS_PNG = "plots/panels.png"
@@ -131,9 +131,9 @@ def reference_reals(meta: dict[str, Any], folder: Path | None = None):
     """(dataset, the run's evaluation reals), drawn again exactly as the trainer drew them; for a folder a
     Monitor saved (no training config), the reals it wrote to samples/real.safetensors. None when the
     dataset cannot be built here (e.g. MNIST's folder is on another machine)."""
-    from ganlint.config import TrainConfig
     from ganlint.data import get_dataset
-    from ganlint.trainer import eval_inputs
+    from ganlint.training.config import TrainConfig
+    from ganlint.training.loop import eval_inputs
 
     saved = folder / "samples" / "real.safetensors" if folder is not None else None
     if "config" not in meta and saved is not None and saved.is_file():

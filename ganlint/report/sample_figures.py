@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganlint.plots import _plt, image_grid
 from ganlint.report.figures import FAKE, REAL, _finite_rows, _legend, _note, _save
+from ganlint.report.plots import _plt, image_grid
 
 MAX_SAMPLE_COLUMNS = 6
 

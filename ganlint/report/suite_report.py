@@ -49,7 +49,7 @@ def load_suite(folder: str | os.PathLike) -> tuple[SuiteTables, dict[str, Any]]:
     """The suite's tables and spec. Results come from the results table, or, when the suite was
     interrupted before writing it, from the per-run result files."""
     from ganlint.report.tables import read_table
-    from ganlint.suite import RESULTS_DIR, finished_results, read_spec, result_run_dir
+    from ganlint.suite.runner import RESULTS_DIR, finished_results, read_spec, result_run_dir
 
     folder = Path(folder)
     spec = read_spec(folder)
@@ -72,7 +72,7 @@ def load_suite(folder: str | os.PathLike) -> tuple[SuiteTables, dict[str, Any]]:
 def _run_dir(folder: Path, row: pd.Series) -> Path:
     """The checked run folder of a result row. Re-rendering its report writes into it, so a link in it
     (plots/, report.html) is refused rather than followed out of the suite."""
-    from ganlint.suite import result_run_dir
+    from ganlint.suite.runner import result_run_dir
 
     d = result_run_dir(folder, row, folder / "results")
     if not (d / "config.json").is_file():
@@ -98,7 +98,7 @@ def render_suite(folder: str | os.PathLike, out: str | os.PathLike | None = None
     if tables is None:
         tables, spec = load_suite(folder)
     else:
-        from ganlint.suite import read_spec
+        from ganlint.suite.runner import read_spec
 
         spec = read_spec(folder)
     out = Path(out) if out is not None else folder
@@ -139,7 +139,7 @@ def _render_runs(run_dirs: list[Path], jobs: int | None) -> None:
         for d in run_dirs:
             render_run(d)
         return
-    from ganlint.suite import worker_pool
+    from ganlint.suite.runner import worker_pool
 
     with worker_pool(jobs) as pool:  # spawned workers that die with this process
         for _ in pool.map(render_run, run_dirs):

@@ -17,7 +17,7 @@ Tables of a suite (pure functions of the per-run rows):
   labels     per-label precision and recall over all runs
 The labels of confusion and labels are those seen (expected or found), in ganlint.vocabulary.LABELS
 order, so still-weak and inconclusive get their own rows and columns like any other label.
-Tables of a run: its telemetry (ganlint.telemetry's schema) and `findings` (one row per finding).
+Tables of a run: its telemetry (ganlint.training.telemetry's schema) and `findings` (one row per finding).
 """
 
 from __future__ import annotations

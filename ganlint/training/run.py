@@ -3,16 +3,16 @@
     RUN/
       config.json                 resolved TrainConfig, dataset description, model spec, versions, device
       summary.json                steps done, why it stopped, wall time, step rate, final evaluation
-      telemetry.parquet, .csv     one row per step (schema in ganlint.telemetry)
+      telemetry.parquet, .csv     one row per step (schema in ganlint.training.telemetry)
       generator.safetensors       G's weights   } rebuilt from config.json alone:
       discriminator.safetensors   D's weights   } no pickles, no user code
       samples/step_NNNNNN.png     sample pictures at a few steps
       samples/step_NNNNNN.safetensors  the fakes drawn in those pictures (for later reports)
       checkpoint.pt               while training or after an interrupt: what --resume continues from
-                                  (ganlint.checkpoint); removed when the run ends on its own
+                                  (ganlint.training.checkpoint); removed when the run ends on its own
       .ganlint.lock               the writer's lock (ganlint.lock): one writer per folder
 
-While a run trains, telemetry.csv grows as rows are flushed (ganlint.telemetry.TelemetryJournal) and the
+While a run trains, telemetry.csv grows as rows are flushed (ganlint.training.telemetry.TelemetryJournal) and the
 weights are those of the last checkpoint, so every command can read a folder whose run was killed.
 summary.json is written when the run ends or is interrupted; a folder without it was killed (or is still
 being written: ganlint.lock.holder says which).
@@ -31,8 +31,6 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from ganlint.checkpoint import CHECKPOINT_FILE
-from ganlint.config import TrainConfig
 from ganlint.errors import DataError
 from ganlint.files import (
     atomic_write,
@@ -40,6 +38,8 @@ from ganlint.files import (
     writing,
 )
 from ganlint.lock import FolderLock
+from ganlint.training.checkpoint import CHECKPOINT_FILE
+from ganlint.training.config import TrainConfig
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -181,10 +181,10 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
     present but unreadable (config.json that is not a JSON object or whose config is invalid, a damaged
     weights file, a telemetry table that is not parquet) is a DataError naming the file: one line, exit 2.
     """
-    from ganlint.config import check_network_size
     from ganlint.errors import GanlintError
     from ganlint.jsonfile import read_json_object
     from ganlint.nets import build_models
+    from ganlint.training.config import check_network_size
 
     out = Path(path)
     cfg_path = out / CONFIG_FILE
@@ -233,8 +233,8 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
     tel_path = out / TELEMETRY_PARQUET
     telemetry = pd.DataFrame()
     if not tel_path.is_file() and (out / TELEMETRY_CSV).is_file():
-        # A run killed while it trained: the rows its journal holds (ganlint.telemetry.TelemetryJournal).
-        from ganlint.telemetry import read_journal
+        # A run killed while it trained: the rows its journal holds (ganlint.training.telemetry.TelemetryJournal).
+        from ganlint.training.telemetry import read_journal
 
         try:
             telemetry = read_journal(out / TELEMETRY_CSV)

@@ -1,8 +1,8 @@
-"""Training-step throughput: time the trainer's own step (ganlint.step.TrainStep) on ganlint's models.
+"""Training-step throughput: time the trainer's own step (ganlint.training.step.TrainStep) on ganlint's models.
 
     ganlint bench --model mlp --device cpu                # a table; --format json for machines
     ganlint bench --variants eager,compile --floors       # chosen variants, and how far from the floors
-    from ganlint.bench import bench, time_step
+    from ganlint.perf.bench import bench, time_step
     time_step("mlp", device="cpu", batch_size=64)         # {"ms_per_step": ..., "steps_per_s": ..., ...}
 
 A "step" is the trainer's: n_critic D updates on a real and a fake batch, then one G update, with Adam,
@@ -31,8 +31,8 @@ from typing import Any
 
 import torch
 
-from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
+from ganlint.training.config import TrainConfig
 
 MODELS = {"mlp": ("mnist", "mlp"), "dcgan": ("mnist", "dcgan"), "toy": ("ring8", "mlp")}
 # Each variant is the trainer's default step with the TrainConfig switches (or TrainStep's telemetry) below.
@@ -75,10 +75,10 @@ def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, 
         ConfigError: an unknown model or switch, or a switch this device cannot run (cuda_graph on a CPU).
     """
     from ganlint.data import get_dataset
-    from ganlint.device import resolve_device
-    from ganlint.fast import build_step, choose
-    from ganlint.losses import get_loss
     from ganlint.nets import build_models
+    from ganlint.training.device import resolve_device
+    from ganlint.training.fast import build_step, choose
+    from ganlint.training.losses import get_loss
 
     if model not in MODELS:
         raise ConfigError(f"unknown bench model {model!r}; valid: {', '.join(MODELS)}")
@@ -169,14 +169,14 @@ def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu
             timed, as the reference).
         steps, rounds, warmup: steps per timed round, timed rounds (the median is kept), warm-up steps.
         floors: also count the eager step's FLOPs and kernel operations and measure the device's peak
-            FLOP/s and per-operation cost (ganlint.floors), to say how far each variant is from them.
+            FLOP/s and per-operation cost (ganlint.perf.floors), to say how far each variant is from them.
 
     Returns:
         Rows with the model, variant, switches, ms_per_step, steps_per_s, x_eager, setup_s, t2b_over_tb,
         flops_per_step and gflop_per_s (and the floors when asked); a variant that cannot run on this
         device gives a row with its "error" instead.
     """
-    from ganlint.device import resolve_device
+    from ganlint.training.device import resolve_device
 
     dev = resolve_device(device)
     names = list(dict.fromkeys(["eager", *(variants or DEFAULT_VARIANTS.get(dev.type, DEFAULT_VARIANTS["cpu"]))]))
@@ -208,8 +208,8 @@ def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu
         scaling = t2b["2b"] / t2b["b"]
         extra: dict[str, Any] = {}
         if floors:
-            from ganlint.floors import floors as measure_floors
-            from ganlint.floors import op_overhead_s, peak_flops
+            from ganlint.perf.floors import floors as measure_floors
+            from ganlint.perf.floors import op_overhead_s, peak_flops
 
             if not unit:  # the device's peak and per-op cost: measured once, shared by the models
                 unit.update(peak=peak_flops(dev), overhead_s=op_overhead_s(dev))
@@ -240,7 +240,7 @@ def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu
 
 
 def _count_flops(model: str, dev: torch.device, batch_size: int) -> int:
-    """FLOPs of one eager step (matmuls and convolutions, forward and backward; ganlint.floors.count_flops)."""
-    from ganlint.floors import count_flops
+    """FLOPs of one eager step (matmuls and convolutions, forward and backward; ganlint.perf.floors.count_flops)."""
+    from ganlint.perf.floors import count_flops
 
     return int(count_flops(make_step(model, device=str(dev), batch_size=batch_size)[0]))

@@ -49,7 +49,7 @@ from ganlint.metrics.categories import category_coverage
 from ganlint.metrics.classifier import class_statistics
 from ganlint.metrics.frechet import frechet_distance_of_samples
 from ganlint.metrics.prdc import K_DEFAULT, prdc
-from ganlint.telemetry import EVAL_COLUMNS
+from ganlint.training.telemetry import EVAL_COLUMNS
 
 NAN = float("nan")
 # The distance kind that routes a dataset through the shipped MNIST classifier.
@@ -163,7 +163,7 @@ def _sample_columns(fake: torch.Tensor, real: torch.Tensor, dataset: Dataset) ->
 
 
 def evaluate(fake: torch.Tensor, real: torch.Tensor, dataset: Dataset) -> dict[str, float]:
-    """Every evaluation column (ganlint.telemetry.EVAL_COLUMNS) for one batch of fakes against reals.
+    """Every evaluation column (ganlint.training.telemetry.EVAL_COLUMNS) for one batch of fakes against reals.
 
     See the module docstring for what each column means per dataset; a column that does not apply to
     the dataset is NaN. Non-finite fakes (a diverged generator) give NaN everywhere instead of an

@@ -1,6 +1,6 @@
 """Many seeds at once: K independent copies of one config trained as a single batched model.
 
-    from ganlint.batched import make_step, supported, train_batched
+    from ganlint.training.batched import make_step, supported, train_batched
     ok, why = supported(cfg)
     runs = train_batched({"dataset": "ring8", "steps": 300}, seeds=[0, 1, 2], out_dirs=["r0", "r1", "r2"])
     step, device = make_step({"dataset": "ring8"}, seeds=[0, 1, 2], device="cpu")  # one step, no folders
@@ -56,26 +56,15 @@ from typing import Any
 import torch
 from torch.func import functional_call, stack_module_state
 
-from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.data import get_dataset
 from ganlint.data.base import TableDataset
-from ganlint.device import resolve_device
 from ganlint.errors import ConfigError
-from ganlint.evaluation import evaluate
 from ganlint.files import write_json
-from ganlint.losses import get_loss
 from ganlint.nets import build_models
-from ganlint.run import (
-    CONFIG_FILE,
-    SUMMARY_FILE,
-    Run,
-    prepare_out_dir,
-    save_models,
-    save_telemetry,
-)
-from ganlint.step import make_adam
-from ganlint.telemetry import STEP_COLUMNS, TelemetryRecorder, snapshot
-from ganlint.trainer import (
+from ganlint.training.config import MAX_SEED, TrainConfig
+from ganlint.training.device import resolve_device
+from ganlint.training.evaluation import evaluate
+from ganlint.training.loop import (
     _as_config,
     _generate,
     _Progress,
@@ -86,6 +75,17 @@ from ganlint.trainer import (
     picture_steps,
     run_meta,
 )
+from ganlint.training.losses import get_loss
+from ganlint.training.run import (
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    Run,
+    prepare_out_dir,
+    save_models,
+    save_telemetry,
+)
+from ganlint.training.step import make_adam
+from ganlint.training.telemetry import STEP_COLUMNS, TelemetryRecorder, snapshot
 
 SUPPORTED_MODELS = ("mlp",)
 # wgan-gp passes here but its default gradient penalty does not (gp_weight 0 leaves an unclipped critic).

@@ -1,7 +1,7 @@
 """How far a training step is from its two floors: arithmetic (FLOPs / peak FLOP/s) and launch (ops x op cost).
 
-    from ganlint.bench import make_step
-    from ganlint.floors import floors
+    from ganlint.perf.bench import make_step
+    from ganlint.perf.floors import floors
     step, dev, _ = make_step("mlp", device="cpu")
     floors(step, dev, measured_s=0.004)   # {"arith_floor_ms": ..., "launch_floor_ms": ..., "x_floor": ...}
 

@@ -20,7 +20,7 @@ One row per generator step (each step = `n_critic` discriminator updates, then o
 | precision, recall, density, coverage | k-NN PRDC (k = 5, Naeem et al. 2020) of fakes vs reals: raw values (mixtures), classifier features (mnist), encoded rows (reviews) |
 | category_coverage | reviews: the worst categorical column's share of categories drawn at >= 1/4 of their real frequency; NaN elsewhere |
 
-The evaluation columns (distance to category_coverage; see ganlint.evaluation) are filled every
+The evaluation columns (distance to category_coverage; see ganlint.training.evaluation) are filled every
 `eval_every` steps (and at steps 1 and last), NaN elsewhere.
 
 Why a device buffer: `.item()` on a CUDA tensor makes the host wait for the GPU, which on small GANs
@@ -215,7 +215,7 @@ class TelemetryJournal:
     Crash safety: each block of rows is one write() of whole lines; a write that fails (a full disk) is cut
     back to the last whole line, so the file never ends in half a row. Rows are written with repr() of
     their floats, which reads back bit for bit (what `ganlint train --resume` relies on). At the end of a
-    run the trainer replaces the file with the finished table (ganlint.run.save_telemetry).
+    run the trainer replaces the file with the finished table (ganlint.training.run.save_telemetry).
     """
 
     def __init__(self, path) -> None:

