@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from ganlint import logs as _logs  # noqa: F401 - the "ganlint" logger's stderr of last resort (see ganlint/logs.py)
+
 # The public API: name -> module that defines it. One table, read by __getattr__ and __dir__, pinned by
 # tests/test_architecture.py.
 _PUBLIC = {

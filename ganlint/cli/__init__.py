@@ -17,6 +17,7 @@ from typing import Any
 from ganlint.cli.codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ganlint.cli.parser import build_parser
 from ganlint.errors import GanlintError
+from ganlint.logs import cli_stderr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return args.func(args)
+        with cli_stderr(quiet=bool(getattr(args, "quiet", False))):
+            return args.func(args)
     except GanlintError as e:
         print(f"ganlint: error: {e}", file=sys.stderr)
         return e.exit_code

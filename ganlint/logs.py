@@ -1,0 +1,81 @@
+"""ganlint's log: library code reports progress and warnings through `logging`, never `print`.
+
+    log = logging.getLogger(__name__)        # in each module: ganlint.training.loop, ganlint.check, ...
+    log.info("step %d/%d ...", step, total)  # progress
+    log.warning("skipping %s: %s", f, e)     # something the user should know; the run goes on
+
+Every record goes to the "ganlint" logger, so a user silences or routes all of it in one place:
+`logging.getLogger("ganlint").setLevel(logging.WARNING)` drops the progress lines, a handler of their own
+(or pytest's log capture, or logging.basicConfig) receives the records instead of stderr.
+
+Where the program configured no handler at all (a plain script, a notebook), nothing would be shown;
+for that case the "ganlint" logger has one handler of last resort, like Python's own logging.lastResort
+but from INFO: it writes `ganlint: <message>` (`ganlint: warning: <message>` from WARNING up) to the
+current sys.stderr, and stays silent as soon as any other handler would take the record. The CLI
+installs the same format as a handler of its own while it runs (cli_stderr), so its stderr does not depend on
+what else is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+
+LOGGER = "ganlint"
+
+
+def _line(record: logging.LogRecord) -> str:
+    kind = "" if record.levelno < logging.WARNING else ("warning: " if record.levelno < logging.ERROR else "error: ")
+    return f"ganlint: {kind}{record.getMessage()}\n"
+
+
+class _Stderr(logging.Handler):
+    """Writes one `ganlint: ...` line to sys.stderr as it is at emit time (pytest's capsys swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(_line(record))
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+class _LastResort(_Stderr):
+    """_Stderr, but only when no other handler on the record's way up would take it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None:
+            if any(h is not self for h in logger.handlers):
+                return
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        super().emit(record)
+
+
+class _CLI(_Stderr):
+    pass
+
+
+@contextlib.contextmanager
+def cli_stderr(quiet: bool = False) -> Iterator[None]:
+    """While the CLI runs: every ganlint record from INFO (WARNING with quiet) on stderr, removed after, so
+    a process that calls ganlint.cli.main() more than once (tests, a notebook) gets each line once."""
+    logger = logging.getLogger(LOGGER)
+    handler = _CLI()
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+_root = logging.getLogger(LOGGER)
+if _root.level == logging.NOTSET:
+    _root.setLevel(logging.INFO)
+if not any(isinstance(h, _LastResort) for h in _root.handlers):
+    _root.addHandler(_LastResort())
