@@ -11,10 +11,10 @@ On a shared CPU, set OMP_NUM_THREADS=1: when other processes hold the cores, tor
 made the parallelised ops of a K = 8 step up to 50x slower (0.02 s -> 1.1 s a step) while a one-seed
 step's ops, too small to be parallelised, were untouched, so the ratios would measure the contention.
 
-The steps timed are `ganlint.training.batched.make_step` closures: the step `train_batched` runs, telemetry row
+The steps timed are `ganlint.training.batched.batched_step` closures: the step `train_batched` runs, telemetry row
 included, without evaluations or run folders. Two one-seed baselines: that same closure with one seed
 (K = 1: the same code and telemetry, so the ratio isolates what stacking the copies saves, but it pays
-vmap's own overhead at K = 1), and the trainer's step (ganlint.perf.bench.make_step: what `ganlint run` runs
+vmap's own overhead at K = 1), and the trainer's step (ganlint.perf.bench.bench_step: what `ganlint run` runs
 without --batched).
 """
 
@@ -24,9 +24,8 @@ import os
 
 import torch
 
-from ganlint.perf.bench import interleaved
-from ganlint.perf.bench import make_step as bench_step
-from ganlint.training.batched import make_step
+from ganlint.perf.bench import bench_step, interleaved
+from ganlint.training.batched import batched_step
 
 DEVICE = os.environ.get("GANLINT_BENCH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -41,8 +40,8 @@ def test_k_seeds_batched_vs_one_after_another(benchmark, rounds, block):
     """t(one step of K = 8 seeds batched) / t(8 one-seed steps in a row), ring8 MLP (widths 128, batch 64).
     Below 1 is what batching buys; on a small net it is launch and Python overhead that it saves."""
     k, cfg = 8, {"dataset": "ring8", "model": "mlp", "batch_size": 64}
-    batched, dev = make_step(cfg, list(range(k)), device=DEVICE)
-    singles = [make_step(cfg, [seed], device=DEVICE)[0] for seed in range(k)]
+    batched, dev = batched_step(cfg, list(range(k)), device=DEVICE)
+    singles = [batched_step(cfg, [seed], device=DEVICE)[0] for seed in range(k)]
 
     def one_after_another() -> None:
         for step in singles:
@@ -67,8 +66,8 @@ def test_64_seeds_vs_1_seed_batched_mnist(benchmark, rounds, block):
     The GPU target is at most 2x (64 runs for the price of two); a CPU is arithmetic-bound here and gives
     nearer 64x, which only says the CPU has no spare lanes."""
     k, cfg = 64, {"dataset": "mnist", "model": "mlp", "batch_size": 64}
-    many, dev = make_step(cfg, list(range(k)), device=DEVICE)
-    one, _ = make_step(cfg, [0], device=DEVICE)
+    many, dev = batched_step(cfg, list(range(k)), device=DEVICE)
+    one, _ = batched_step(cfg, [0], device=DEVICE)
     # A 64-copy step takes one to two seconds on a 2-core CPU: there, fewer steps a round, and in the smoke
     # run no warm-up and the one-seed step as the benchmarked call, keep the file's run to seconds; a GPU
     # step takes milliseconds.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlint.perf.bench import interleaved, make_step, time_step
+from ganlint.perf.bench import bench_step, interleaved, time_step
 
 
 def record(benchmark, name: str, ratio: float, **info) -> None:
@@ -24,16 +24,16 @@ def record(benchmark, name: str, ratio: float, **info) -> None:
 
 @pytest.mark.parametrize("impl", ["foreach", "fused"])
 def test_adam_implementation_vs_for_loop(benchmark, rounds, block, impl):
-    loop, dev, info = make_step("mlp", adam="loop")
-    other, _, _ = make_step("mlp", adam=impl)
+    loop, dev, info = bench_step("mlp", adam="loop")
+    other, _, _ = bench_step("mlp", adam=impl)
     ratio = interleaved(loop, other, steps=block, rounds=rounds, dev=dev)  # t(impl) / t(loop)
     record(benchmark, f"t_{impl}_over_t_loop", ratio, device=info["device"], batch=info["batch_size"])
     benchmark.pedantic(other, rounds=3, iterations=1)
 
 
 def test_bf16_autocast_vs_fp32(benchmark, rounds, block):
-    fp32, dev, info = make_step("mlp")
-    bf16, _, _ = make_step("mlp", autocast="bf16")
+    fp32, dev, info = bench_step("mlp")
+    bf16, _, _ = bench_step("mlp", autocast="bf16")
     ratio = interleaved(fp32, bf16, steps=block, rounds=rounds, dev=dev)
     record(benchmark, "t_bf16_over_t_fp32", ratio, device=info["device"], dtype="bf16 autocast vs fp32")
     benchmark.pedantic(bf16, rounds=3, iterations=1)
@@ -42,8 +42,8 @@ def test_bf16_autocast_vs_fp32(benchmark, rounds, block):
 @pytest.mark.parametrize("model", ["toy", "mlp", "dcgan"])
 def test_batch_scaling(benchmark, rounds, block, model):
     """t(2B)/t(B): near 1, the step is bound by launches and overhead; near 2, by arithmetic."""
-    b, dev, info = make_step(model, batch_size=64)
-    b2, _, _ = make_step(model, batch_size=128)
+    b, dev, info = bench_step(model, batch_size=64)
+    b2, _, _ = bench_step(model, batch_size=128)
     steps = max(1, block // (10 if model == "dcgan" else 1))
     ratio = interleaved(b, b2, steps=steps, rounds=rounds, dev=dev)
     from ganlint.perf.floors import count_flops
@@ -77,8 +77,8 @@ def test_evaluation_vs_training_step(benchmark, rounds):
 
 def test_telemetry_on_vs_off(benchmark, rounds, block):
     """What the telemetry row costs the trainer's step (gradient norms, update ratios, batch statistics)."""
-    on, dev, info = make_step("mlp")
-    off, _, _ = make_step("mlp", telemetry=False)
+    on, dev, info = bench_step("mlp")
+    off, _, _ = bench_step("mlp", telemetry=False)
     ratio = interleaved(off, on, steps=block, rounds=rounds, dev=dev)  # t(on) / t(off)
     record(benchmark, "t_telemetry_over_t_none", ratio, device=info["device"], batch=info["batch_size"])
     benchmark.pedantic(on, rounds=3, iterations=1)
@@ -87,12 +87,12 @@ def test_telemetry_on_vs_off(benchmark, rounds, block):
 @pytest.mark.parametrize("model", ["toy", "mlp"])
 def test_compile_vs_eager(benchmark, rounds, block, model):
     """torch.compile'd G and D vs eager: the steady ratio, the compile time, and the steps it takes to pay off."""
-    from ganlint.perf.bench import _warm, time_rounds
+    from ganlint.perf.bench import time_rounds, warm
 
-    eager, dev, info = make_step(model)
-    comp, _, _ = make_step(model, compile=True)
-    _warm(eager, dev, 3)
-    compile_s = _warm(comp, dev, 3)
+    eager, dev, info = bench_step(model)
+    comp, _, _ = bench_step(model, compile=True)
+    warm(eager, dev, 3)
+    compile_s = warm(comp, dev, 3)
     t = time_rounds({"eager": eager, "compile": comp}, dev, per_round=block, rounds=rounds)
     setup_s = max(compile_s - 3 * t["compile"], 0.0)
     gain = t["eager"] - t["compile"]
@@ -106,8 +106,8 @@ def test_compile_vs_eager(benchmark, rounds, block, model):
 def test_cuda_graph_vs_eager(benchmark, rounds, block, model):
     """The whole step as one CUDA graph (capturable fused Adam) vs the eager step; the target for the MLP
     GAN at batch 64 is at least 3x the eager step rate, i.e. a ratio of 1/3 or less."""
-    eager, dev, info = make_step(model, device="cuda")
-    graph, _, _ = make_step(model, device="cuda", cuda_graph=True, adam="fused")
+    eager, dev, info = bench_step(model, device="cuda")
+    graph, _, _ = bench_step(model, device="cuda", cuda_graph=True, adam="fused")
     ratio = interleaved(eager, graph, steps=block, rounds=rounds, dev=dev)
     record(benchmark, f"t_graph_over_t_eager_{model}", ratio, device=torch.cuda.get_device_name(),
            batch=info["batch_size"])
@@ -117,8 +117,8 @@ def test_cuda_graph_vs_eager(benchmark, rounds, block, model):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_telemetry_on_vs_off_graphed(benchmark, rounds, block):
     """Telemetry's cost inside a CUDA graph (target: at most 1.03x)."""
-    on, dev, _ = make_step("mlp", device="cuda", cuda_graph=True, adam="fused")
-    off, _, _ = make_step("mlp", device="cuda", cuda_graph=True, adam="fused", telemetry=False)
+    on, dev, _ = bench_step("mlp", device="cuda", cuda_graph=True, adam="fused")
+    off, _, _ = bench_step("mlp", device="cuda", cuda_graph=True, adam="fused", telemetry=False)
     ratio = interleaved(off, on, steps=block, rounds=rounds, dev=dev)
     record(benchmark, "t_telemetry_over_t_none_graphed", ratio, device=torch.cuda.get_device_name())
     benchmark.pedantic(on, rounds=3, iterations=1)
@@ -132,7 +132,7 @@ def test_distance_from_the_floors(benchmark, rounds, block, model):
     from ganlint.perf.floors import floors
 
     row = time_step(model, steps=max(1, block // (10 if model == "dcgan" else 1)), rounds=rounds, warmup=2)
-    step, dev, _ = make_step(model)
+    step, dev, _ = bench_step(model)
     f = floors(step, dev, measured_s=row["ms_per_step"] / 1e3)
     record(benchmark, f"x_floor_{model}", f["x_floor"], device=str(dev), flops_per_step=f["flops"],
            kernel_ops=f["kernel_ops"], arith_floor_ms=round(f["arith_floor_ms"], 3),

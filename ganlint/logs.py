@@ -2,6 +2,7 @@
 
     log = logging.getLogger(__name__)        # in each module: ganlint.training.loop, ganlint.check, ...
     log.info("step %d/%d ...", step, total)  # progress
+    log.log(NOTICE, "stopping: %s", why)     # what the user must see even with --quiet, not a warning
     log.warning("skipping %s: %s", f, e)     # something the user should know; the run goes on
 
 Every record goes to the "ganlint" logger, so a user silences or routes all of it in one place:
@@ -24,6 +25,10 @@ import sys
 from collections.abc import Iterator
 
 LOGGER = "ganlint"
+# Between INFO (progress, which --quiet hides) and WARNING (printed as "warning: ..."): a plain line that
+# --quiet still shows, such as why a run stopped or where the data came from.
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
 
 
 def _line(record: logging.LogRecord) -> str:
@@ -62,11 +67,11 @@ class _CLI(_Stderr):
 
 @contextlib.contextmanager
 def cli_stderr(quiet: bool = False) -> Iterator[None]:
-    """While the CLI runs: every ganlint record from INFO (WARNING with quiet) on stderr, removed after, so
+    """While the CLI runs: every ganlint record from INFO (NOTICE with quiet) on stderr, removed after, so
     a process that calls ganlint.cli.main() more than once (tests, a notebook) gets each line once."""
     logger = logging.getLogger(LOGGER)
     handler = _CLI()
-    handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    handler.setLevel(NOTICE if quiet else logging.INFO)
     logger.addHandler(handler)
     try:
         yield

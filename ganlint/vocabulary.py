@@ -102,6 +102,19 @@ def g_loss(value: str) -> str | None:
     return value if value in G_LOSSES else None
 
 
+# ganlint's own training losses (`ganlint train --loss`), each with its line for `ganlint list`. Their math and
+# registry are in ganlint.training.losses (LOSSES, which takes these lines); the names are here too so that the
+# parser, and so `ganlint --help`, need no torch. tests/test_architecture.py checks LOSSES registers exactly these.
+LOSS_DESCRIPTIONS = {
+    "minimax": "saturating log(1 - D(G(z))) generator loss (Goodfellow 2014)",
+    "nonsaturating": "BCE with the non-saturating -log D(G(z)) generator loss",
+    "wgan": "Wasserstein critic with weight clipping at 0.01 (Arjovsky 2017)",
+    "wgan-gp": "Wasserstein critic with gradient penalty 10 (Gulrajani 2017)",
+    "lsgan": "least squares, targets 0/1 (Mao 2017)",
+    "hinge": "hinge loss for D, -D(G(z)) for G (SNGAN, BigGAN)",
+}
+
+
 # How a log's BCE discriminator loss combines its real and fake terms (`--d-loss-reduction`): summed
 # (pytorch/examples dcgan: errD = errD_real + errD_fake; ganlint's trainer) or averaged (PyTorch-GAN:
 # d_loss = (real_loss + fake_loss) / 2). A D that outputs 0.5 everywhere has loss 2 ln 2 = 1.386 summed,

@@ -15,9 +15,9 @@ import ganlint
 from ganlint.data import get_dataset
 from ganlint.errors import ConfigError
 from ganlint.tomlfile import read_toml
-from ganlint.training.batched import _norms, _ratio, _Stack, _streams, make_step, supported, train_batched
+from ganlint.training.batched import _Stack, _streams, batched_step, supported, train_batched
 from ganlint.training.config import TrainConfig
-from ganlint.training.telemetry import COLUMNS, total_norm, update_ratio
+from ganlint.training.telemetry import COLUMNS, GroupNorms, total_norm, update_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"dataset": "ring8", "batch_size": 64, "g_width": 32, "d_width": 32, "pictures": 0, "device": "cpu"}
@@ -60,7 +60,9 @@ def test_per_copy_norms_match_the_single_run_helpers():
     gen = torch.Generator().manual_seed(0)
     stacked = [torch.randn(3, 4, 5, generator=gen), torch.randn(3, 7, generator=gen)]
     before = [t + 0.01 * torch.randn(t.shape, generator=gen) for t in stacked]
-    norms, ratios = _norms(stacked), _ratio(stacked, before)
+    n = GroupNorms(per_copy=True)([stacked, torch._foreach_sub(stacked, before)])  # (groups, K)
+    assert n.shape == (2, 3)
+    norms, ratios = n[0], n[1] / n[0]
     for k in range(3):
         assert norms[k] == pytest.approx(float(total_norm([t[k] for t in stacked])), rel=1e-5)
         assert ratios[k] == pytest.approx(float(update_ratio([t[k] for t in stacked], [b[k] for b in before])), rel=1e-5)
@@ -175,20 +177,20 @@ def test_draws_come_from_each_copys_own_stream_drawn_ahead(dataset):
     assert z3.ahead >= 16 and len(calls) == 3 * -(-draws // z3.ahead)
 
 
-def test_make_step_runs_the_training_step(tmp_path, monkeypatch):
-    """make_step's closure is the step train_batched runs (same telemetry rows), and it writes no folder."""
+def test_batched_step_runs_the_training_step(tmp_path, monkeypatch):
+    """batched_step's closure is the step train_batched runs (same telemetry rows), and it writes no folder."""
     from ganlint.training.telemetry import STEP_COLUMNS
 
     cfg = {**SMALL, "steps": 5, "eval_every": 100, "eval_samples": 200, "dropout": 0.2, "n_critic": 2}
     monkeypatch.chdir(tmp_path)
-    step, dev = make_step(cfg, [3, 4], device="cpu")
+    step, dev = batched_step(cfg, [3, 4], device="cpu")
     rows = torch.stack([step().clone() for _ in range(5)])  # (steps, K, columns)
     assert dev == torch.device("cpu") and not any(tmp_path.iterdir())
     runs = train_batched(cfg, [3, 4], out_dirs=[tmp_path / "a", tmp_path / "b"])
     for k, run in enumerate(runs):
         np.testing.assert_allclose(run.telemetry[list(STEP_COLUMNS)].to_numpy(), rows[:, k].numpy(), rtol=1e-6)
     with pytest.raises(ConfigError, match="spectral norm"):
-        make_step({**cfg, "spectral_norm": True}, [0])
+        batched_step({**cfg, "spectral_norm": True}, [0])
 
 
 def test_stacked_batch_norm_updates_each_copy_like_a_plain_module():

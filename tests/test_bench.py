@@ -12,7 +12,7 @@ import torch
 
 from ganlint.cli.render import format_bench
 from ganlint.errors import ConfigError
-from ganlint.perf.bench import VARIANTS, bench, make_step, time_rounds
+from ganlint.perf.bench import VARIANTS, bench, bench_step, time_rounds
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_a_variant_the_device_cannot_run_is_a_row_with_its_reason(rows):
 
 def test_flops_come_from_counting_the_step(rows):
     """The toy step's matmuls at batch 16, counted by hand: linear layers of the ring8 MLPs."""
-    _, _, info = make_step("toy", batch_size=16)
+    _, _, info = bench_step("toy", batch_size=16)
     flops = rows[0]["flops_per_step"]
     # every weight of D is used in 2 FLOPs per sample forward; D runs forward 3 times (real, fake, G's step);
     # the count must at least cover those forwards and stay below forward+2x backward of every pass

@@ -214,7 +214,7 @@ def test_g_loss_and_bn_mode_take_the_vocabulary_names(ckpts):
     with pytest.raises(ConfigError) as e:
         check(ckpts["healthy"], **FACTORIES, g_loss="bce")
     assert all(k in str(e.value) for k in (*G_LOSSES, *G_LOSS_ALIASES)) and "'bce'" in str(e.value)
-    with pytest.raises(ConfigError, match="--bn-mode"):
+    with pytest.raises(ConfigError, match=r"^bn_mode must be one of auto, train, eval, got 'batch'"):
         check(ckpts["healthy"], **FACTORIES, bn_mode="batch")
     # wgan-gp is an alias of wgan, and a wgan G's D is a critic: its scores are not read as probabilities.
     r = check(ckpts["healthy"], **FACTORIES, data="ring8", g_loss="wgan-gp", samples=500)
@@ -254,8 +254,33 @@ def test_fail_on_policy(ckpts):
 def test_samples_out_of_range(ckpts, n):
     from ganlint.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="--samples must be between"):
+    # The library names its parameter; the command line re-spells it as its flag (test_check_cli).
+    with pytest.raises(ConfigError, match=r"^samples must be between"):
         check(ckpts["healthy"], **FACTORIES, samples=n)
+
+
+def test_one_options_table_feeds_the_flags_the_plugin_and_the_settings():
+    from ganlint.check.options import OPTIONS, CheckOptions, spell_flag
+    from ganlint.cli.parser import build_parser
+    from ganlint.errors import ConfigError
+    from ganlint.gating.settings import KEYS
+    from ganlint.integrations.pytest_plugin import OPTIONS as PLUGIN
+    from ganlint.loaders.errors import respell
+
+    check_parser = build_parser()._subparsers._group_actions[0].choices["check"]
+    flags = {s for a in check_parser._actions for s in a.option_strings} - {"-h", "--help"}
+    assert flags == {row.cli_flag for row in OPTIONS if row.flag}
+    assert set(PLUGIN) == {"--ganlint-samples", "--ganlint-data", "--ganlint-fail-on", "--ganlint-device", "--ganlint-seed"}
+    assert {row.name for row in OPTIONS if row.toml} <= set(KEYS)
+    assert "samples drawn from G [default: 10000]" in check_parser.format_help().replace("\n", " ").replace("  ", " ")
+    with pytest.raises(ConfigError) as e:
+        CheckOptions.from_given(seed=-1)
+    assert str(e.value).startswith("seed must be between")
+    assert str(respell(e.value, spell_flag)).startswith("--seed must be between")
+    assert CheckOptions.from_given(trust=True, discriminator_path="d.pt", g_loss="ns") == CheckOptions(
+        trust_checkpoint=True, discriminator_file="d.pt", g_loss="nonsaturating")
+    with pytest.raises(TypeError, match="smaples"):
+        CheckOptions.from_given(smaples=100)
 
 
 @pytest.mark.parametrize("dims", [1, 2, 8])

@@ -200,18 +200,18 @@ def test_an_inconclusive_verdict_exits_3_with_what_to_provide(ran, capsys, monke
     what is under test."""
     import dataclasses
 
-    import ganlint.check
+    import ganlint.check.run
     from ganlint.cli import main
 
     work, _ = ran
-    real_conclude = ganlint.check.conclude
+    real_conclude = ganlint.check.run.conclude
 
     def inconclusive(findings, ctx):
         d = real_conclude(findings, ctx)
         return dataclasses.replace(d, label="inconclusive", other_labels=[], summary="nothing decisive was measured",
                                    needs=["real data (--data) to compare the samples with"])
 
-    monkeypatch.setattr(ganlint.check, "conclude", inconclusive)
+    monkeypatch.setattr(ganlint.check.run, "conclude", inconclusive)
     args = ["check", str(work / "healthy.pt"), *FACT, "--data", "ring8", *FAST, "--no-config"]
     monkeypatch.syspath_prepend(str(USERLAND))
     assert main(args) == 3
@@ -317,15 +317,15 @@ def test_pytest_plugin_tells_an_inconclusive_verdict_apart(pytester):
     pytester.makeconftest(textwrap.dedent("""
         import dataclasses
 
-        import ganlint.check
+        import ganlint.check.run
 
-        _conclude = ganlint.check.conclude
+        _conclude = ganlint.check.run.conclude
 
         def _inconclusive(findings, ctx):
             return dataclasses.replace(_conclude(findings, ctx), label="inconclusive", other_labels=[],
                                        needs=["the run's history (--history)"])
 
-        ganlint.check.conclude = _inconclusive
+        ganlint.check.run.conclude = _inconclusive
     """))
     pytester.makepyfile(test_gan=textwrap.dedent(f"""
         G, D = "ringgan:RingGenerator", "ringgan:RingDiscriminator"

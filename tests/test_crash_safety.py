@@ -20,7 +20,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganlint.training.loop import EvalSchedule
+from ganlint.training.skeleton import EvalSchedule
 
 # Small and quick, but long enough (a few seconds) to be signalled in the middle: 0.1 s would end first.
 RUN = ["--dataset", "ring8", "--steps", "1500", "--batch-size", "16", "--g-width", "16", "--d-width", "16",

@@ -98,10 +98,10 @@ def test_graphed_steps_do_not_synchronise_the_host(train_tiny) -> None:
 
 
 def test_a_graphed_step_replays_and_trains() -> None:
-    from ganlint.perf.bench import make_step
+    from ganlint.perf.bench import bench_step
     from ganlint.training.fast import GRAPH_WARMUP_STEPS, GraphedStep
 
-    step, _, info = make_step("toy", device="cuda", cuda_graph=True)
+    step, _, info = bench_step("toy", device="cuda", cuda_graph=True)
     assert isinstance(step, GraphedStep) and info["cuda_graph"]
     params = step.step.g_params
     rows = []

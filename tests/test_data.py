@@ -36,6 +36,18 @@ def test_dataset_registry_names() -> None:
     assert set(DATASETS.names()) == {"gaussian1d", "ring8", "grid25", "mnist", "reviews"}
 
 
+def test_every_dataset_is_pictured_and_measured_by_a_known_kind(fast_mnist) -> None:
+    """The kinds' one list (ganlint.data.base) is what the sample drawing and the evaluation dispatch on."""
+    from ganlint.data.base import DISTANCE_KINDS, PLOT_KINDS
+    from ganlint.report.plots import DRAWERS
+    from ganlint.training.evaluation import DISTANCES
+
+    assert set(DRAWERS) == set(PLOT_KINDS) and set(DISTANCES) == set(DISTANCE_KINDS)
+    for name in DATASETS.names():
+        ds = get_dataset(name)
+        assert ds.plot_kind in PLOT_KINDS and ds.distance_kind in DISTANCE_KINDS, name
+
+
 def test_unknown_dataset_lists_valid_names() -> None:
     with pytest.raises(ConfigError) as info:
         get_dataset("cifar10")

@@ -133,12 +133,12 @@ def test_fast_on_a_cpu_trains_exactly_the_default_run(train_tiny):
                                  "notes": []}
 
 
-def test_a_penalty_run_with_compile_says_so_and_trains_eagerly(train_tiny, capsys):
+def test_a_penalty_run_with_compile_says_so_and_trains_eagerly(train_tiny, caplog):
     run = train_tiny(dataset="gaussian1d", loss="wgan-gp", compile=True, steps=6)
     assert run.summary["stop_reason"] == "completed"
     meta = json.loads((Path(run.out_dir) / "config.json").read_text())
     assert not meta["fast_path"]["compile"] and "double backward" in meta["fast_path"]["notes"][0]
-    assert "torch.compile is off" in capsys.readouterr().err
+    assert "torch.compile is off" in caplog.text
 
 
 def test_cli_cuda_graph_on_a_cpu_is_one_line_exit_2_and_no_folder(tmp_path):
@@ -178,11 +178,11 @@ def test_group_norms_equal_one_total_norm_per_group():
 def test_telemetry_costs_few_kernel_operations():
     """The launch floor's view of telemetry: the row adds a fixed, small number of operations to the step
     (counted, not timed: on a launch-bound GPU the step's time follows this count)."""
-    from ganlint.perf.bench import make_step
+    from ganlint.perf.bench import bench_step
     from ganlint.perf.floors import count_ops
 
-    on, _, _ = make_step("toy", adam="fused")
-    off, _, _ = make_step("toy", adam="fused", telemetry=False)
+    on, _, _ = bench_step("toy", adam="fused")
+    off, _, _ = bench_step("toy", adam="fused", telemetry=False)
     on(), off()  # the optimizers' state is created in the first step
     extra = count_ops(on)["kernel_ops"] - count_ops(off)["kernel_ops"]
     assert 0 < extra <= 20, f"telemetry adds {extra} kernel operations per step"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ganlint.data import DATASETS
+from ganlint.schema import COLUMNS
 from ganlint.training.losses import LOSSES
-from ganlint.training.telemetry import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

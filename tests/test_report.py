@@ -19,7 +19,8 @@ from report_helpers import write_scenarios
 
 from ganlint.cli import main
 from ganlint.report.tables import TIMING_COLUMNS, read_table
-from ganlint.suite.runner import RESULTS_DIR, resume_suite, run_suite
+from ganlint.suite.folder import RESULTS_DIR
+from ganlint.suite.runner import resume_suite, run_suite
 from ganlint.suite.scenarios import load_scenarios
 
 MIXED = ["tiny_gauss", "tiny_mnist", "tiny_reviews", "tiny_ring"]

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from ganlint.data import get_dataset
-from ganlint.report import figures, sample_figures
+from ganlint.report import figures, plots
 from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS
 
 
@@ -65,7 +65,7 @@ def check_png(path: Path, min_kb: float = 5, max_kb: float = 400, blank_ok: bool
 def _no_open_figures():
     """Every function closes its figure (pyplot would keep them alive, a leak over a suite of reports)."""
     yield
-    plt = figures._plt()
+    plt = figures.pyplot()
     assert plt.get_fignums() == []
 
 
@@ -133,8 +133,8 @@ def test_smoothing_window_is_about_one_percent():
 
 
 def test_pick_spreads_steps_and_keeps_the_ends():
-    assert sample_figures._pick([300, 1, 200], 6) == [1, 200, 300]
-    picked = sample_figures._pick(list(range(1, 1001, 100)), 6)
+    assert plots._pick([300, 1, 200], 6) == [1, 200, 300]
+    picked = plots._pick(list(range(1, 1001, 100)), 6)
     assert len(picked) == 6 and picked[0] == 1 and picked[-1] == 901
     assert picked == sorted(picked)
 
@@ -147,7 +147,7 @@ def test_samples_strip_scatter_with_broken_fakes_and_many_steps(tmp_path):
     fakes[100][:10] = float("nan")
     fakes[1000] = torch.full((256, 2), float("inf"))  # a diverged last step: nothing finite left
     fakes[500][:5] = 50.0  # far outside the view
-    check_png(sample_figures.samples_strip(fakes, real, ds, tmp_path / "s" / "scatter.png", title="ring8"), min_kb=3)
+    check_png(plots.samples_strip(fakes, real, ds, tmp_path / "s" / "scatter.png", title="ring8"), min_kb=3)
 
 
 def test_samples_strip_hist(tmp_path):
@@ -156,7 +156,7 @@ def test_samples_strip_hist(tmp_path):
     fakes = {1: 0.1 * torch.randn(256, 1, generator=g), 200: 2 + 0.3 * torch.randn(256, 1, generator=g),
              400: torch.full((256, 1), float("nan"))}
     fakes[200][0] = 1e9  # one far-off fake must not squash the bins
-    check_png(sample_figures.samples_strip(fakes, ds.sample(512, g), ds, tmp_path / "hist.png", title="g1d"), min_kb=3)
+    check_png(plots.samples_strip(fakes, ds.sample(512, g), ds, tmp_path / "hist.png", title="g1d"), min_kb=3)
 
 
 def test_samples_strip_bars(tmp_path):
@@ -168,14 +168,14 @@ def test_samples_strip_bars(tmp_path):
     bad[:, 0] = 1.0  # every row the same product, rating 1, first cluster
     bad[:3] = float("nan")
     fakes = {1: torch.randn(256, ds.dim, generator=g), 200: bad, 400: good}
-    check_png(sample_figures.samples_strip(fakes, real, ds, tmp_path / "bars.png", title="reviews"), min_kb=3)
+    check_png(plots.samples_strip(fakes, real, ds, tmp_path / "bars.png", title="reviews"), min_kb=3)
 
 
 def test_total_variation():
     a = pd.Series(["x", "x", "y", "y"])
-    assert sample_figures._tv(a, a) == 0
-    assert sample_figures._tv(a, pd.Series(["z", "z"])) == 1
-    assert math.isclose(sample_figures._tv(a, pd.Series(["x", "x", "x", "x"])), 0.5)
+    assert plots._tv(a, a) == 0
+    assert plots._tv(a, pd.Series(["z", "z"])) == 1
+    assert math.isclose(plots._tv(a, pd.Series(["x", "x", "x", "x"])), 0.5)
 
 
 def blobs(n: int, g: torch.Generator) -> torch.Tensor:
@@ -191,17 +191,41 @@ def test_samples_strip_images(tmp_path):
     g = torch.Generator().manual_seed(0)
     fakes = {1: blobs(64, g), 100: blobs(100, g), 200: torch.full((64, 1, 28, 28), float("nan"))}
     fakes[100][5] = float("inf")
-    check_png(sample_figures.samples_strip(fakes, blobs(64, g), image_data, tmp_path / "img.png", title="digits"))
+    check_png(plots.samples_strip(fakes, blobs(64, g), image_data, tmp_path / "img.png", title="digits"))
 
 
 def test_samples_strip_without_samples(tmp_path):
     ds = get_dataset("ring8")
-    check_png(sample_figures.samples_strip({}, ds.sample(64), ds, tmp_path / "none.png"), min_kb=1, blank_ok=True)
+    check_png(plots.samples_strip({}, ds.sample(64), ds, tmp_path / "none.png"), min_kb=1, blank_ok=True)
 
 
 def test_samples_strip_unknown_kind(tmp_path):
     with pytest.raises(ValueError, match="plot kind"):
-        sample_figures.samples_strip({1: torch.zeros(4, 2)}, torch.zeros(4, 2), SimpleNamespace(plot_kind="3d"), tmp_path / "x.png")
+        plots.samples_strip({1: torch.zeros(4, 2)}, torch.zeros(4, 2), SimpleNamespace(plot_kind="3d"), tmp_path / "x.png")
+
+
+def test_every_plot_kind_has_one_drawing():
+    from ganlint.data.base import PLOT_KINDS
+
+    assert set(plots.DRAWERS) == set(PLOT_KINDS) == set(plots.COLUMN_SIZE)
+
+
+@pytest.mark.parametrize("name", ["ring8", "gaussian1d", "reviews", "digits"])
+def test_plot_samples_draws_one_step_as_the_strip_does(name, tmp_path):
+    g = torch.Generator().manual_seed(0)
+    if name == "digits":  # MNIST itself takes seconds to load
+        ds, fake, real = SimpleNamespace(plot_kind="image"), blobs(64, g), blobs(64, g)
+    else:
+        ds = get_dataset(name)
+        fake, real = ds.sample(256, g), ds.sample(512, g)
+    path = plots.plot_samples(fake, real, ds, f"{name}: samples at step 5", tmp_path / "samples" / "step_000005.png")
+    assert path == tmp_path / "samples" / "step_000005.png"
+    check_png(path, min_kb=3)
+
+
+def test_plot_samples_unknown_kind(tmp_path):
+    with pytest.raises(ValueError, match="plot kind"):
+        plots.plot_samples(torch.zeros(4, 2), torch.zeros(4, 2), SimpleNamespace(plot_kind="3d"), "x", tmp_path / "x.png")
 
 
 # ---------------------------------------------------------------- suite figures

@@ -14,10 +14,10 @@ from ganlint.report.tables import (
     dtypes,
     findings_table,
     read_table,
-    suite_tables,
     write_suite_tables,
     write_table,
 )
+from ganlint.suite.scoring import suite_tables
 
 SPEC = [("a", "collapsed", ["collapsed", "stable"]), ("b", "stable", ["stable", "stable"])]
 

@@ -9,8 +9,8 @@ import pytest
 from report_helpers import rows
 
 from ganlint.errors import DataError
-from ganlint.report.tables import suite_tables
-from ganlint.suite.runner import format_suite
+from ganlint.report.suite_report import format_suite
+from ganlint.suite.scoring import suite_tables
 
 SPEC = [
     ("a", "collapsed", ["collapsed", "collapsed", "stable"]),

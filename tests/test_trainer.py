@@ -15,8 +15,8 @@ from safetensors.torch import load_file
 
 import ganlint
 from ganlint.errors import ConfigError, DataError
-from ganlint.training.loop import eval_steps, picture_steps
 from ganlint.training.losses import LOSSES, get_loss
+from ganlint.training.skeleton import eval_steps, picture_steps
 from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS, FINITE_COLUMNS, STEP_COLUMNS
 
 DATASETS = ("gaussian1d", "ring8", "grid25", "mnist", "reviews")
@@ -374,11 +374,11 @@ def nan_loss(monkeypatch: pytest.MonkeyPatch) -> str:
     return "nan-after-7"
 
 
-def test_non_finite_loss_stops_cleanly(train_tiny, nan_loss: str, capsys) -> None:
+def test_non_finite_loss_stops_cleanly(train_tiny, nan_loss: str, caplog) -> None:
     run = train_tiny(loss=nan_loss, steps=40, flush_every=16, eval_every=5, pictures=3)
     expected_reason = f"non-finite loss_g at step {BAD_STEP}"
     assert run.stop_reason == expected_reason
-    assert expected_reason in capsys.readouterr().err
+    assert [r.getMessage() for r in caplog.records if r.name == "ganlint.training.loop"] == [f"stopping: {expected_reason}"]
     tel = run.telemetry
     assert tel["step"].tolist() == list(range(1, BAD_STEP + 1))  # up to and including the bad step
     assert np.isfinite(tel[list(FINITE_COLUMNS)].iloc[:-1].to_numpy()).all()

@@ -22,20 +22,24 @@ The engine's full set of checks then runs on that table; its findings are report
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ganlint.diagnostics.engine import diagnose, load_telemetry
+from ganlint.diagnostics.engine import diagnose
 from ganlint.diagnostics.findings import Finding
 from ganlint.diagnostics.thresholds import Thresholds
 from ganlint.errors import DataError
-from ganlint.training.telemetry import COLUMNS
+from ganlint.ingest.telemetry import load_telemetry
+from ganlint.loaders.errors import naming, option
+from ganlint.schema import COLUMNS
 from ganlint.vocabulary import RECORDED_AS
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".pt2", ".ckpt", ".bin")
 MIN_CHECKPOINTS = 3  # a trend needs at least three points
@@ -56,7 +60,7 @@ def role(path: Path) -> str | None:
     """'G', 'D' or None (a checkpoint that holds what it holds) from the file's name (see ROLE_G, ROLE_D)."""
     g, d = bool(ROLE_G.search(path.stem)), bool(ROLE_D.search(path.stem))
     if g and d:
-        raise DataError(f"--history: {path.name!r} is named both as a G and as a D file; rename it, or give the "
+        raise naming(DataError, f"{option('history')}: {path.name!r} is named both as a G and as a D file; rename it, or give the "
                         "checkpoints without roles in their names")
     return "G" if g else "D" if d else None
 
@@ -71,7 +75,7 @@ def checkpoint_files(spec: str | Path) -> list[Path] | None:
         found = [Path(p) for p in sorted(glob.glob(os.path.expanduser(text)))]
         found = [p for p in found if p.is_file() and p.suffix.lower() in CHECKPOINT_SUFFIXES]
         if not found:
-            raise DataError(f"--history {text!r}: the pattern matches no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
+            raise naming(DataError, f"{option('history')} {text!r}: the pattern matches no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
         return found
     p = Path(text)
     if not p.is_dir() or (p / "telemetry.parquet").is_file() or (p / "telemetry.csv").is_file():
@@ -86,7 +90,7 @@ def pair(files: list[Path], where: str) -> list[tuple[int, Path, Path | None]]:
     g_files = [f for f in files if roles[f] == "G"]
     if not g_files:
         if any(r == "D" for r in roles.values()) and not any(r is None for r in roles.values()):
-            raise DataError(f"--history {where}: only D files (netD, D_, disc, critic in their names); give G's "
+            raise naming(DataError, f"{option('history')} {where}: only D files (netD, D_, disc, critic in their names); give G's "
                             "checkpoints (netG_epoch_*.pth)")
         g_files = [f for f in files if roles[f] is None]
     d_pool = {f for f in files if roles[f] == "D"}
@@ -103,7 +107,7 @@ def pair(files: list[Path], where: str) -> list[tuple[int, Path, Path | None]]:
     for table, what in ((by_step, "G"), (d_by_step, "D")):
         for n, fs in table.items():
             if len(fs) > 1:
-                raise DataError(f"--history {where}: {len(fs)} {what} files for step {n} "
+                raise naming(DataError, f"{option('history')} {where}: {len(fs)} {what} files for step {n} "
                                 f"({', '.join(sorted(f.name for f in fs))}): ambiguous; keep one per step")
     return [(n, fs[0], d_by_step.get(n, [None])[0]) for n, fs in sorted(by_step.items())]
 
@@ -114,15 +118,15 @@ def checkpoint_series(spec: str | Path, options: dict[str, Any], ref, samples: i
     """One telemetry row per G checkpoint of a folder or glob (evaluation columns and D's outputs), how its
     d_real/d_fake read (a D_OUTPUTS name; None when no checkpoint has a D) and notes. `d_output` is what D
     returns (a D_RETURNS name; None: inferred per checkpoint)."""
-    from ganlint.check import _latent_inputs, sample_metrics
     from ganlint.check import snapshot as snap
     from ganlint.check.reference import match
+    from ganlint.check.run import latent_inputs, sample_metrics
     from ganlint.loaders import load_checkpoint
 
     files = files if files is not None else (checkpoint_files(spec) or [])
     series = pair(files, repr(str(spec)))
     if len(series) < MIN_CHECKPOINTS:
-        raise DataError(f"--history {str(spec)!r}: needs at least {MIN_CHECKPOINTS} G checkpoints with a step number "
+        raise naming(DataError, f"{option('history')} {str(spec)!r}: needs at least {MIN_CHECKPOINTS} G checkpoints with a step number "
                         f"in their names (e.g. ckpt_1000.pt, netG_epoch_3.pth), found {len(series)}")
     notes = []
     paired = sum(d is not None for _, _, d in series)
@@ -132,8 +136,7 @@ def checkpoint_series(spec: str | Path, options: dict[str, Any], ref, samples: i
     rows = []
     recorded = None
     for i, (step, path, d_file) in enumerate(series, 1):
-        print(f"ganlint: history [{i}/{len(series)}] {path.name}{f' + {d_file.name}' if d_file else ''}",
-              file=sys.stderr, flush=True)
+        log.info("history [%d/%d] %s%s", i, len(series), path.name, f" + {d_file.name}" if d_file else "")
         opts = dict(options)
         if d_file is not None:
             opts["discriminator_path"] = d_file
@@ -155,7 +158,7 @@ def checkpoint_series(spec: str | Path, options: dict[str, Any], ref, samples: i
                 row["real_mean"], row["real_std"] = float(matched.d_real.mean()), float(matched.d_real.std())
             if loaded.discriminator is not None:
                 dm = snap.discriminator_metrics(loaded.generator, loaded.discriminator,
-                                                lambda n, spec=loaded.latent: _latent_inputs(spec, n, seed, options.get("device", "cpu")),
+                                                lambda n, spec=loaded.latent: latent_inputs(spec, n, seed, options.get("device", "cpu")),
                                                 matched.d_real, d_output)
                 recorded = RECORDED_AS[str(dm["d_kind"])]
                 row["d_fake"] = dm["d_fake"]
@@ -179,7 +182,7 @@ def read_history(path: str | Path, options: dict[str, Any], ref, samples: int, s
     p = Path(path)
     is_glob = any(c in str(path) for c in GLOB_CHARS) and not p.exists()
     if not p.exists() and not is_glob:
-        raise DataError(f"--history {str(p)!r} does not exist")
+        raise naming(DataError, f"{option('history')} {str(p)!r} does not exist")
     files = checkpoint_files(path)
     if files:
         return checkpoint_series(path, options, ref, samples, seed, d_output, files)

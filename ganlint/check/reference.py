@@ -21,7 +21,7 @@ for images the notes say that raw pixels were measured and how far that goes (se
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,9 @@ import torch
 
 from ganlint.data.base import Dataset, TableDataset
 from ganlint.errors import DataError
+from ganlint.loaders.errors import naming, option
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MNIST_SHAPE = (1, 28, 28)
@@ -63,9 +66,9 @@ def from_tensor(name: str, x: torch.Tensor, classifier: bool | None = None) -> R
     if x.ndim == 3 and x.shape[1:] == (28, 28):
         x = x.unsqueeze(1)
     if x.ndim < 2 or len(x) < 2:
-        raise DataError(f"--data {name}: expected an array of samples (N, ...), got shape {tuple(x.shape)}")
+        raise naming(DataError, f"{option('data')} {name}: expected an array of samples (N, ...), got shape {tuple(x.shape)}")
     if not torch.isfinite(x).all():
-        raise DataError(f"--data {name}: the real data contains NaN or infinite values")
+        raise naming(DataError, f"{option('data')} {name}: the real data contains NaN or infinite values")
     shape = tuple(x.shape[1:])
     mnist_like = is_mnist_shape(shape) if classifier is None else classifier
     if mnist_like:
@@ -100,7 +103,7 @@ def read_images(folder: Path) -> torch.Tensor:
 
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise DataError(f"--data {str(folder)!r}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        raise naming(DataError, f"{option('data')} {str(folder)!r}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     arrays, first = [], None
     for f in files:
         try:
@@ -108,12 +111,12 @@ def read_images(folder: Path) -> torch.Tensor:
                 grey = im.mode in ("L", "1", "I", "I;16", "F")
                 arr = np.asarray(im.convert("L" if grey else "RGB"), dtype=np.float32)
         except (UnidentifiedImageError, OSError) as e:
-            raise DataError(f"--data: cannot read the image {str(f)!r}: {e}") from None
+            raise naming(DataError, f"{option('data')}: cannot read the image {str(f)!r}: {e}") from None
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if first is None:
             first = (arr.shape, f)
         elif arr.shape != first[0]:
-            raise DataError(f"--data: images differ in size or colour: {first[1].name} is {first[0]}, {f.name} is {arr.shape}")
+            raise naming(DataError, f"{option('data')}: images differ in size or colour: {first[1].name} is {first[0]}, {f.name} is {arr.shape}")
         arrays.append(arr)
     return torch.from_numpy(np.stack(arrays)).div(127.5).sub(1.0)
 
@@ -128,18 +131,18 @@ def read_tensor_file(path: Path) -> torch.Tensor:
             if isinstance(obj, dict):  # {"data": tensor} or {"images": tensor}: take the one tensor
                 tensors = [v for v in obj.values() if isinstance(v, torch.Tensor)]
                 if len(tensors) != 1:
-                    raise DataError(f"--data {str(path)!r}: a dict with {len(tensors)} tensors; save one tensor of samples")
+                    raise naming(DataError, f"{option('data')} {str(path)!r}: a dict with {len(tensors)} tensors; save one tensor of samples")
                 obj = tensors[0]
             if not isinstance(obj, torch.Tensor):
-                raise DataError(f"--data {str(path)!r}: holds a {type(obj).__name__}, not a tensor of samples")
+                raise naming(DataError, f"{option('data')} {str(path)!r}: holds a {type(obj).__name__}, not a tensor of samples")
             return obj
     except DataError:
         raise
     except Exception as e:  # numpy and torch raise many types for a broken or unsafe file
         from ganlint.loaders.safe import describe_load_error  # one line, not torch's weights-only essay
 
-        raise DataError(f"--data {str(path)!r}: cannot read it as {suffix[1:]}: {describe_load_error(e)}") from None
-    raise DataError(f"--data {str(path)!r}: unsupported file type {suffix or '(none)'}; use .npy, .pt or a folder of images")
+        raise naming(DataError, f"{option('data')} {str(path)!r}: cannot read it as {suffix[1:]}: {describe_load_error(e)}") from None
+    raise naming(DataError, f"{option('data')} {str(path)!r}: unsupported file type {suffix or '(none)'}; use .npy, .pt or a folder of images")
 
 
 def resolve(spec: str | None, *, n: int, seed: int, run_dataset: str | None = None, data_root: str | None = None) -> Reference | None:
@@ -149,7 +152,7 @@ def resolve(spec: str | None, *, n: int, seed: int, run_dataset: str | None = No
     if spec is None:
         if run_dataset is None:
             return None
-        print(f"ganlint: judging against the run's own dataset {run_dataset!r}", file=sys.stderr)
+        log.info("judging against the run's own dataset %r", run_dataset)
         return from_name(run_dataset, n, seed, data_root)
     if spec in DATASETS.names():
         return from_name(spec, n, seed, data_root)
@@ -158,7 +161,7 @@ def resolve(spec: str | None, *, n: int, seed: int, run_dataset: str | None = No
         return from_tensor(path.name, read_images(path))
     if path.is_file():
         return from_tensor(path.name, read_tensor_file(path))
-    raise DataError(f"--data {spec!r} is neither a dataset ({', '.join(DATASETS.names())}) nor an existing file or folder")
+    raise naming(DataError, f"{option('data')} {spec!r} is neither a dataset ({', '.join(DATASETS.names())}) nor an existing file or folder")
 
 
 # Raw pixels say little about images: what was measured instead, and how far it can be trusted.

@@ -44,13 +44,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     s = run.summary
     diag, page = None, None
     if args.report:
-        from ganlint.diagnostics import diagnose
-        from ganlint.report.run_report import render_run
+        from ganlint.report.run_report import write_diagnosis
 
-        diag = diagnose(run.out_dir)
-        if not args.quiet:
-            print("ganlint: writing the report", file=sys.stderr, flush=True)
-        page = render_run(run.out_dir, diagnosis=diag)
+        diag, page = write_diagnosis(run.out_dir, progress=not args.quiet)
     if args.format == "json":
         extra = {"label": diag.label, "report": str(page)} if diag else {}
         print(json.dumps({"out": str(run.out_dir), **s, **extra, "config": run.config.to_dict()}, indent=2, default=str))
@@ -75,7 +71,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import time
 
     from ganlint.errors import ConfigError
-    from ganlint.suite.runner import format_suite, read_spec, resume_suite, run_suite
+    from ganlint.report.suite_report import format_suite
+    from ganlint.suite.folder import read_spec
+    from ganlint.suite.runner import resume_suite, run_suite
     from ganlint.suite.scenarios import load_scenarios
     from ganlint.training.config import TrainConfig
     from ganlint.training.device import resolve_device
@@ -195,8 +193,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
                  thresholds=thresholds_from(settings), g_loss=opts.get("g_loss"),
                  d_loss_reduction=opts.get("d_loss_reduction"))
     page = None
-    if args.report is not None:
-        page = _diagnose_report(Path(args.path), args.report, telemetry, d)
+    if args.report is not None:  # a run folder's report from itself (samples, summary), a log's from `telemetry`
+        from ganlint.report.run_report import write_diagnosis
+
+        _, page = write_diagnosis(Path(args.path), d, out=args.report, telemetry=telemetry)
     text = format_diagnosis(d, show_all=args.all) + (f"\nreport: {page}" if page else "")
     _emit(fmt, d, policy, meta={"source": str(args.path), **({"report": str(page)} if page else {})},
           name=f"ganlint diagnose {args.path}", title="ganlint", text=text)
@@ -218,58 +218,35 @@ def _gate_exit(d, policy) -> int:
     return code
 
 
-def _diagnose_report(path, out: str, telemetry, d):
-    """The report of `ganlint diagnose --report`. A ganlint run folder is rendered from itself (samples,
-    summary); any other source from the table the diagnosis read (mapped, for a foreign log), saved under
-    the log's name in a scratch folder, so the report lands in reports/<log name> by default."""
-    import tempfile
-    from pathlib import Path
-
-    from ganlint.report.run_report import render_run
-    from ganlint.training.telemetry import COLUMNS
-
-    if path.is_dir() and any((path / n).is_file() for n in ("telemetry.parquet", "telemetry.csv")):
-        return render_run(path, out or None, diagnosis=d)
-    # metrics.csv, trainer_state.json and event files are named by their tool: their folder names the run
-    generic = path.name in ("metrics.csv", "trainer_state.json") or path.name.startswith("events.out.tfevents.")
-    name = path.resolve().parent.name if generic else path.stem if path.is_file() else path.resolve().name
-    with tempfile.TemporaryDirectory(prefix="ganlint-") as tmp:
-        table = Path(tmp) / f"{name}.parquet"
-        telemetry[[c for c in telemetry.columns if c in COLUMNS]].to_parquet(table, index=False)
-        return render_run(table, out or Path("reports") / name, diagnosis=d)
-
-
-CHECK_SETTINGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",
-                  "device", "fail_on", "format", "g_loss", "bn_mode")
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-
-    from ganlint.check import check, check_options
-    from ganlint.errors import ConfigError
+    from ganlint.check import check
+    from ganlint.check.options import OPTION_RANGES, OPTIONS, check_options, spell_flag
+    from ganlint.errors import ConfigError, GanlintError
     from ganlint.gating import merge, parse_fail_on, thresholds_from
+    from ganlint.loaders.errors import respell
 
-    # Before anything is read: 0 is a value (refused), not "not given" (the default applies only to None).
-    check_options(samples=args.samples, seed=args.seed, z_dim=args.z_dim, num_classes=args.num_classes)
-    settings = _settings(args)
-    cli = {k: getattr(args, k) for k in CHECK_SETTINGS}
-    if args.kwargs is not None:
-        try:
-            cli["kwargs"] = json.loads(args.kwargs)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"--kwargs is not valid JSON: {e}") from None
-        if not isinstance(cli["kwargs"], dict):
-            raise ConfigError("--kwargs must be a JSON object, e.g. '{\"z_dim\": 64}'")
-    opts = merge(settings, cli)
-    policy = parse_fail_on(opts.get("fail_on"))
-    fmt = opts.get("format") or "text"
-    result = check(args.checkpoint, generator=opts.get("generator"), discriminator=opts.get("discriminator"),
-                   kwargs=opts.get("kwargs"), g_key=args.g_key, d_key=args.d_key, discriminator_file=args.discriminator_file,
-                   trust_checkpoint=args.trust_checkpoint, z_dim=opts.get("z_dim"), z_dist=opts.get("z_dist"),
-                   num_classes=opts.get("num_classes"), data=opts.get("data"), data_root=args.data_root,
-                   history=args.history, samples=opts.get("samples"), seed=opts.get("seed"),
-                   d_output=args.d_output, g_loss=opts.get("g_loss"), bn_mode=opts.get("bn_mode"),
-                   device=opts.get("device") or "cpu", thresholds=thresholds_from(settings), fail_on=policy)
+    try:  # the library's errors name its parameters; the command line's name its flags
+        # Before anything is read: 0 is a value (refused), not "not given" (the default applies only to None).
+        check_options(**{name: getattr(args, name) for name in OPTION_RANGES})
+        settings = _settings(args)
+        cli = {row.name: getattr(args, row.name) for row in OPTIONS if row.toml}
+        if args.kwargs is not None:
+            try:
+                cli["kwargs"] = json.loads(args.kwargs)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"--kwargs is not valid JSON: {e}") from None
+            if not isinstance(cli["kwargs"], dict):
+                raise ConfigError("--kwargs must be a JSON object, e.g. '{\"z_dim\": 64}'")
+        opts = merge(settings, cli)
+        policy = parse_fail_on(opts.get("fail_on"))
+        fmt = opts.get("format") or "text"
+        # [tool.ganlint] and the flags merged for the keys it has; the flags alone for the rest
+        given = {row.name: opts.get(row.name) if row.toml else getattr(args, row.name)
+                 for row in OPTIONS if row.api and row.flag}
+        result = check(args.checkpoint, thresholds=thresholds_from(settings), **{**given, "fail_on": policy})
+    except GanlintError as e:
+        respell(e, spell_flag)
+        raise
     d = result.diagnosis
     meta = {"source": str(result.source), "kind": result.kind, "samples": result.samples, "skipped": result.skipped,
             "notes": result.notes, "metrics": result.to_dict()["metrics"], "class_histogram": result.class_histogram}

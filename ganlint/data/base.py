@@ -149,14 +149,14 @@ class TableDataset(Dataset):
     def __len__(self) -> int:
         return len(self.data)
 
-    def _data_on(self, device: torch.device | str) -> torch.Tensor:
+    def data_on(self, device: torch.device | str) -> torch.Tensor:
         key = str(device)
         if key not in self._on_device:
             self._on_device[key] = self.data.to(device)
         return self._on_device[key]
 
     def sample(self, n, generator=None, device="cpu"):
-        data = self._data_on(device)
+        data = self.data_on(device)
         idx = torch.randint(len(data), (n,), generator=generator, device=device)
         return data[idx]
 

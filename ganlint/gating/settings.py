@@ -34,17 +34,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ganlint.check.options import OPTION, OPTION_RANGES, OPTIONS, Option
 from ganlint.diagnostics.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from ganlint.errors import ConfigError
 from ganlint.gating.formats import FORMATS
 from ganlint.gating.policy import parse_fail_on
+from ganlint.schema import COLUMNS
 from ganlint.tomlfile import read_toml
-from ganlint.training.telemetry import COLUMNS
-from ganlint.vocabulary import BN_MODES, D_LOSS_REDUCTIONS, g_loss, g_loss_choices
+from ganlint.vocabulary import D_LOSS_REDUCTIONS, g_loss, g_loss_choices
 
 TABLE = "[tool.ganlint]"
 THRESHOLDS_TABLE = "[tool.ganlint.thresholds]"
-Z_DISTS = ("normal", "uniform")
 # "package.module:factory" (a dotted attribute after the colon is allowed: "mod:Class.create").
 ENTRY_POINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
@@ -67,14 +67,10 @@ def _choice(*valid: str) -> Callable[[Any], str | None]:
     return lambda v: None if v in valid else f"one of {', '.join(valid)}"
 
 
-def _check_option(name: str) -> Callable[[Any], str | None]:
-    """An integer in ganlint.check.OPTION_RANGES (the range `ganlint check` applies to its flag)."""
-    def valid(v: Any) -> str | None:
-        from ganlint.check import OPTION_RANGES  # lazy: ganlint.check imports torch
-
-        low, high = OPTION_RANGES[name]
-        return None if _is_int(v) and low <= v <= high else f"an integer between {low:,} and {high:,}"
-    return valid
+def _in_range(name: str) -> Callable[[Any], str | None]:
+    """An integer in the option's range (ganlint.check.options.OPTION_RANGES: what `ganlint check` takes)."""
+    low, high = OPTION_RANGES[name]
+    return lambda v: None if _is_int(v) and low <= v <= high else f"an integer between {low:,} and {high:,}"
 
 
 def _str(v: Any) -> str | None:
@@ -105,26 +101,29 @@ def _column_map(v: Any) -> str | None:
     return None
 
 
-# Each key, with its check: the check returns None when the value is valid, else what was expected.
+_FORMS: dict[str, Callable[[Any], str | None]] = {"fail_on": _fail_on, "entry_point": _entry_point, "g_loss": _g_loss}
+
+
+def _key_check(row: Option) -> Callable[[Any], str | None]:
+    """How a [tool.ganlint] value of this `ganlint check` option is checked: by its form, range, choices or type."""
+    if row.form is not None:
+        return _FORMS[row.form]
+    if row.range is not None:
+        return _in_range(row.name)
+    if row.choices is not None:
+        return _choice(*row.choices)
+    return _table if row.type is dict else _str
+
+
+# Each key, with its check: the check returns None when the value is valid, else what was expected. The
+# `ganlint check` options come from its table (ganlint.check.options), in its order; then the rest.
 KEYS: dict[str, Callable[[Any], str | None]] = {
-    "fail_on": _fail_on,
-    "format": _choice(*FORMATS),
-    "samples": _check_option("samples"),
-    "seed": _check_option("seed"),
-    "data": _str,
-    "z_dim": _check_option("z_dim"),
-    "z_dist": _choice(*Z_DISTS),
-    "num_classes": _check_option("num_classes"),
-    "device": _str,
-    "generator": _entry_point,
-    "discriminator": _entry_point,
-    "kwargs": _table,
+    **{row.name: _key_check(row) for row in OPTIONS if row.toml},
     "thresholds": _table,  # and then each of its keys, by threshold_overrides
     "map": _column_map,  # diagnose: {ganlint column: log column}
-    "g_loss": _g_loss,  # check and diagnose: the generator loss trained with
     "d_loss_reduction": _choice(*D_LOSS_REDUCTIONS),  # diagnose: how loss_d combines its two BCE terms
-    "bn_mode": _choice(*BN_MODES),  # check: BatchNorm's mode when sampling G and reading D
 }
+assert OPTION["format"].choices == FORMATS  # one list of formats (the table cannot import this module)
 THRESHOLD_TYPES: dict[str, type] = {f.name: typing.get_type_hints(Thresholds)[f.name]
                                     for f in dataclasses.fields(Thresholds)}
 

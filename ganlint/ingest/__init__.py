@@ -8,7 +8,7 @@
 `formats` reads the logs that are not plain tables (Hugging Face's trainer_state.json, TensorBoard event
 files; the tensorboard package is imported only for those); `stdout` reads the printed lines of the
 usual GAN scripts (or a --regex); `conventions` infers how a log's losses were written (the D loss's
-reduction, the G loss). ganlint.diagnostics.engine.load_telemetry picks the reader by a file's name and
+reduction, the G loss); `telemetry` (load_telemetry) picks the reader by a file's name and
 content.
 """
 

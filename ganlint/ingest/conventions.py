@@ -1,9 +1,10 @@
-"""How a log's losses were written: the D loss's reduction and the G loss, given or inferred.
+"""How a log was written: how D's outputs read, the D loss's reduction and the G loss, given or inferred.
 
+    kind = infer_d_output(df)                 # how d_real/d_fake read: "probability" or "critic"
     red, why = infer_d_loss_reduction(df)     # "sum", "mean" or None, with its evidence
     g, why = infer_g_loss(df, bce_d=True)     # "nonsaturating", "saturating" or None
 
-Both matter when losses are read against the BCE formulas: D's loss at equilibrium is 2 ln 2 summed
+The last two matter when losses are read against the BCE formulas: D's loss at equilibrium is 2 ln 2 summed
 and ln 2 averaged (ganlint.vocabulary.BCE_EQUILIBRIUM), and a saturated D starves G of gradient only
 under the saturating G loss. `resolve` picks each from the first source that knows it: the caller
 (`--g-loss`, `--d-loss-reduction`, [tool.ganlint]), a run folder's config.json, the printed log format
@@ -30,6 +31,16 @@ CLEARLY_NEARER = 0.5
 MIN_ROWS = 5
 # ganlint's own losses (config.json's `loss`) whose D is BCE: ganlint.training.losses.bce_d_loss sums the terms.
 GANLINT_BCE_LOSSES = ("minimax", "nonsaturating")
+
+
+def infer_d_output(df: pd.DataFrame) -> str:
+    """How a table's d_real/d_fake read when nothing says so: 'probability' when every finite value lies in
+    [0, 1] (or there are none), else 'critic' (a score no sigmoid bounds)."""
+    vals = pd.concat([df[c] for c in ("d_real", "d_fake") if c in df.columns]) if any(
+        c in df.columns for c in ("d_real", "d_fake")) else pd.Series(dtype=float)
+    v = vals.to_numpy(dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return "probability" if len(v) == 0 or ((v >= 0) & (v <= 1)).all() else "critic"
 
 
 def _rows(df: pd.DataFrame, cols: tuple[str, ...]) -> pd.DataFrame:

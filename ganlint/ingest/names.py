@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from ganlint.errors import ConfigError, DataError
-from ganlint.training.telemetry import COLUMNS
+from ganlint.schema import COLUMNS
 
 # Normalised name (lower case, letters and digits only) -> ganlint column. The DCGAN tutorial's names
 # (errD, errG, D(x), D(G(z))) are here because most hand-written GAN loops descend from it.

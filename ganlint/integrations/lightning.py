@@ -53,9 +53,9 @@ ganlint.vocabulary.LABELS, their priority order: 0 diverged, 1 vanishing-gradien
 3 oscillating, 4 collapsed, 5 still-weak, 6 stable, 7 inconclusive; absent before the first
 diagnosis), `ganlint/confidence` (at diagnoses) and the last
 recorded step's finite values of `ganlint/{loss_d, loss_g, d_real, d_fake, grad_norm_g, grad_norm_d,
-update_ratio_g, update_ratio_d, fake_std}`. A label change is printed once on stderr (rank 0), and a
-label in `stop_on` sets `trainer.should_stop`. Under DDP every rank sees the same label (the Monitor
-broadcasts rank 0's decision), so all ranks stop together.
+update_ratio_g, update_ratio_d, fake_std}`. A label change is logged once (rank 0, the "ganlint" logger:
+stderr unless the program routes logging), and a label in `stop_on` sets `trainer.should_stop`. Under DDP
+every rank sees the same label (the Monitor broadcasts rank 0's decision), so all ranks stop together.
 
 Never kills training: errors inside the Monitor disable it with one message on stderr, as in a plain
 loop; the callback's own errors (logging, saving) do the same; `strict=True` raises instead. Only a
@@ -65,7 +65,7 @@ before the first step.
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -78,6 +78,8 @@ from torch.utils.hooks import RemovableHandle
 from ganlint.errors import ConfigError
 from ganlint.training.monitor import DEFAULTS, Monitor
 from ganlint.vocabulary import LABELS
+
+log = logging.getLogger(__name__)
 
 try:
     import lightning.pytorch as pl
@@ -215,8 +217,7 @@ class GanlintCallback(pl.Callback):
             self._fail(e)
         if mon.should_stop and not trainer.should_stop:
             if trainer.is_global_zero:
-                print(f"ganlint: stopping training at step {mon.n}: the run is {mon.status} "
-                      f"(stop_on={list(self.stop_on)})", file=sys.stderr)
+                log.info("stopping training at step %d: the run is %s (stop_on=%s)", mon.n, mon.status, list(self.stop_on))
             trainer.should_stop = True
 
     def _log(self, trainer: pl.Trainer) -> None:
@@ -244,7 +245,7 @@ class GanlintCallback(pl.Callback):
     def _on_label(self, label: str, onset_step: int | None, diagnosis: Any) -> None:
         # The Monitor calls this on rank 0 only, when the label changes.
         onset = f", onset step {onset_step}" if onset_step is not None else ""
-        print(f"ganlint: step {self.monitor.n}: the run is {label}{onset}: {diagnosis.summary}", file=sys.stderr)
+        log.info("step %d: the run is %s%s: %s", self.monitor.n, label, onset, diagnosis.summary)
         if self._user_on_label is not None:
             self._user_on_label(label, onset_step, diagnosis)
 
@@ -268,7 +269,7 @@ class GanlintCallback(pl.Callback):
         try:
             path = self.monitor.save(self.save_to)  # every rank calls it; only rank 0 writes
             if trainer.is_global_zero:
-                print(f"ganlint: telemetry saved to {path}", file=sys.stderr)
+                log.info("telemetry saved to %s", path)
         except Exception as e:
             self._fail(e)
 
@@ -279,7 +280,7 @@ class GanlintCallback(pl.Callback):
     def _say(self, msg: str) -> None:
         if msg not in self._said:
             self._said.add(msg)
-            print(f"ganlint GanlintCallback: {msg}", file=sys.stderr)
+            log.warning("GanlintCallback: %s", msg)
 
     def _fail(self, e: BaseException) -> None:
         if self.strict:
@@ -287,8 +288,8 @@ class GanlintCallback(pl.Callback):
         if not self._disabled:
             self._disabled = True
             self._close()
-            print(f"ganlint GanlintCallback: disabled after an error ({type(e).__name__}: {e}); training "
-                  "continues unwatched (pass strict=True to raise instead)", file=sys.stderr)
+            log.warning("GanlintCallback: disabled after an error (%s: %s); training continues unwatched (pass "
+                        "strict=True to raise instead)", type(e).__name__, e)
 
     def _close(self) -> None:
         for h in self._handles:

@@ -25,29 +25,33 @@ from typing import Any
 import pytest
 
 RESULTS = pytest.StashKey[list]()
-OPTIONS = {  # option -> (dest, type, help)
-    "--ganlint-samples": ("ganlint_samples", int, "samples drawn from G per check [default: 10000]"),
-    "--ganlint-data": ("ganlint_data", str, "real data for the checks: a dataset name, an image folder or a tensor file"),
-    "--ganlint-fail-on": ("ganlint_fail_on", str, "what makes a check unhealthy, as ganlint check --fail-on (see its "
-                          "--help) [default: every failure label and an inconclusive verdict, plus crashed checks]"),
-    "--ganlint-device": ("ganlint_device", str, "device for the checks [default: cpu]"),
-    "--ganlint-seed": ("ganlint_seed", int, "seed of the latent samples [default: 0]"),
-}
+
+
+def _table() -> dict[str, tuple[str, type, str, str]]:
+    """option -> (dest, type, help, check's option name), from ganlint.check.options' rows with a `pytest` help
+    (a light module: no torch, no pandas)."""
+    from ganlint.check.options import OPTIONS as ROWS
+
+    return {row.pytest_flag: (row.pytest_dest, row.type, row.help_text(row.pytest), row.name)
+            for row in ROWS if row.pytest is not None}
+
+
+OPTIONS = _table()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ganlint", "ganlint: GAN health checks (the ganlint_check fixture)")
-    for flag, (dest, typ, help_) in OPTIONS.items():
+    for flag, (dest, typ, help_, _) in OPTIONS.items():
         group.addoption(flag, dest=dest, type=typ, default=None, help=help_)
 
 
 def _option_defaults(config: pytest.Config) -> dict[str, Any]:
+    """The --ganlint-* options given, by check's option name."""
     out = {}
-    for dest, key in (("ganlint_samples", "samples"), ("ganlint_data", "data"), ("ganlint_fail_on", "fail_on"),
-                      ("ganlint_device", "device"), ("ganlint_seed", "seed")):
+    for dest, _, _, name in OPTIONS.values():
         v = config.getoption(dest, None)
         if v is not None:
-            out[key] = v
+            out[name] = v
     return out
 
 
@@ -64,40 +68,34 @@ def ganlint_check(request: pytest.FixtureRequest):
     """ganlint_check(checkpoint, **options) -> ganlint.check.CheckResult, options as for ganlint.check.check(),
     named as `ganlint check`'s flags (discriminator_file=, g_loss=, bn_mode=, d_output=, trust_checkpoint=; the
     older discriminator_path= is still taken)."""
-    from ganlint.check import check
+    from ganlint.check import CheckOptions, check
+    from ganlint.check.options import OPTION, spell_pytest
     from ganlint.gating import load_settings, merge, thresholds_from
+    from ganlint.loaders.errors import respell
 
     settings = load_settings(start=request.config.rootpath)
-    base = merge(settings, _option_defaults(request.config))
+    from_options = _option_defaults(request.config)
+    base = merge(settings, from_options)
     results = request.node.stash.setdefault(RESULTS, [])
 
     def run(checkpoint, **options: Any):
-        opts = {k: v for k, v in base.items() if k in _CHECK_ARGS}
+        # [tool.ganlint]'s keys that are check()'s options, and the --ganlint-* options; the arguments win
+        opts = {k: v for k, v in base.items() if k in OPTION and OPTION[k].api and OPTION[k].toml}
         opts.update(options)
         opts.setdefault("thresholds", thresholds_from(settings))
-        taken = _check_parameters()
-        unknown = sorted(set(opts) - taken)
-        if unknown:  # one line naming the flag-named arguments it takes
-            raise TypeError(f"ganlint_check: unknown argument(s) {', '.join(unknown)}; it takes {', '.join(sorted(taken))}")
-        result = check(checkpoint, **opts)
+        unknown = sorted(set(opts) - set(CheckOptions.names()))
+        if unknown:  # one line naming the arguments it takes
+            raise TypeError(f"ganlint_check: unknown argument(s) {', '.join(unknown)}; it takes "
+                            f"{', '.join(sorted(CheckOptions.names()))}")
+        try:
+            result = check(checkpoint, **opts)
+        except Exception as e:  # a value from a --ganlint-* option is named as that option
+            respell(e, spell_pytest(set(from_options) - set(options)))
+            raise
         results.append(result)
         return result
 
     return run
-
-
-# The [tool.ganlint] keys the fixture takes as defaults (the fixture's own arguments are ganlint.check.check's,
-# named as the CLI's flags: discriminator_file, trust_checkpoint, g_loss, bn_mode, d_output, history, ...).
-_CHECK_ARGS = ("generator", "discriminator", "kwargs", "z_dim", "z_dist", "num_classes", "data", "samples", "seed",
-               "device", "fail_on", "g_loss", "bn_mode")
-
-
-def _check_parameters() -> set[str]:
-    import inspect
-
-    from ganlint.check import check
-
-    return set(inspect.signature(check).parameters) - {"checkpoint"}
 
 
 @pytest.hookimpl(hookwrapper=True)

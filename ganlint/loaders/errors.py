@@ -8,10 +8,18 @@ torch or from user code are folded into that one line (their type and first line
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from ganlint.errors import GanlintError
 
 # Long torch messages (a state_dict dump, a pickle's opcode trace) would drown the one line.
 _MAX_DETAIL = 300
+E = TypeVar("E", bound=BaseException)
+# How an option is spelled in a message: the library's parameter name, a command-line flag, a pytest option.
+Spell = Callable[[str], str]
+# Marks an option's name inside a message until it is spelled (NUL: in no path, value or name a user can give).
+_MARK = "\x00"
 
 
 class CheckpointError(GanlintError):
@@ -20,6 +28,42 @@ class CheckpointError(GanlintError):
 
 class UnsafeCheckpointError(CheckpointError):
     """The file needs code to load (pickled globals, executable parts); only --trust-checkpoint loads it."""
+
+
+def option(name: str) -> str:
+    """An option's place in a message given to naming(): `f"{option('samples')} must be ..."`."""
+    return f"{_MARK}{name}{_MARK}"
+
+
+def parameter(name: str) -> str:
+    """The library's spelling of an option: its keyword argument's name (samples, g_key, discriminator_path)."""
+    return name
+
+
+def spelled(message: str, spell: Spell) -> str:
+    parts = message.split(_MARK)
+    parts[1::2] = [spell(p) for p in parts[1::2]]
+    return "".join(parts)
+
+
+def naming(cls: Callable[[str], E], message: str) -> E:
+    """An error whose message names options (marked with option()), spelled as the library's parameters;
+    a shell re-spells it with respell() (the CLI as its flags), so the library never speaks in another
+    tool's words.
+
+        raise naming(ConfigError, f"{option('samples')} must be 100 or more, got {n}")
+    """
+    error = cls(spelled(message, parameter))
+    error.template = message  # type: ignore[attr-defined]
+    return error
+
+
+def respell(error: E, spell: Spell) -> E:
+    """`error` with the options its message names spelled by `spell` (unchanged when it names none)."""
+    template = getattr(error, "template", None)
+    if isinstance(template, str):
+        error.args = (spelled(template, spell),)
+    return error
 
 
 def describe_exception(e: BaseException) -> str:

@@ -23,7 +23,7 @@ from torch import nn
 from ganlint.errors import ConfigError, unknown_name
 from ganlint.loaders.checkpoint import LoadedCheckpoint, device_of
 from ganlint.loaders.detect import detect_format
-from ganlint.loaders.errors import CheckpointError, describe_exception, shorten
+from ganlint.loaders.errors import CheckpointError, describe_exception, naming, option, shorten
 from ganlint.loaders.export import Program, load_export
 from ganlint.loaders.factory import build, import_factory, split_kwargs
 from ganlint.loaders.latent import (
@@ -39,8 +39,8 @@ from ganlint.loaders.safe import load_torch_file
 from ganlint.loaders.state_dict import Part, find_part, fit, is_tensor_dict
 from ganlint.loaders.torchscript import load_torchscript
 
-_NO_FACTORY = ("this file holds state_dicts (weights only); give --generator module:callable to build G "
-               "(and --discriminator for D)")
+_NO_FACTORY = (f"this file holds state_dicts (weights only); give {option('generator')} module:callable to build G "
+               f"(and {option('discriminator')} for D)")
 
 
 def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, discriminator: str | None = None,
@@ -57,18 +57,18 @@ def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, di
     dist = _check_args(kwargs, generator_kwargs, discriminator_kwargs, z_dim, z_dist, num_classes, device)
     fmt = detect_format(src)
     if fmt == "run-folder":
-        unused = [f for f, v in (("--generator", generator), ("--discriminator", discriminator), ("--g-key", g_key),
-                                 ("--d-key", d_key), ("discriminator_path", discriminator_path)) if v is not None]
+        unused = [option(n) for n, v in (("generator", generator), ("discriminator", discriminator), ("g_key", g_key),
+                                         ("d_key", d_key), ("discriminator_path", discriminator_path)) if v is not None]
         if unused:
-            raise CheckpointError(f"{', '.join(unused)} not used with a run folder: G and D are rebuilt from its "
+            raise naming(CheckpointError, f"{', '.join(unused)} not used with a run folder: G and D are rebuilt from its "
                                   "config.json")
         return load_run_folder(src, z_dim=z_dim, z_dist=dist, num_classes=num_classes, device=device)
 
     what = repr(str(src))
     if fmt in ("export", "torchscript"):  # before importing anything the user named
-        unused = [f for f, v in (("--generator", generator), ("--g-key", g_key)) if v is not None]
+        unused = [option(n) for n, v in (("generator", generator), ("g_key", g_key)) if v is not None]
         if unused:
-            raise CheckpointError(f"{', '.join(unused)} not used: {what} is a {fmt} program that carries its own code")
+            raise naming(CheckpointError, f"{', '.join(unused)} not used: {what} is a {fmt} program that carries its own code")
     shared = dict(kwargs or {})
     factories = _factories(generator, discriminator, shared)
     notes: list[str] = []
@@ -90,16 +90,16 @@ def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, di
                 raise
             notes.append(f"D not loaded: {e}")
         if g_part is None:
-            raise CheckpointError(f"{what} has no generator state_dict that ganlint recognises ({_keys(obj)}): "
-                                  "pass --g-key")
+            raise naming(CheckpointError, f"{what} has no generator state_dict that ganlint recognises "
+                         f"({_keys(obj)}): pass {option('g_key')}")
         meta["g_source"] = g_part.where
         if isinstance(g_part.value, nn.Module):
             if generator is not None:
-                raise CheckpointError(f"--generator not used: {what} holds the pickled G module itself")
+                raise naming(CheckpointError, f"{option('generator')} not used: {what} holds the pickled G module itself")
             g, kind = g_part.value, "pickled-module"
         else:
             if generator is None:
-                raise CheckpointError(_NO_FACTORY)
+                raise naming(CheckpointError, _NO_FACTORY)
             g = _built(factories["--generator"], shared, generator_kwargs, g_part, what, notes)
             kind = "state-dict"
         meta["recorded"] = _scalars(obj)
@@ -120,8 +120,8 @@ def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, di
             notes.append(f"the checkpoint has a discriminator state_dict ({d_part.where}) but no --discriminator "
                          "factory was given: D-based checks are skipped")
     elif discriminator is not None:
-        raise CheckpointError(f"--discriminator given, but {what} has no discriminator state_dict ({_keys_hint(fmt)}): "
-                              "pass --d-key, or a separate D file")
+        raise naming(CheckpointError, f"{option('discriminator')} given, but {what} has no discriminator state_dict "
+                     f"({_keys_hint(fmt)}): pass {option('d_key')}, or a separate D file")
     elif not any(n.startswith("D not loaded") for n in notes):
         notes.append(f"{what} holds no discriminator: D-based checks are skipped (pass a D file to run them)")
     if d is not None:
@@ -136,10 +136,10 @@ def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, di
 def _check_args(kwargs, gkw, dkw, z_dim, z_dist, num_classes, device) -> str | None:
     for name, value in (("kwargs", kwargs), ("generator_kwargs", gkw), ("discriminator_kwargs", dkw)):
         if value is not None and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
-            raise ConfigError(f"{name} must be a JSON object of keyword arguments, got {value!r}")
+            raise naming(ConfigError, f"{option(name)} must be a JSON object of keyword arguments, got {value!r}")
     for name, value in (("z_dim", z_dim), ("num_classes", num_classes)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            raise naming(ConfigError, f"{option(name)} must be a positive integer, got {value!r}")
     try:
         torch.device(device)
     except (RuntimeError, TypeError):
@@ -195,7 +195,7 @@ def _factories(generator: str | None, discriminator: str | None, shared: dict) -
         unknown = [k for k in shared if k not in taken]
         if unknown:
             names = " or ".join(spec for spec, _, _ in found.values())
-            raise ConfigError(f"--kwargs key(s) {', '.join(unknown)} taken by neither {names}")
+            raise naming(ConfigError, f"{option('kwargs')} key(s) {', '.join(unknown)} taken by neither {names}")
     return found
 
 
@@ -220,7 +220,8 @@ def _d_from_file(path: Path, factory: tuple | None, shared: dict, own: dict | No
         raise CheckpointError(f"the discriminator file {what} is a run folder; give it as the main checkpoint")
     if fmt in ("export", "torchscript"):
         if factory is not None:
-            raise CheckpointError(f"--discriminator not used: {what} is a {fmt} program that carries its own code")
+            raise naming(CheckpointError, f"{option('discriminator')} not used: {what} is a {fmt} program that carries "
+                         "its own code")
         prog = _program(path, fmt, trust, device)
         notes += prog.notes
         meta["d_fixed_batch"] = prog.fixed_batch
@@ -232,14 +233,14 @@ def _d_from_file(path: Path, factory: tuple | None, shared: dict, own: dict | No
     if part is None and (is_tensor_dict(obj) or isinstance(obj, nn.Module)):
         part = Part(obj, "the whole file")
     if part is None:
-        raise CheckpointError(f"{what} has no discriminator state_dict that ganlint recognises ({_keys(obj)}): "
-                              "pass --d-key")
+        raise naming(CheckpointError, f"{what} has no discriminator state_dict that ganlint recognises "
+                     f"({_keys(obj)}): pass {option('d_key')}")
     meta["d_source"] = f"{what}, {part.where}"
     if isinstance(part.value, nn.Module):
         return part.value
     if factory is None:
-        raise CheckpointError(f"the discriminator file {what} holds a state_dict: give --discriminator "
-                              "module:callable to build D")
+        raise naming(CheckpointError, f"the discriminator file {what} holds a state_dict: give "
+                     f"{option('discriminator')} module:callable to build D")
     return _built(factory, shared, own, part, what, notes)
 
 

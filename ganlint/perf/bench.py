@@ -56,9 +56,11 @@ DEFAULT_VARIANTS = {
 }
 
 
-def make_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, seed: int = 0,
-              telemetry: bool = True, **switches: Any) -> tuple[Callable[[], torch.Tensor], torch.device, dict[str, Any]]:
-    """One training step of `model` as the trainer builds it, as a zero-argument closure.
+def bench_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, seed: int = 0,
+               telemetry: bool = True, **switches: Any) -> tuple[Callable[[], torch.Tensor], torch.device, dict[str, Any]]:
+    """One training step of the bench model `model` as the trainer builds it, as a zero-argument closure.
+
+    (ganlint.training.batched.batched_step is its counterpart for K seeds of one config trained batched.)
 
     Args:
         model: one of MODELS.
@@ -107,7 +109,7 @@ def sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def _warm(step: Callable, dev: torch.device, warmup: int) -> float:
+def warm(step: Callable, dev: torch.device, warmup: int) -> float:
     """Run `warmup` steps; return their wall time (compilation and capture happen here)."""
     sync(dev)
     t0 = time.perf_counter()
@@ -136,7 +138,7 @@ def interleaved(a, b, *, steps: int = 50, rounds: int = 5, warmup: int = 5, dev:
     both alike, so the ratio holds where absolute times drift)."""
     dev = dev or torch.device("cpu")
     for f in (a, b):
-        _warm(f, dev, warmup)
+        warm(f, dev, warmup)
     t = time_rounds({"a": a, "b": b}, dev, per_round=steps, rounds=rounds)
     return t["b"] / t["a"]
 
@@ -144,8 +146,8 @@ def interleaved(a, b, *, steps: int = 50, rounds: int = 5, warmup: int = 5, dev:
 def time_step(model: str = "mlp", *, device: str = "cpu", batch_size: int = 64, steps: int = 50, rounds: int = 5,
               warmup: int = 10, **switches: Any) -> dict[str, Any]:
     """Median time of one training step over `rounds` rounds of `steps` steps, after `warmup` steps."""
-    step, dev, info = make_step(model, device=device, batch_size=batch_size, **switches)
-    _warm(step, dev, warmup)
+    step, dev, info = bench_step(model, device=device, batch_size=batch_size, **switches)
+    warm(step, dev, warmup)
     s = time_rounds({"x": step}, dev, per_round=steps, rounds=rounds)["x"]
     return {**info, "ms_per_step": round(s * 1e3, 4), "steps_per_s": round(1 / s, 2), **machine()}
 
@@ -189,21 +191,21 @@ def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu
         built, errors = {}, {}
         for name in names:
             try:
-                built[name] = make_step(model, device=str(dev), batch_size=batch_size, **VARIANTS[name])
+                built[name] = bench_step(model, device=str(dev), batch_size=batch_size, **VARIANTS[name])
             except (ConfigError, RuntimeError) as e:  # e.g. a CUDA graph on a CPU, fused Adam on an old torch
                 errors[name] = str(e).splitlines()[0]
         setup = {}
         for name, (step, _, _) in list(built.items()):
             try:
-                setup[name] = _warm(step, dev, warmup)
+                setup[name] = warm(step, dev, warmup)
             except Exception as e:  # compile or capture failing is a finding about this machine, not a crash
                 if name == "eager":
                     raise
                 errors[name] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                 del built[name]
         medians = time_rounds({n: s for n, (s, _, _) in built.items()}, dev, per_round=steps, rounds=rounds)
-        double, _, _ = make_step(model, device=str(dev), batch_size=2 * batch_size)
-        _warm(double, dev, warmup)
+        double, _, _ = bench_step(model, device=str(dev), batch_size=2 * batch_size)
+        warm(double, dev, warmup)
         t2b = time_rounds({"2b": double, "b": built["eager"][0]}, dev, per_round=steps, rounds=rounds)
         scaling = t2b["2b"] / t2b["b"]
         extra: dict[str, Any] = {}
@@ -213,7 +215,7 @@ def bench(models: Sequence[str] = ("toy", "mlp", "dcgan"), *, device: str = "cpu
 
             if not unit:  # the device's peak and per-op cost: measured once, shared by the models
                 unit.update(peak=peak_flops(dev), overhead_s=op_overhead_s(dev))
-            extra = measure_floors(make_step(model, device=str(dev), batch_size=batch_size)[0], dev, **unit)
+            extra = measure_floors(bench_step(model, device=str(dev), batch_size=batch_size)[0], dev, **unit)
         flops = extra.get("flops") or _count_flops(model, dev, batch_size)
         t_eager = medians["eager"]
         for name in names:
@@ -243,4 +245,4 @@ def _count_flops(model: str, dev: torch.device, batch_size: int) -> int:
     """FLOPs of one eager step (matmuls and convolutions, forward and backward; ganlint.perf.floors.count_flops)."""
     from ganlint.perf.floors import count_flops
 
-    return int(count_flops(make_step(model, device=str(dev), batch_size=batch_size)[0]))
+    return int(count_flops(bench_step(model, device=str(dev), batch_size=batch_size)[0]))

@@ -1,8 +1,8 @@
 """How far a training step is from its two floors: arithmetic (FLOPs / peak FLOP/s) and launch (ops x op cost).
 
-    from ganlint.perf.bench import make_step
+    from ganlint.perf.bench import bench_step
     from ganlint.perf.floors import floors
-    step, dev, _ = make_step("mlp", device="cpu")
+    step, dev, _ = bench_step("mlp", device="cpu")
     floors(step, dev, measured_s=0.004)   # {"arith_floor_ms": ..., "launch_floor_ms": ..., "x_floor": ...}
 
 A step cannot run faster than its matmul/conv FLOPs at the device's peak rate (the arithmetic floor), nor

@@ -28,7 +28,8 @@ from ganlint.errors import DataError
 from ganlint.report import html as H
 from ganlint.report.markdown import md_table
 from ganlint.report.staging import staged
-from ganlint.report.tables import SuiteTables, conform, write_table
+from ganlint.report.tables import conform, write_table
+from ganlint.suite.scoring import SuiteTables
 
 MOVED = 0.2
 
@@ -165,9 +166,6 @@ def format_comparison(cmp: Comparison) -> str:
     if cmp.regressions:
         lines.append(f"regressed: {', '.join(cmp.regressions)}")
     return "\n".join(lines)
-
-
-CHANGE_CLASS = {"regressed": "bad", "fixed": "", "label changed": "", "same": ""}
 
 
 def comparison_html(cmp: Comparison) -> str:

@@ -1,6 +1,6 @@
 """The PNG figures of ganlint's reports: a run's telemetry panels, the suite's expected-vs-found matrix
-and an overview of every run (a run's samples over training are drawn by sample_figures, with the
-helpers and colours defined here).
+and an overview of every run (a run's samples are drawn by ganlint.report.plots, with the helpers and
+colours defined here).
 
     from ganlint.report import figures
     figures.run_panels(pd.read_parquet("runs/ring8/telemetry.parquet"), "plots/panels.png", onset_step=120,
@@ -25,8 +25,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganlint.report.plots import _plt
-
 REAL, FAKE, D_COLOR, G_COLOR = "tab:blue", "tab:red", "tab:orange", "tab:green"
 OK, WRONG = "#2ca02c", "#d62728"
 DPI = 90
@@ -39,10 +37,21 @@ HEALTHY_UPDATE_RATIO = 1e-3
 D_REFERENCE = {"probability": 0.5, "ls-score": 0.5, "critic": 0.0}
 
 
-# ---------------------------------------------------------------- helpers
+# ---------------------------------------------------------------- helpers (also ganlint.report.plots')
 
 
-def _save(fig, path: str | Path, dpi: int = DPI) -> Path:
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend, imported on first use: reports are drawn on
+    machines without a display (CI, a GPU server), and `import ganlint` must not pay for matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path: str | Path, dpi: int = DPI) -> Path:
     """Save as a 128-colour palette PNG, close the figure and return the path.
 
     Why a palette: antialiased lines and alpha blends make a full-colour PNG of these plots ~250 KB, too
@@ -55,14 +64,14 @@ def _save(fig, path: str | Path, dpi: int = DPI) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
-    _plt().close(fig)
+    pyplot().close(fig)
     buf.seek(0)
     with Image.open(buf) as im:
         im.convert("RGB").quantize(128, method=Image.Quantize.FASTOCTREE).save(path, format="PNG", optimize=True)
     return path
 
 
-def _note(ax, text: str, size: float = 10) -> None:
+def note(ax, text: str, size: float = 10) -> None:
     """A grey message in the middle of an empty panel (no ticks, so it reads as a placeholder)."""
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.45", fontsize=size,
             zorder=10, bbox={"fc": "white", "ec": "none", "pad": 2})
@@ -118,7 +127,7 @@ def _line(ax, x, v, color, label, window, *, log=False, ls="-") -> None:
         ax.plot(x[alone], v[alone], ls="none", marker=".", ms=3, color=color)
 
 
-def _legend(ax, *others, **kw) -> None:
+def legend(ax, *others, **kw) -> None:
     """A legend only when something is labelled (an empty legend is a matplotlib warning)."""
     handles, labels = ax.get_legend_handles_labels()
     for o in others:
@@ -142,7 +151,8 @@ def _onset(ax, onset_step) -> None:
         ax.axvline(onset_step, color="black", ls="--", lw=1.1, zorder=5)
 
 
-def _finite_rows(x: torch.Tensor) -> torch.Tensor:
+def finite_rows(x: torch.Tensor) -> torch.Tensor:
+    """The rows of x (on the CPU, as floats) whose values are all finite: a diverged step's NaNs are left out."""
     x = x.detach().float().cpu()
     return x[torch.isfinite(x.reshape(len(x), -1)).all(dim=1)] if len(x) else x
 
@@ -173,7 +183,7 @@ def _series_panel(ax, df, x, key, window) -> None:
             drawn = True
     if not drawn:
         recorded = any(_values(df, c) is not None for c, *_ in cols)
-        _note(ax, "no positive values (log scale)" if recorded else "not recorded")
+        note(ax, "no positive values (log scale)" if recorded else "not recorded")
         return
     if log:
         ax.set_yscale("log")
@@ -192,7 +202,7 @@ def _eval_panel(ax, strip, df, onset_step) -> None:
     right = [(c, _values(df, c), color) for c, color in (("diversity", "tab:purple"), ("coverage", "tab:cyan"))]
     right = [(c, v, color) for c, v, color in right if v is not None]
     if dist is None and not right:
-        _note(ax, "not recorded")
+        note(ax, "not recorded")
     else:
         if dist is not None:
             ok = np.isfinite(dist)
@@ -211,12 +221,12 @@ def _eval_panel(ax, strip, df, onset_step) -> None:
                 twin.plot(x[ok], v[ok], color=color, marker="s", ms=3, lw=1.2, label=c)
             twin.set_ylim(0, top)
             twin.set_ylabel("diversity, coverage")
-        _legend(ax, *([twin] if twin else []), loc="upper right")
+        legend(ax, *([twin] if twin else []), loc="upper right")
     _onset(ax, onset_step)
 
     modes = _values(df, "modes_covered")
     if modes is None:
-        _note(strip, "modes_covered not recorded", size=8)
+        note(strip, "modes_covered not recorded", size=8)
     else:
         ok = np.isfinite(modes)
         strip.plot(x[ok], modes[ok], color="0.3", marker="o", ms=3, lw=1, drawstyle="steps-post")
@@ -245,7 +255,7 @@ def run_panels(telemetry: pd.DataFrame, path: str | Path, *, title: str = "", on
         label: the diagnosed label, added to the title and to the onset note.
         d_output: what d_real/d_fake hold: "probability", "ls-score" or "critic".
     """
-    plt = _plt()
+    plt = pyplot()
     onset_step = _step_or_none(onset_step)
     df = telemetry if telemetry is not None else pd.DataFrame()
     x = _steps(df)
@@ -274,7 +284,7 @@ def run_panels(telemetry: pd.DataFrame, path: str | Path, *, title: str = "", on
     axes["d"].set_ylabel({"probability": "D(x) (probability)", "critic": "critic score"}.get(d_output, "D(x)"))
     for ax in axes.values():
         if ax.has_data():
-            _legend(ax)
+            legend(ax)
     axes["stats"].set_xlabel("step")
     first.xaxis.get_major_locator().set_params(integer=True)  # shared by every panel: steps are whole
     _eval_panel(ev, strip, df, onset_step)
@@ -288,7 +298,7 @@ def run_panels(telemetry: pd.DataFrame, path: str | Path, *, title: str = "", on
     heading = " — ".join(t for t in (title, label) if t)
     if heading:
         fig.suptitle(heading, fontsize=13)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 # ---------------------------------------------------------------- suite figures
@@ -299,15 +309,15 @@ def confusion_png(confusion: pd.DataFrame, path: str | Path, *, title: str = "ex
     one (deeper for more runs), red where a run got another label, white for zero. Cells are matched by
     label, not by position, so rows and columns may hold different label sets. The title counts the runs
     on the diagonal, the one number a reader wants first."""
-    plt = _plt()
+    plt = pyplot()
     rows, cols = [str(i) for i in confusion.index], [str(c) for c in confusion.columns]
     counts = confusion.apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
     fig, ax = plt.subplots(figsize=(max(3.6, 1.4 + 0.95 * len(cols)), max(2.6, 1.6 + 0.55 * len(rows))),
                            layout="constrained")
     if not rows or not cols:
-        _note(ax, "no runs")
+        note(ax, "no runs")
         ax.set_title(title, fontsize=11)
-        return _save(fig, path)
+        return save(fig, path)
     top = max(1, int(counts.max()))
     rgb = np.ones((len(rows), len(cols), 3))
     green, red = np.array([0.17, 0.63, 0.17]), np.array([0.84, 0.15, 0.16])
@@ -333,7 +343,7 @@ def confusion_png(confusion: pd.DataFrame, path: str | Path, *, title: str = "ex
     ax.set_ylabel("expected")
     right = sum(int(counts[i, j]) for i, r in enumerate(rows) for j, c in enumerate(cols) if r == c)
     ax.set_title(f"{title}\n{right} of {int(counts.sum())} runs as expected", fontsize=10)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _overview_cell(ax, item: dict) -> None:
@@ -347,7 +357,7 @@ def _overview_cell(ax, item: dict) -> None:
         spine.set_linewidth(1.6)
     df = item.get("telemetry")
     if df is None or len(df) == 0:
-        _note(ax, "no telemetry", size=7)
+        note(ax, "no telemetry", size=7)
         return
     x = _steps(df)
     window = _window(len(df))
@@ -358,7 +368,7 @@ def _overview_cell(ax, item: dict) -> None:
             _line(ax, x, v, c, col, window)
             drawn = True
     if not drawn:
-        _note(ax, "D(x) not recorded", size=7)
+        note(ax, "D(x) not recorded", size=7)
         return
     d_output = item.get("d_output", "probability")
     ref = D_REFERENCE.get(d_output)
@@ -375,7 +385,7 @@ def overview_png(items: list[dict], path: str | Path, *, title: str = "") -> Pat
     onset as a dashed line, and the run's label in green when it is the expected one, red otherwise.
     D(x) against D(G(z)) is the one pair of curves that separates most pathologies by shape: a gap that
     opens (vanishing gradient), curves that swing (oscillation), a jump to nonsense (divergence)."""
-    plt = _plt()
+    plt = pyplot()
     n = len(items)
     ncols = min(6, max(1, n))
     nrows = max(1, math.ceil(n / ncols))
@@ -395,7 +405,7 @@ def overview_png(items: list[dict], path: str | Path, *, title: str = "") -> Pat
                         hspace=gap_h / axes_h, wspace=gap_w / axes_w)
     flat = list(axes.ravel())
     if not items:
-        _note(flat[0], "no runs")
+        note(flat[0], "no runs")
     for ax, item in zip(flat, items, strict=False):
         _overview_cell(ax, item)
     for ax in flat[max(1, n):]:
@@ -410,4 +420,4 @@ def overview_png(items: list[dict], path: str | Path, *, title: str = "") -> Pat
                    borderaxespad=0.1)
     if title:
         fig.suptitle(title, fontsize=12, y=1 - 0.1 / height, va="top")
-    return _save(fig, path, dpi=75)
+    return save(fig, path, dpi=75)

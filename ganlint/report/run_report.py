@@ -12,13 +12,17 @@ Writes (into the run folder by default, all at once through ganlint.report.stagi
   plots/panels.png   curves over steps, the onset step marked on every panel
   plots/samples.png  the samples at several steps against the real data
   findings.csv/.parquet, diagnosis.json, report.html, report.md
+
+`write_diagnosis` is the one way a diagnosis reaches the disk: `ganlint train`, each run of `ganlint run`
+and `ganlint diagnose --report` all call it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +31,19 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ganlint.diagnostics.engine import diagnose, load_telemetry, validate_table
+from ganlint.diagnostics.engine import diagnose, validate_table
 from ganlint.diagnostics.findings import Diagnosis
 from ganlint.errors import DataError, GanlintError
 from ganlint.files import write_json
+from ganlint.ingest.telemetry import load_telemetry
 from ganlint.report import html as H
 from ganlint.report.markdown import md_table
 from ganlint.report.staging import staged
 from ganlint.report.tables import findings_table, write_table
-from ganlint.training.run import SAMPLES_DIR, SUMMARY_FILE
+from ganlint.training.run import SAMPLES_DIR, SUMMARY_FILE, TELEMETRY_CSV, TELEMETRY_PARQUET
 from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, NOT_ASSESSABLE, PASS, PASSING_LABEL, WARN
+
+log = logging.getLogger(__name__)
 
 PANELS_PNG = "plots/panels.png"
 SAMPLES_PNG = "plots/samples.png"
@@ -79,7 +86,7 @@ class RunInputs:
 
 
 def _infer_d_output(df: pd.DataFrame) -> str:
-    from ganlint.diagnostics.engine import _infer_d_output as infer
+    from ganlint.ingest.conventions import infer_d_output as infer
 
     return infer(df)
 
@@ -123,7 +130,7 @@ def load_fakes(run_dir: Path) -> dict[int, torch.Tensor]:
         try:
             out[int(f.stem.split("_")[1])] = load_file(str(f))["fake"]
         except Exception as e:  # a damaged sample file costs its column of the picture, not the report
-            print(f"ganlint: warning: skipping {f}: {type(e).__name__}: {e}", file=sys.stderr)
+            log.warning("skipping %s: %s: %s", f, type(e).__name__, e)
     return out
 
 
@@ -133,9 +140,9 @@ def reference_reals(meta: dict[str, Any], folder: Path | None = None):
     dataset cannot be built here (e.g. MNIST's folder is on another machine)."""
     from ganlint.data import get_dataset
     from ganlint.training.config import TrainConfig
-    from ganlint.training.loop import eval_inputs
+    from ganlint.training.skeleton import eval_inputs
 
-    saved = folder / "samples" / "real.safetensors" if folder is not None else None
+    saved = folder / SAMPLES_DIR / "real.safetensors" if folder is not None else None
     if "config" not in meta and saved is not None and saved.is_file():
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -145,7 +152,7 @@ def reference_reals(meta: dict[str, Any], folder: Path | None = None):
         try:
             ref = from_tensor("real", load_file(str(saved))["real"])
         except (GanlintError, KeyError, OSError, SafetensorError) as e:
-            print(f"ganlint: warning: no real data for the sample pictures: {saved}: {e}", file=sys.stderr)
+            log.warning("no real data for the sample pictures: %s: %s", saved, e)
             return None
         return ref.dataset, ref.real
     try:
@@ -153,7 +160,7 @@ def reference_reals(meta: dict[str, Any], folder: Path | None = None):
         dataset = get_dataset(cfg.dataset, cfg.data_root)
         _, _, real = eval_inputs(cfg, dataset)
     except (GanlintError, KeyError, TypeError, OSError) as e:
-        print(f"ganlint: warning: no real data for the sample pictures: {e}", file=sys.stderr)
+        log.warning("no real data for the sample pictures: %s", e)
         return None
     return dataset, real
 
@@ -173,7 +180,7 @@ def render_run(source: str | os.PathLike, out: str | os.PathLike | None = None, 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataError(f"{str(out)!r} exists and is not a folder")
-    from ganlint.report import figures, sample_figures
+    from ganlint.report import figures, plots
 
     with staged(out) as stage:
         d = inp.diagnosis
@@ -185,13 +192,71 @@ def render_run(source: str | os.PathLike, out: str | os.PathLike | None = None, 
             ref = reference_reals(inp.meta, inp.source if inp.is_run_folder else None)
             if ref is not None:
                 dataset, real = ref
-                sample_figures.samples_strip(inp.fakes, real, dataset, stage / SAMPLES_PNG, title=f"{inp.name}: samples over training")
+                plots.samples_strip(inp.fakes, real, dataset, stage / SAMPLES_PNG, title=f"{inp.name}: samples over training")
                 has_samples = True
         write_table(findings_table(d), stage, "findings")
         write_json(stage / DIAGNOSIS_FILE, d.to_dict())
         (stage / "report.html").write_text(run_html(inp, stage, has_samples), encoding="utf-8")
         (stage / "report.md").write_text(run_markdown(inp, has_samples), encoding="utf-8")
     return out / "report.html"
+
+
+def is_run_folder(path: Path) -> bool:
+    """A folder with a ganlint telemetry table (a trained run's, or a Monitor's)."""
+    return path.is_dir() and any((path / n).is_file() for n in (TELEMETRY_PARQUET, TELEMETRY_CSV))
+
+
+def write_diagnosis(source: str | os.PathLike, diagnosis: Diagnosis | None = None, *, report: bool = True,
+                    out: str | os.PathLike | None = None, telemetry: pd.DataFrame | None = None,
+                    progress: bool = False) -> tuple[Diagnosis, Path | None]:
+    """Diagnose a run (unless `diagnosis` is given) and write the verdict where a person looks for it.
+
+    A run folder: with `report`, its whole report (report.html, report.md, plots/, diagnosis.json and the
+    findings table, published at once) into `out`, default the run folder; without, diagnosis.json and the
+    findings table into the run folder. Any other source (a log or a table): its report, rendered from
+    `telemetry` (the table the diagnosis read, mapped to ganlint's columns; default: read from the source)
+    saved under the log's name in a scratch folder, so that it lands in reports/<log name> unless `out`
+    says otherwise; without `report` nothing is written for it.
+
+    Args:
+        source: a run folder, or a log or telemetry table.
+        diagnosis: the diagnosis to write (callers that diagnose with options pass theirs).
+        report: also render the report.
+        out: where the report goes (see above).
+        telemetry: for a source that is not a run folder, the table the diagnosis read.
+        progress: log a line before rendering (it takes seconds).
+
+    Returns:
+        (the diagnosis, the path of report.html, or None without `report`).
+    """
+    src = Path(source)
+    d = diagnosis if diagnosis is not None else diagnose(telemetry if telemetry is not None else src)
+    folder = is_run_folder(src)
+    if not report:
+        if folder:
+            write_json(src / DIAGNOSIS_FILE, d.to_dict())
+            write_table(findings_table(d), src, "findings")
+        return d, None
+    if progress:
+        log.info("writing the report")
+    if folder:
+        return d, render_run(src, out or None, diagnosis=d)
+    if telemetry is None:
+        telemetry, _ = load_telemetry(src)
+    return d, _report_of_log(src, telemetry, d, out)
+
+
+def _report_of_log(src: Path, telemetry: pd.DataFrame, d: Diagnosis, out: str | os.PathLike | None) -> Path:
+    """The report of a log or table, from the telemetry the diagnosis read, saved under the log's name."""
+    from ganlint.schema import COLUMNS
+
+    # metrics.csv, trainer_state.json and event files are named by their tool: their folder names the run
+    generic = src.name in ("metrics.csv", "trainer_state.json") or src.name.startswith("events.out.tfevents.")
+    name = src.resolve().parent.name if generic else src.stem if src.is_file() else src.resolve().name
+    with tempfile.TemporaryDirectory(prefix="ganlint-") as tmp:
+        table = Path(tmp) / f"{name}.parquet"
+        telemetry[[c for c in telemetry.columns if c in COLUMNS]].to_parquet(table, index=False)
+        return render_run(table, out or Path("reports") / name, diagnosis=d)
 
 
 def run_facts(inp: RunInputs) -> list[tuple[str, str]]:

@@ -11,32 +11,40 @@ suite page embeds the pictures of one representative seed per scenario (the firs
 majority label) and of every seed whose label differs from the expectation, since those are the
 runs a person wants to look at.
 
-What is read back is checked before it is used (ganlint.suite.read_spec, ganlint.suite.result_run_dir):
+What is read back is checked before it is used (ganlint.suite.folder's read_spec and result_run_dir):
 every result row, from the results table or a result file, must name a run folder inside the suite's
 runs/ that is no link and holds no link, since re-rendering a run's report writes into its folder. A
 row that fails is a DataError naming the file and the value (the report stops rather than skip it: only a
 hand-edited or crafted suite holds one, and a report that silently leaves out runs would mislead).
+
+This module reads the suite folder (ganlint.suite.folder) and scores it (ganlint.suite.scoring); it never
+imports the runner, which calls it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ganlint.diagnostics.engine import load_telemetry
 from ganlint.errors import DataError
+from ganlint.ingest.telemetry import load_telemetry
 from ganlint.report import html as H
 from ganlint.report.markdown import md_table
 from ganlint.report.run_report import DIAGNOSIS_FILE, PANELS_PNG, SAMPLES_PNG, render_run
 from ganlint.report.staging import staged
-from ganlint.report.tables import SuiteTables, confusion_frame, suite_tables, write_suite_tables
+from ganlint.report.tables import confusion_frame, read_table, write_suite_tables
+from ganlint.suite.folder import RESULTS_DIR, finished_results, read_spec, result_run_dir
+from ganlint.suite.scoring import SuiteTables, suite_tables
+from ganlint.training.run import CONFIG_FILE
 from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, WARN
+
+log = logging.getLogger(__name__)
 
 CONFUSION_PNG = "plots/confusion.png"
 OVERVIEW_PNG = "plots/overview.png"
@@ -48,9 +56,6 @@ MAX_DISAGREEING = 2
 def load_suite(folder: str | os.PathLike) -> tuple[SuiteTables, dict[str, Any]]:
     """The suite's tables and spec. Results come from the results table, or, when the suite was
     interrupted before writing it, from the per-run result files."""
-    from ganlint.report.tables import read_table
-    from ganlint.suite.runner import RESULTS_DIR, finished_results, read_spec, result_run_dir
-
     folder = Path(folder)
     spec = read_spec(folder)
     table = next((folder / f for f in ("results.parquet", "results.csv") if (folder / f).is_file()), None)
@@ -72,10 +77,8 @@ def load_suite(folder: str | os.PathLike) -> tuple[SuiteTables, dict[str, Any]]:
 def _run_dir(folder: Path, row: pd.Series) -> Path:
     """The checked run folder of a result row. Re-rendering its report writes into it, so a link in it
     (plots/, report.html) is refused rather than followed out of the suite."""
-    from ganlint.suite.runner import result_run_dir
-
     d = result_run_dir(folder, row, folder / "results")
-    if not (d / "config.json").is_file():
+    if not (d / CONFIG_FILE).is_file():
         raise DataError(f"the run folder {str(d)!r} named in the results table is missing or incomplete")
     links = sorted(c.name for c in d.iterdir() if c.is_symlink())
     if links:
@@ -98,8 +101,6 @@ def render_suite(folder: str | os.PathLike, out: str | os.PathLike | None = None
     if tables is None:
         tables, spec = load_suite(folder)
     else:
-        from ganlint.suite.runner import read_spec
-
         spec = read_spec(folder)
     out = Path(out) if out is not None else folder
     if out.exists() and not out.is_dir():
@@ -134,12 +135,12 @@ def _render_runs(run_dirs: list[Path], jobs: int | None) -> None:
     if not run_dirs:
         return
     jobs = jobs or min(os.cpu_count() or 1, len(run_dirs))
-    print(f"ganlint: rendering {len(run_dirs)} run report(s)", file=sys.stderr, flush=True)
+    log.info("rendering %d run report(s)", len(run_dirs))
     if jobs <= 1 or len(run_dirs) == 1:
         for d in run_dirs:
             render_run(d)
         return
-    from ganlint.suite.runner import worker_pool
+    from ganlint.suite.workers import worker_pool
 
     with worker_pool(jobs) as pool:  # spawned workers that die with this process
         for _ in pool.map(render_run, run_dirs):
@@ -281,4 +282,25 @@ def suite_markdown(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["load_suite", "render_suite"]
+def format_suite(result: SuiteTables) -> str:
+    """The text summary (`ganlint run`'s stdout): scenarios expected vs found, then per-label precision and recall."""
+    lines = []
+    w = max([len(s) for s in result.scenarios["scenario"]] + [8])
+    lines.append(f"{'scenario':<{w}}  {'expected':<18}  {'found (per seed)':<40}  result")
+    for _, r in result.scenarios.iterrows():
+        lines.append(f"{r['scenario']:<{w}}  {r['expected']:<18}  {r['labels']:<40}  "
+                     f"{'pass' if r['passed'] else 'FAIL'} ({r['agree']}/{r['seeds']})")
+    lines.append("")
+    lines.append(f"{'label':<18}  {'precision':>9}  {'recall':>6}  {'expected':>8}  {'found':>5}")
+    for _, r in result.labels.iterrows():
+        p = "-" if pd.isna(r["precision"]) else f"{r['precision']:.2f}"
+        rc = "-" if pd.isna(r["recall"]) else f"{r['recall']:.2f}"
+        lines.append(f"{r['label']:<18}  {p:>9}  {rc:>6}  {r['expected']:>8}  {r['found']:>5}")
+    n, ok = len(result.results), int(result.results["correct"].sum())
+    passed = int(result.scenarios["passed"].sum())
+    lines.append("")
+    lines.append(f"{ok}/{n} runs gave the expected label; {passed}/{len(result.scenarios)} scenarios pass")
+    return "\n".join(lines)
+
+
+__all__ = ["format_suite", "load_suite", "render_suite"]

@@ -1,4 +1,4 @@
-"""The report tables: their schemas, how they are built from per-run results, and how they are written.
+"""The report tables: their schemas, how a frame is brought to its schema, and how tables are written and read.
 
 Every table is written twice, as CSV (for people, diffs and CI logs) and parquet (for notebooks), and
 each has a schema here, so reading it back gives the same dtypes:
@@ -10,28 +10,25 @@ each has a schema here, so reading it back gives the same dtypes:
 Why a schema and not CSV's inference: a column with a missing value (onset_step of a stable run)
 would come back as float, and an all-missing one as float where a string was meant.
 
-Tables of a suite (pure functions of the per-run rows):
-  results    one row per scenario and seed
-  scenarios  per scenario over its seeds: agreement with the expected label, majority label, passed
-  confusion  expected label (rows) vs found label (columns), counted over all runs
-  labels     per-label precision and recall over all runs
-The labels of confusion and labels are those seen (expected or found), in ganlint.vocabulary.LABELS
-order, so still-weak and inconclusive get their own rows and columns like any other label.
+Tables of a suite: results, scenarios, confusion and labels, computed from the per-run results by
+ganlint.suite.scoring; of a comparison of two suites: compare_scenarios, compare_runs, compare_labels.
 Tables of a run: its telemetry (ganlint.training.telemetry's schema) and `findings` (one row per finding).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ganlint.diagnostics.findings import Diagnosis
 from ganlint.errors import DataError
-from ganlint.vocabulary import LABELS
+
+if TYPE_CHECKING:  # the suite's scoring builds its tables with conform() from here
+    from ganlint.suite.scoring import SuiteTables
 
 STR, INT, NINT, FLOAT, BOOL, NBOOL = "str", "int64", "Int64", "float64", "bool", "boolean"
 
@@ -159,67 +156,6 @@ def findings_table(diagnosis: Diagnosis) -> pd.DataFrame:
     return conform(pd.DataFrame(rows, columns=list(SCHEMAS["findings"])), "findings")
 
 
-@dataclass
-class SuiteTables:
-    """The four tables of a suite (see the module docstring)."""
-
-    results: pd.DataFrame
-    scenarios: pd.DataFrame
-    confusion: pd.DataFrame
-    labels: pd.DataFrame
-    out_dir: Path = field(default_factory=lambda: Path("."))
-
-    @property
-    def passed(self) -> bool:
-        """Every scenario passes (and there is at least one)."""
-        return bool(len(self.scenarios)) and bool(self.scenarios["passed"].all())
-
-
-def suite_tables(rows: pd.DataFrame | list[dict]) -> SuiteTables:
-    """The suite tables from the per-run result rows. A scenario passes when its expected label is found
-    in a strict majority of its seeds."""
-    results = conform(pd.DataFrame(rows), "results").sort_values(["scenario", "seed"]).reset_index(drop=True)
-    if not len(results):
-        raise DataError("the suite has no results")
-    per = []
-    for name, g in results.groupby("scenario", sort=True):
-        counts = g["label"].value_counts()
-        # Ties broken by the label order, so the majority label does not depend on row order.
-        top = counts[counts == counts.max()].index
-        majority = min(top, key=lambda x: LABELS.index(x) if x in LABELS else len(LABELS))
-        agree = int(g["correct"].sum())
-        per.append({
-            "scenario": name,
-            "dataset": g["dataset"].iloc[0],
-            "expected": g["expected"].iloc[0],
-            "majority_label": majority,
-            "agree": agree,
-            "seeds": len(g),
-            "agreement": agree / len(g),
-            "passed": agree * 2 > len(g),
-            "labels": ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "mean_confidence": float(g["confidence"].mean()),
-            "median_final_distance": float(g["final_distance"].median()),
-            "median_steps_per_s": float(g["steps_per_s"].median()),
-        })
-    scenarios = conform(pd.DataFrame(per), "scenarios")
-    used = [x for x in LABELS if x in set(results["expected"]) | set(results["label"])]
-    used += sorted((set(results["expected"]) | set(results["label"])) - set(used))
-    confusion = pd.crosstab(pd.Categorical(results["expected"], used), pd.Categorical(results["label"], used),
-                            rownames=["expected"], colnames=["found"], dropna=False).astype(np.int64)
-    confusion.index = confusion.index.astype(str)
-    confusion.columns = confusion.columns.astype(str)
-    confusion.index.name, confusion.columns.name = "expected", "found"
-    lab = []
-    for x in used:
-        tp = int(((results["expected"] == x) & (results["label"] == x)).sum())
-        found, truth = int((results["label"] == x).sum()), int((results["expected"] == x).sum())
-        lab.append({"label": x, "expected": truth, "found": found, "correct": tp,
-                    "precision": tp / found if found else np.nan, "recall": tp / truth if truth else np.nan})
-    labels = conform(pd.DataFrame(lab), "labels")
-    return SuiteTables(results, scenarios, confusion, labels)
-
-
 def confusion_frame(confusion: pd.DataFrame) -> pd.DataFrame:
     """The confusion matrix as a flat table (an `expected` column, then one count column per label)."""
     flat = confusion.reset_index()
@@ -229,15 +165,8 @@ def confusion_frame(confusion: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_suite_tables(t: SuiteTables, folder: str | os.PathLike) -> None:
+    """A suite's four tables (ganlint.suite.scoring) into folder: results, scenarios, labels, confusion."""
     write_table(t.results, folder, "results")
     write_table(t.scenarios, folder, "scenarios")
     write_table(t.labels, folder, "labels")
     write_table(confusion_frame(t.confusion), folder, "confusion")
-
-
-def read_suite_tables(folder: str | os.PathLike) -> SuiteTables:
-    """The suite's tables rebuilt from its saved results table (aggregates are recomputed, so they
-    always agree with the results)."""
-    t = suite_tables(read_table(folder, "results"))
-    t.out_dir = Path(folder)
-    return t

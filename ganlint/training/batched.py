@@ -1,9 +1,9 @@
 """Many seeds at once: K independent copies of one config trained as a single batched model.
 
-    from ganlint.training.batched import make_step, supported, train_batched
+    from ganlint.training.batched import batched_step, supported, train_batched
     ok, why = supported(cfg)
     runs = train_batched({"dataset": "ring8", "steps": 300}, seeds=[0, 1, 2], out_dirs=["r0", "r1", "r2"])
-    step, device = make_step({"dataset": "ring8"}, seeds=[0, 1, 2], device="cpu")  # one step, no folders
+    step, device = batched_step({"dataset": "ring8"}, seeds=[0, 1, 2], device="cpu")  # one step, no folders
 
 The K generators (and the K discriminators) are built by `ganlint.nets.build_models`, each under
 `torch.manual_seed(seed)` exactly as `ganlint.train` builds them, so copy k starts from the very weights a
@@ -13,7 +13,7 @@ single run with seed k starts from. Their parameters are then stacked along a ne
 networks (launch and Python overhead dominate there, not arithmetic).
 
 Each copy is a faithful, independent run of the same config, with its own telemetry (the trainer's
-schema), its own evaluations and its own run folder (so `ganlint.load_run` and `ganlint.diagnose` work on
+schema and recorder), its own evaluations and its own run folder (so `ganlint.load_run` and `ganlint.diagnose` work on
 it), but it does NOT reproduce `ganlint.train(seed=k)` bit for bit: its real batches and z come from
 generators of its own (seeded from its seed) instead of the global one, drawn ahead in chunks (see
 `_DrawnAhead`), dropout masks come from the global generator under `randomness="different"`, and batched
@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import sys
+import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -60,21 +60,10 @@ from ganlint.data import get_dataset
 from ganlint.data.base import TableDataset
 from ganlint.errors import ConfigError
 from ganlint.files import write_json
+from ganlint.logs import NOTICE
 from ganlint.nets import build_models
 from ganlint.training.config import MAX_SEED, TrainConfig
 from ganlint.training.device import resolve_device
-from ganlint.training.evaluation import evaluate
-from ganlint.training.loop import (
-    _as_config,
-    _generate,
-    _Progress,
-    _save_picture,
-    _summary,
-    eval_inputs,
-    eval_steps,
-    picture_steps,
-    run_meta,
-)
 from ganlint.training.losses import get_loss
 from ganlint.training.run import (
     CONFIG_FILE,
@@ -84,15 +73,26 @@ from ganlint.training.run import (
     save_models,
     save_telemetry,
 )
-from ganlint.training.step import make_adam
-from ganlint.training.telemetry import STEP_COLUMNS, TelemetryRecorder, snapshot
+from ganlint.training.skeleton import Evaluations, Progress, as_config, non_finite_stop, run_meta, summary
+from ganlint.training.step import clip_weights, make_adam
+from ganlint.training.telemetry import (
+    STEP_COLUMNS,
+    DeviceRows,
+    GroupNorms,
+    TelemetryRecorder,
+    batch_statistics,
+    snapshot,
+    step_row,
+)
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_MODELS = ("mlp",)
 # wgan-gp passes here but its default gradient penalty does not (gp_weight 0 leaves an unclipped critic).
 SUPPORTED_LOSSES = ("nonsaturating", "minimax", "lsgan", "hinge", "wgan", "wgan-gp")
 # Offsets between a copy's seed and the seeds of its real-batch and z generators: the init already consumed
 # the stream `seed` starts (through torch.manual_seed), and the evaluation inputs use seed + 10_007
-# (trainer.eval_inputs).
+# (skeleton.eval_inputs).
 DATA_SEED_OFFSET = 1_000_003
 Z_SEED_OFFSET = 2_000_029
 # Batches drawn ahead per copy and stream (see _DrawnAhead): at most this many, and this many bytes. A refill
@@ -158,7 +158,7 @@ class _Stack:
     @torch.no_grad()
     def unstack(self, k: int) -> torch.nn.Module:
         """Copy k's weights and buffers (batch norm's running statistics) into its plain module and return
-        it (the module trains on; eval is _generate's job)."""
+        it (the module trains on; eval mode is skeleton.generate's job)."""
         m = self.modules[k]
         for name, p in m.named_parameters():
             p.copy_(self.params[name][k])
@@ -210,26 +210,13 @@ def _streams(dataset, seeds: list[int], cfg: TrainConfig, device: torch.device):
     if isinstance(dataset, TableDataset):
         # Indices ahead, rows gathered per step from the device table: 64 MNIST copies drawn 64 batches
         # ahead as images would take about 800 MB.
-        table = dataset._data_on(device)
+        table = dataset.data_on(device)
         draw_idx = _DrawnAhead(gens(DATA_SEED_OFFSET), _ahead(b * 8),
                                lambda g, n: torch.randint(len(table), (n, b), generator=g, device=device))
         return (lambda: table[draw_idx()]), draw_z
     draw_real = _DrawnAhead(gens(DATA_SEED_OFFSET), _ahead(b * dataset.dim * 4),
                             lambda g, n: dataset.sample(n * b, g, device).reshape(n, b, *dataset.shape))
     return draw_real, draw_z
-
-
-@torch.no_grad()
-def _norms(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """Per-copy L2 norm of stacked tensors together: a (K,) tensor (norm over every dim but the first)."""
-    sq = [t.reshape(len(t), -1).pow(2).sum(dim=1) for t in tensors]
-    return torch.stack(sq).sum(dim=0).sqrt()
-
-
-@torch.no_grad()
-def _ratio(params: list[torch.Tensor], before: list[torch.Tensor]) -> torch.Tensor:
-    """Per-copy ||delta theta|| / ||theta||, the batched twin of telemetry.update_ratio."""
-    return _norms(torch._foreach_sub(params, before)) / _norms(params).clamp_min(1e-12)
 
 
 class _Batch:
@@ -251,16 +238,17 @@ class _Batch:
         # is elementwise (its moments m and v are per element, its bias correction depends only on the step
         # count, which all copies share), and the copies share no parameter, so the gradient of the summed
         # losses w.r.t. copy k's slice is copy k's own gradient. What is NOT elementwise is telemetry: gradient
-        # norms and update ratios are taken per copy (_norms reduces over every dim but the first).
+        # norms and update ratios are taken per copy (GroupNorms(per_copy=True): over every dim but the first).
         self.opt_g = make_adam(self.g_params, cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.adam)
         self.opt_d = make_adam(self.d_params, cfg.lr_d, (cfg.beta1, cfg.beta2), cfg.adam)
         self.draw_real, self.draw_z = _streams(dataset, [c.seed for c in cfgs], cfg, device)
         loss, target = self.loss, 1.0 - cfg.label_smoothing
         self._d_loss = torch.vmap(lambda r, f: loss.d_loss(r, f, target))  # a loss of one batch -> (K,) losses
         self._g_loss = torch.vmap(loss.g_loss)
+        self._norms = GroupNorms(per_copy=True)
 
-    def step(self, row: torch.Tensor) -> None:
-        """One step of every copy (n_critic D updates, one G update); its telemetry goes into `row`, a
+    def step(self) -> torch.Tensor:
+        """One step of every copy (n_critic D updates, one G update); returns its telemetry, a
         (K, len(STEP_COLUMNS)) device tensor, without a host sync."""
         cfg, loss, b = self.cfg, self.loss, self.cfg.batch_size
         G, D, d_params, g_params = self.G, self.D, self.d_params, self.g_params
@@ -274,39 +262,36 @@ class _Batch:
             loss_d = self._d_loss(out_real, out_fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.sum().backward()
-            grad_norm_d = _norms([p.grad for p in d_params])
-            before = snapshot(d_params)
+            # As in TrainStep: D's gradients and weights stay untouched until the next step (G's update goes
+            # through D's detached weights), so the last update's are measured at the end, with G's.
+            grads_d = [p.grad for p in d_params]
+            before_d = snapshot(d_params)
             self.opt_d.step()
-            if cfg.clip:  # elementwise, so clipping the stack clips each copy
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(d_params, -cfg.clip)
-                    torch._foreach_clamp_max_(d_params, cfg.clip)
-            ratio_d = _ratio(d_params, before)
+            clip_weights(d_params, cfg.clip)
 
         fake = G(self.draw_z())
         loss_g = self._g_loss(D(fake, frozen=True))  # frozen: no gradient into D's weights
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward()
-        grad_norm_g = _norms([p.grad for p in g_params])
-        before = snapshot(g_params)
+        grads_g = [p.grad for p in g_params]
+        before_g = snapshot(g_params)
         self.opt_g.step()
-        ratio_g = _ratio(g_params, before)
 
         with torch.no_grad():
-            fk, rl = fake.detach().reshape(self.K, -1), real.reshape(self.K, -1)
+            delta = torch._foreach_sub(d_params + g_params, before_d + before_g)
+            n = self._norms([grads_d, grads_g, delta[: len(d_params)], delta[len(d_params) :], d_params, g_params])
+            ratio_d, ratio_g = n[2:4] / n[4:6].clamp_min(1e-12)  # (K,) each, weight clipping included
             values = {
                 "loss_d": loss_d, "loss_g": loss_g,
-                "d_real": loss.d_output(out_real).mean(dim=1), "d_fake": loss.d_output(out_fake).mean(dim=1),
-                "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
-                "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
-                "fake_mean": fk.mean(dim=1), "fake_std": fk.std(dim=1),
-                "real_mean": rl.mean(dim=1), "real_std": rl.std(dim=1),
+                "grad_norm_d": n[0], "grad_norm_g": n[1],
+                "update_ratio_d": ratio_d, "update_ratio_g": ratio_g,
+                **batch_statistics(loss, out_real, out_fake, fake, real, copies=self.K),
             }
-            row.copy_(torch.stack([values[c].detach().float() for c in STEP_COLUMNS], dim=1))
+            return step_row(values, copies=self.K)
 
 
 def _checked(config: TrainConfig | Mapping[str, Any], seeds: list[int]) -> TrainConfig:
-    cfg = _as_config(config, {}).resolve()
+    cfg = as_config(config, {}).resolve()
     ok, why = supported(cfg)
     if not ok:
         raise ConfigError(why)
@@ -317,13 +302,14 @@ def _checked(config: TrainConfig | Mapping[str, Any], seeds: list[int]) -> Train
     return cfg
 
 
-def make_step(config: TrainConfig | Mapping[str, Any], seeds: list[int],
-              device: str | None = None) -> tuple[Callable[[], torch.Tensor], torch.device]:
+def batched_step(config: TrainConfig | Mapping[str, Any], seeds: list[int],
+                 device: str | None = None) -> tuple[Callable[[], torch.Tensor], torch.device]:
     """One batched training step of K = len(seeds) copies as a zero-argument closure, for benchmarks.
 
     The very step `train_batched` runs (D update(s), G update, the telemetry row into a device buffer),
     without run folders or evaluations. It queues work on the device and returns without a host sync;
-    what it returns is that device row, (K, len(STEP_COLUMNS)), overwritten by the next call.
+    what it returns is that device row, (K, len(STEP_COLUMNS)). (ganlint.perf.bench.bench_step is its
+    single-run counterpart: the trainer's step of a named bench model.)
 
     Args:
         config: a TrainConfig or a dict of its fields.
@@ -339,13 +325,7 @@ def make_step(config: TrainConfig | Mapping[str, Any], seeds: list[int],
     cfg = _checked(config, [int(s) for s in seeds])
     dev = resolve_device(device or cfg.device)
     batch = _Batch([cfg.replace(seed=int(s)) for s in seeds], get_dataset(cfg.dataset, cfg.data_root), dev)
-    row = torch.empty(len(seeds), len(STEP_COLUMNS), device=dev)
-
-    def step() -> torch.Tensor:
-        batch.step(row)
-        return row
-
-    return step, dev
+    return batch.step, dev
 
 
 def _per_copy_outs(cfg: TrainConfig, seeds: list[int], out_dirs) -> list[TrainConfig]:
@@ -366,7 +346,7 @@ def train_batched(config: TrainConfig | Mapping[str, Any], seeds: list[int], *,
         config: a TrainConfig or a dict of its fields (its seed is replaced by each copy's).
         seeds: one seed per copy, all different.
         out_dirs: one run folder per copy; default `<config.out>/seed<k>`, or runs/<dataset>-<loss>-<time>-N.
-        progress: print progress lines (mean losses over the copies) on stderr.
+        progress: log progress lines (mean losses over the copies).
         overwrite: allow writing into folders that already hold a run.
 
     Returns:
@@ -395,11 +375,7 @@ def _train_copies(cfg, cfgs, outs, batch, dataset, device, progress) -> list[Run
     G, D, loss = batch.G, batch.D, batch.loss
     K = len(cfgs)
     cfgs = [c.replace(out=str(o)) for c, o in zip(cfgs, outs, strict=True)]
-
-    evals_in = []
-    for c in cfgs:
-        eval_seed, z_eval, real_eval = eval_inputs(c, dataset)
-        evals_in.append((eval_seed, z_eval.to(device), real_eval.to(device)))
+    evals = [Evaluations(c, dataset, device) for c in cfgs]  # the same steps for all, inputs of each seed
 
     metas = []
     for k, c in enumerate(cfgs):
@@ -408,53 +384,38 @@ def _train_copies(cfg, cfgs, outs, batch, dataset, device, progress) -> list[Run
         write_json(outs[k] / CONFIG_FILE, meta)
         metas.append(meta)
 
-    evals = eval_steps(cfg.steps, cfg.eval_every)
-    eval_set = evals  # an EvalSchedule: membership without building the list
-    pictures = set(picture_steps(evals, cfg.pictures))
-    # Device-side rows (flush_every, K, columns): one stack per step, one host copy per flush, as the
-    # trainer's TelemetryRecorder does; at a flush the rows are handed to one CPU recorder per copy, which
-    # keeps the trainer's schema and its non-finite check per copy.
-    buffer = torch.empty(cfg.flush_every, K, len(STEP_COLUMNS), device=device)
-    pending: list[tuple[int, float]] = []
-    recorders = [TelemetryRecorder(torch.device("cpu"), cfg.flush_every) for _ in range(K)]
+    # One device buffer of (K, columns) rows: one copy per step, one host copy per flush, as the trainer's
+    # recorder does; at a flush each copy's rows go to its own recorder (the trainer's schema and its
+    # non-finite check, per copy).
+    pending = DeviceRows(device, cfg.flush_every, (K, len(STEP_COLUMNS)))
+    recorders = [TelemetryRecorder(torch.device("cpu"), 1) for _ in range(K)]  # fed through add(): host only
     active = [True] * K
     stop = ["completed"] * K
     last = [0] * K
-    bar = _Progress(cfg.steps, progress)
+    bar = Progress(cfg.steps, progress)
     t0 = time.perf_counter()
 
     for step in range(1, cfg.steps + 1):
-        batch.step(buffer[len(pending)])
-        pending.append((step, time.perf_counter() - t0))
+        pending.record(step, time.perf_counter() - t0, batch.step())
 
-        if step in eval_set:
+        if step in evals[0]:
+            for k in range(K):
+                if active[k]:
+                    evals[k].run(step, G.unstack(k), recorders[k], outs[k])
+
+        if pending.full or step == cfg.steps:
+            steps, times, rows = pending.take()  # host sync: the only one in the loop apart from evaluations
             for k in range(K):
                 if not active[k]:
                     continue
-                eval_seed, z_eval, real_eval = evals_in[k]
-                fake_eval = _generate(G.unstack(k), z_eval, eval_seed)
-                # As in the trainer: evaluations never draw from training's random stream.
-                with torch.random.fork_rng(devices=[z_eval.device] if z_eval.device.type == "cuda" else []):
-                    recorders[k].record_eval(step, evaluate(fake_eval, real_eval, dataset))
-                if step in pictures:
-                    _save_picture(fake_eval, real_eval, dataset, step, outs[k])
-
-        if len(pending) == cfg.flush_every or step == cfg.steps:
-            rows = buffer[: len(pending)].cpu()  # host sync: the only one in the loop apart from evaluations
-            for k in range(K):
-                if not active[k]:
-                    continue
-                for (s, t), row in zip(pending, rows[:, k], strict=True):
-                    recorders[k].record(s, t, dict(zip(STEP_COLUMNS, row.unbind(), strict=True)))
-                bad = recorders[k].flush()
+                bad = non_finite_stop(recorders[k].add(steps, times, rows[:, k]))
                 last[k] = step
                 if bad is not None:
-                    bad_step, column = bad
-                    stop[k], last[k], active[k] = f"non-finite {column} at step {bad_step}", bad_step, False
+                    stop[k], last[k] = bad
+                    active[k] = False
                     G.unstack(k), D.unstack(k)  # keep the weights it stopped with, as the trainer saves them
-                    print(f"ganlint: seed {cfgs[k].seed}: stopping: {stop[k]}", file=sys.stderr)
-            pending.clear()
-            mean = rows[-1].nanmean(dim=0)
+                    log.log(NOTICE, "seed %d: stopping: %s", cfgs[k].seed, stop[k])
+            mean = torch.from_numpy(rows[-1]).nanmean(dim=0)
             bar.update(step, float(mean[0]), float(mean[1]), force=step == cfg.steps)
             if not any(active):
                 break
@@ -468,12 +429,12 @@ def _train_copies(cfg, cfgs, outs, batch, dataset, device, progress) -> list[Run
         save_telemetry(telemetry, outs[k])
         save_models(g, d, outs[k])
         # The whole batch's wall time: the K copies ran together.
-        summary = {**_summary(c, telemetry, stop[k], wall, device), "batched_copies": K}
-        write_json(outs[k] / SUMMARY_FILE, summary)
+        ended = {**summary(c, telemetry, stop[k], wall, device), "batched_copies": K}
+        write_json(outs[k] / SUMMARY_FILE, ended)
         g.eval()
         d.eval()
-        runs.append(Run(outs[k], c, telemetry, summary, g, d, metas[k]))
+        runs.append(Run(outs[k], c, telemetry, ended, g, d, metas[k]))
     return runs
 
 
-__all__ = ["make_step", "supported", "train_batched"]
+__all__ = ["batched_step", "supported", "train_batched"]

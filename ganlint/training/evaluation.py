@@ -49,11 +49,10 @@ from ganlint.metrics.categories import category_coverage
 from ganlint.metrics.classifier import class_statistics
 from ganlint.metrics.frechet import frechet_distance_of_samples
 from ganlint.metrics.prdc import K_DEFAULT, prdc
+from ganlint.schema import CLASSIFIER_KIND  # the distance kind that routes through the MNIST classifier
 from ganlint.training.telemetry import EVAL_COLUMNS
 
 NAN = float("nan")
-# The distance kind that routes a dataset through the shipped MNIST classifier.
-CLASSIFIER_KIND = "classifier_frechet"
 
 
 def _classify(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,19 +103,27 @@ def _mode_kl(hist: torch.Tensor, reference: torch.Tensor | None) -> float:
     return kl_to_uniform(hist) if reference is None else kl_to_reference(hist, reference)
 
 
+def _column_js_mean(fake: torch.Tensor, real: torch.Tensor, dataset: Dataset) -> float:
+    per_column = column_js(fake, real, dataset.blocks())
+    return sum(per_column.values()) / len(per_column)
+
+
+# Each distance kind (ganlint.data.base.DISTANCE_KINDS, a Dataset's distance_kind) and how it is measured;
+# tests/test_data.py keeps the two in step.
+DISTANCES = {
+    "wasserstein1d": lambda fake, real, dataset: wasserstein1d(fake, real),
+    "sliced_wasserstein": lambda fake, real, dataset: sliced_wasserstein(fake, real),
+    "column_js": _column_js_mean,
+    CLASSIFIER_KIND: lambda fake, real, dataset: frechet_distance_of_samples(_classify(fake)[0], _classify(real)[0]),
+}
+
+
 def distance_to_real(fake: torch.Tensor, real: torch.Tensor, dataset: Dataset) -> float:
     """The dataset's own distance (see ganlint.metrics.distance for each kind)."""
-    kind = dataset.distance_kind
-    if kind == "wasserstein1d":
-        return wasserstein1d(fake, real)
-    if kind == "sliced_wasserstein":
-        return sliced_wasserstein(fake, real)
-    if kind == "column_js":
-        per_column = column_js(fake, real, dataset.blocks())
-        return sum(per_column.values()) / len(per_column)
-    if kind == CLASSIFIER_KIND:
-        return frechet_distance_of_samples(_classify(fake)[0], _classify(real)[0])
-    raise ValueError(f"unknown distance kind {kind!r}")
+    measure = DISTANCES.get(dataset.distance_kind)
+    if measure is None:
+        raise ValueError(f"unknown distance kind {dataset.distance_kind!r}; known: {', '.join(DISTANCES)}")
+    return measure(fake, real, dataset)
 
 
 def _enough(fake: torch.Tensor, real: torch.Tensor) -> bool:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ganlint.registry import Registry
+from ganlint.vocabulary import LOSS_DESCRIPTIONS
 
 Tensor = torch.Tensor
 
@@ -100,12 +101,13 @@ def hinge_d_loss(real: Tensor, fake: Tensor, real_target: float = 1.0) -> Tensor
 
 
 LOSSES: Registry[Loss] = Registry("loss", "losses")
-LOSSES.add("minimax", Loss(bce_d_loss, minimax_g_loss, "probability", "saturating log(1 - D(G(z))) generator loss (Goodfellow 2014)"))
-LOSSES.add("nonsaturating", Loss(bce_d_loss, nonsaturating_g_loss, "probability", "BCE with the non-saturating -log D(G(z)) generator loss"))
-LOSSES.add("wgan", Loss(wgan_d_loss, wgan_g_loss, "critic", "Wasserstein critic with weight clipping at 0.01 (Arjovsky 2017)", clip=0.01))
-LOSSES.add("wgan-gp", Loss(wgan_d_loss, wgan_g_loss, "critic", "Wasserstein critic with gradient penalty 10 (Gulrajani 2017)", gradient_penalty=10.0))
-LOSSES.add("lsgan", Loss(lsgan_d_loss, lsgan_g_loss, "ls-score", "least squares, targets 0/1 (Mao 2017)"))
-LOSSES.add("hinge", Loss(hinge_d_loss, wgan_g_loss, "critic", "hinge loss for D, -D(G(z)) for G (SNGAN, BigGAN)"))
+_D = LOSS_DESCRIPTIONS  # the names and lines live in the vocabulary, so that `ganlint --help` needs no torch
+LOSSES.add("minimax", Loss(bce_d_loss, minimax_g_loss, "probability", _D["minimax"]))
+LOSSES.add("nonsaturating", Loss(bce_d_loss, nonsaturating_g_loss, "probability", _D["nonsaturating"]))
+LOSSES.add("wgan", Loss(wgan_d_loss, wgan_g_loss, "critic", _D["wgan"], clip=0.01))
+LOSSES.add("wgan-gp", Loss(wgan_d_loss, wgan_g_loss, "critic", _D["wgan-gp"], gradient_penalty=10.0))
+LOSSES.add("lsgan", Loss(lsgan_d_loss, lsgan_g_loss, "ls-score", _D["lsgan"]))
+LOSSES.add("hinge", Loss(hinge_d_loss, wgan_g_loss, "critic", _D["hinge"]))
 
 
 def get_loss(name: str) -> Loss:

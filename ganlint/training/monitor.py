@@ -17,7 +17,9 @@ What it records (ganlint.training.telemetry's schema, one row per `step()` call)
     spread of the fake batch and of the real data: step(real=...)'s batch when given, else the `real`
     given at construction (a tensor: its mean and std once; a callable: sampled at the first step and
     at every evaluation, carried forward in between). Kept on the device and copied to the host every
-    `flush_every` steps, as ganlint's own trainer does. What it is not given stays NaN, which the
+    `flush_every` steps by the trainer's own recorder (ganlint.training.telemetry.TelemetryRecorder).
+    What differs from the trainer is only where the values come from (the user's tensors or numbers,
+    moved to G's device here) and that the Monitor keeps a rolling window (`TelemetryRecorder.trim`). What it is not given stays NaN, which the
     engine reads as not recorded (never as a failure).
   * at evaluations, when `fake` (and real data) are given: diversity, distance, modes (the shipped
     MNIST classifier for 1x28x28 samples, which also sets num_modes=10 unless you pass num_modes) and
@@ -47,7 +49,8 @@ gradients and parameters without writing them, and it never touches train/eval m
 state; so the same seed trains identically with and without it (tested).
 
 Why it never kills the run: a week-long job must not die because of its monitor. Any error inside
-the Monitor is reported once on stderr and the Monitor disables itself, unless `strict=True`. What it
+the Monitor is logged once as a warning (the "ganlint" logger: on stderr unless logging says otherwise)
+and the Monitor disables itself, unless `strict=True`. What it
 recorded before the error is kept: `diagnose()`, `telemetry` and `save()` still work on those steps
 (a diagnosis of no steps at all says so, labelled inconclusive with confidence 0, rather than raising).
 
@@ -58,8 +61,9 @@ rank sees the same `should_stop`.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -70,7 +74,8 @@ import pandas as pd
 import torch
 
 from ganlint.errors import ConfigError
-from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS, STEP_COLUMNS, snapshot, total_norm, update_ratio
+from ganlint.training.run import SAVED_SAMPLES
+from ganlint.training.telemetry import TelemetryRecorder, snapshot, step_row, total_norm, update_ratio
 from ganlint.vocabulary import (
     D_RETURN_ALIASES,
     D_RETURNS,
@@ -82,6 +87,8 @@ from ganlint.vocabulary import (
     g_loss_choices,
 )
 from ganlint.vocabulary import g_loss as canonical_g_loss
+
+log = logging.getLogger(__name__)
 
 DEFAULTS = {
     "flush_every": 50,  # host syncs: one per 50 steps
@@ -109,7 +116,6 @@ MAXIMA = {
 }
 MNIST_MODES = 10  # 1x28x28 samples are read by the shipped MNIST classifier: ten digits
 PICTURES = 6  # evaluated batches kept for the sample pictures (the report's strip shows at most 6)
-SAVED_SAMPLES = 512  # fakes kept per picture, as the trainer keeps (ganlint.training.loop.SAVED_SAMPLES)
 STOP_LABELS = tuple(label for label in LABELS if label != PASSING_LABEL)
 
 
@@ -224,12 +230,7 @@ class Monitor:
         self.last_diagnosis = None
         self.n = 0
         self._t0 = time.perf_counter()
-        self._buf = torch.empty(self.cfg["flush_every"], len(STEP_COLUMNS), device=self.device)
-        self._k = 0
-        self._pending_steps: list[int] = []
-        self._pending_times: list[float] = []
-        self._rows: list[np.ndarray] = []  # host chunks: [step, *STEP_COLUMNS, time_s]
-        self._evals: dict[int, dict[str, float]] = {}
+        self._recorder = TelemetryRecorder(self.device, self.cfg["flush_every"])  # rows, evaluations, the window
         self._last_eval: int | None = None  # the step of the last evaluation
         self._last: tuple[int, torch.Tensor, torch.Tensor | None] | None = None  # (step, fake, real): one batch
         self._samples: dict[int, torch.Tensor] = {}  # evaluated fakes kept for the pictures, by step
@@ -289,16 +290,14 @@ class Monitor:
             if self._real_moments is None and callable(self.real):
                 self._sample_real_moments()  # once, so that rows before the first evaluation have them too
             v["real_mean"], v["real_std"] = self._real_moments or (self._nan, self._nan)
-        self._buf[self._k] = torch.stack([v[c].detach().to(self.device, torch.float32).reshape(()) for c in STEP_COLUMNS])
-        self._k += 1
-        self._pending_steps.append(self.n)
-        self._pending_times.append(time.perf_counter() - self._t0)
+        self._recorder.record_row(self.n, time.perf_counter() - self._t0,
+                                  step_row({c: x.to(self.device) for c, x in v.items()}))
         if isinstance(fake, torch.Tensor) and self._eval_due(self.n):
             self._evaluate(fake, real, self.n)
         # Decisions follow the step count, not the buffer: reading `telemetry` mid-run flushes a partial
         # buffer, and every rank of a DDP job reaches the same step, so the collectives stay aligned.
         due = self.n % self.cfg["diagnose_every"] == 0 and self.n >= self.cfg["min_steps"]
-        if self._k == len(self._buf) or due:
+        if self._recorder.full or due:
             self._flush()  # off the flush grid: one extra host sync per diagnose_every steps
         if due:
             self._decide()
@@ -400,7 +399,7 @@ class Monitor:
         fake_cpu = fake.cpu()
         with torch.random.fork_rng(devices=[]), torch.no_grad():  # evaluations never touch the run's RNG
             metrics = evaluate(fake_cpu, ref.real, ref.dataset)
-        self._evals[step] = metrics
+        self._recorder.record_eval(step, metrics)
         self._keep_samples(fake_cpu, ref.real, step)
 
     def _keep_samples(self, fake: torch.Tensor, real: torch.Tensor, step: int) -> None:
@@ -427,44 +426,25 @@ class Monitor:
 
     # -- host side ----------------------------------------------------------------------------------------
     def _flush(self, collective: bool = True) -> None:
-        if self._k == 0:
-            return
-        rows = self._buf[: self._k]
-        if collective and self._dist.world > 1:  # batch statistics differ between ranks; gradients do not
-            rows = rows.clone()
-            self._dist.all_reduce(rows)
-            rows /= self._dist.world
-        host = rows.cpu().numpy().astype(np.float64)  # the one host sync per flush_every steps
-        chunk = np.column_stack([np.asarray(self._pending_steps, dtype=np.float64), host,
-                                 np.asarray(self._pending_times, dtype=np.float64)])
-        self._rows.append(chunk)
-        self._k = 0
-        self._pending_steps, self._pending_times = [], []
-        self._trim()
+        # The one host sync per flush_every steps. Non-finite rows are recorded, not acted on: stopping is
+        # the user's loop's business (the engine labels such a run diverged).
+        reduce = self._mean_over_ranks if collective and self._dist.world > 1 else None
+        self._recorder.flush(reduce)
+        self._recorder.trim(self.cfg["window"])
 
-    def _trim(self) -> None:
-        keep = self.cfg["window"]
-        total = sum(len(c) for c in self._rows)
-        while self._rows and total - len(self._rows[0]) >= keep:
-            total -= len(self._rows.pop(0))
-        if self._rows:
-            first = int(self._rows[0][0, 0])
-            self._evals = {s: m for s, m in self._evals.items() if s >= first}
-
-    def _frame(self) -> pd.DataFrame:
-        data = np.concatenate(self._rows) if self._rows else np.empty((0, len(STEP_COLUMNS) + 2))
-        df = pd.DataFrame(data, columns=["step", *STEP_COLUMNS, "time_s"])
-        df["step"] = df["step"].astype(np.int64)
-        for col in EVAL_COLUMNS:
-            df[col] = df["step"].map(lambda s, col=col: self._evals.get(int(s), {}).get(col, np.nan)).astype(np.float64)
-        return df[list(COLUMNS)]
+    def _mean_over_ranks(self, rows: torch.Tensor) -> torch.Tensor:
+        """Batch statistics differ between ranks (gradients do not, DDP synchronised them): their mean."""
+        rows = rows.clone()
+        self._dist.all_reduce(rows)
+        rows /= self._dist.world
+        return rows
 
     @property
     def telemetry(self) -> pd.DataFrame:
         """The recorded window in ganlint's telemetry schema (flushes pending steps: one host sync)."""
         if not self.disabled:
             self._flush()
-        return self._frame()
+        return self._recorder.frame()
 
     def diagnose(self):
         """The engine's Diagnosis of the recorded window, after evaluating the last fake batch if the last
@@ -574,7 +554,7 @@ class Monitor:
     def _say(self, msg: str) -> None:
         if msg not in self._said:
             self._said.add(msg)
-            print(f"ganlint Monitor: {msg}", file=sys.stderr)
+            log.warning("Monitor: %s", msg)
 
     def _fail(self, e: BaseException) -> None:
         if self.strict:
@@ -585,18 +565,16 @@ class Monitor:
             self.close()
             self._keep_recorded()
             self._last = None  # nothing more is evaluated
-            print(f"ganlint Monitor: disabled after an error ({type(e).__name__}: {e}); training continues unwatched "
-                  "(pass strict=True to raise instead)", file=sys.stderr)
+            log.warning("Monitor: disabled after an error (%s: %s); training continues unwatched "
+                        "(pass strict=True to raise instead)", type(e).__name__, e)
 
     def _keep_recorded(self) -> None:
         """Move the buffered steps to the host so that diagnose() sees them: locally (the other ranks are
-        not flushing now, so no collective), and only when the buffer and its step numbers agree."""
-        try:
-            if self._k and len(self._pending_steps) == self._k == len(self._pending_times):
-                self._flush(collective=False)
-        except Exception:  # the device may be what failed: the steps already on the host remain
-            pass
-        self._k, self._pending_steps, self._pending_times = 0, [], []
+        not flushing now, so no collective). The recorder writes a row and its step number together, so
+        they always agree."""
+        with contextlib.suppress(Exception):  # the device may be what failed: the steps on the host remain
+            self._flush(collective=False)
+        self._recorder.drop_pending()
 
 
 class _Dist:

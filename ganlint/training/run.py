@@ -48,6 +48,8 @@ TELEMETRY_CSV = "telemetry.csv"
 GENERATOR_FILE = "generator.safetensors"
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 SAMPLES_DIR = "samples"
+# Fakes kept per picture step in samples/ (by the trainer and the Monitor; the reports draw from them).
+SAVED_SAMPLES = 512
 DEFAULT_RUNS_DIR = "runs"
 
 

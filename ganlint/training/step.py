@@ -5,7 +5,8 @@
 
 The trainer calls it once per step, `ganlint bench` times it, and `ganlint.training.fast` wraps it (CUDA graph
 capture, torch.compile'd networks, bf16 autocast): one copy of the step for all three, so what is timed
-is what trains. `make_adam` builds its optimizers (also those of ganlint.training.batched).
+is what trains. `make_adam` builds its optimizers and `clip_weights` clips D (both also used by
+ganlint.training.batched).
 
 Why the step returns one vector: every per-step number stays on the device until the trainer's
 recorder copies a block of rows to the host (see ganlint.training.telemetry); a CUDA graph needs its outputs in
@@ -25,7 +26,7 @@ import torch
 
 from ganlint.training.config import TrainConfig
 from ganlint.training.losses import Loss, gradient_penalty, r1_penalty
-from ganlint.training.telemetry import STEP_COLUMNS, GroupNorms, snapshot
+from ganlint.training.telemetry import STEP_COLUMNS, GroupNorms, batch_statistics, snapshot, step_row
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}
 
@@ -45,6 +46,15 @@ def make_adam(params, lr: float, betas: tuple[float, float], impl: str = "defaul
         lr_t = torch.tensor(float(lr), device=params[0].device)
         return torch.optim.Adam(params, lr=lr_t, betas=betas, capturable=True, **ADAM_KWARGS[impl])
     return torch.optim.Adam(params, lr=lr, betas=betas, **ADAM_KWARGS[impl])
+
+
+@torch.no_grad()
+def clip_weights(params: list[torch.Tensor], bound: float) -> None:
+    """WGAN's weight clipping: every value into [-bound, bound], in place (nothing when bound is 0).
+    Elementwise, so clipping K stacked copies (ganlint.training.batched) clips each copy."""
+    if bound:
+        torch._foreach_clamp_min_(params, -bound)
+        torch._foreach_clamp_max_(params, bound)
 
 
 class TrainStep:
@@ -107,10 +117,7 @@ class TrainStep:
                 grads_d = [p.grad for p in self.d_params if p.grad is not None]
                 before_d = snapshot(self.d_params)
             self.opt_d.step()
-            if cfg.clip:
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(self.d_params, -cfg.clip)
-                    torch._foreach_clamp_max_(self.d_params, cfg.clip)
+            clip_weights(self.d_params, cfg.clip)
 
         # -- generator: one update through a frozen D (saves D's weight gradients) --------------------
         d.requires_grad_(False)
@@ -138,13 +145,10 @@ class TrainStep:
                 n = self._norms([grads_d, grads_g, delta[: len(d_p)], delta[len(d_p) :], d_p, g_p])
                 grad_norm_d, grad_norm_g = n[0], n[1]
                 ratio_d, ratio_g = (n[2:4] / n[4:6].clamp_min(1e-12)).unbind()
-                fake = fake.detach().float()
                 values = {
                     "loss_d": loss_d, "loss_g": loss_g,
-                    "d_real": loss.d_output(out_real).mean(), "d_fake": loss.d_output(out_fake).mean(),
                     "grad_norm_g": grad_norm_g, "grad_norm_d": grad_norm_d,
                     "update_ratio_g": ratio_g, "update_ratio_d": ratio_d,
-                    "fake_mean": fake.mean(), "fake_std": fake.std(),
-                    "real_mean": real.mean(), "real_std": real.std(),
+                    **batch_statistics(loss, out_real, out_fake, fake, real),
                 }
-            return torch.stack([values[c].detach().float().reshape(()) for c in STEP_COLUMNS])
+            return step_row(values)

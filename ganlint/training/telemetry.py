@@ -33,45 +33,19 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
-STEP_COLUMNS = (
-    "loss_d",
-    "loss_g",
-    "d_real",
-    "d_fake",
-    "grad_norm_g",
-    "grad_norm_d",
-    "update_ratio_g",
-    "update_ratio_d",
-    "fake_mean",
-    "fake_std",
-    "real_mean",
-    "real_std",
-)
-EVAL_COLUMNS = (
-    "distance",
-    "diversity",
-    "modes_covered",
-    "high_quality",
-    "mode_kl",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "category_coverage",
-)
-COLUMNS = ("step", *STEP_COLUMNS, "time_s", *EVAL_COLUMNS)
-# A run stops when any of these is NaN or infinite (the others follow from them).
-FINITE_COLUMNS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d")
+# The schema's names live in ganlint.schema (no torch there, so reading a log needs none); re-exported here.
+from ganlint.schema import COLUMNS, EVAL_COLUMNS, FINITE_COLUMNS, STEP_COLUMNS
 
 
 @torch.no_grad()
 def total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """L2 norm of all tensors together, as a 0-d tensor on their device (no host sync)."""
+    """L2 norm of all tensors together, as a 0-d tensor on their device (no host sync); one group of GroupNorms."""
     if not tensors:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors)))
@@ -98,9 +72,14 @@ class GroupNorms:
     a sqrt) instead of 3 per group. On a GPU, where a small GAN's step is bound by kernel launches, this
     halves what the trainer's telemetry costs. The 0/1 matrix is built once per group layout and kept on the
     device (building it per call would copy from the host, which a CUDA graph cannot capture).
+
+    `per_copy=True` is for stacked tensors of K independent copies (ganlint.training.batched: every tensor
+    is (K, ...)): each copy's norm over every dim but the first, -> (groups, K). One norm per tensor and
+    copy (`_foreach_norm` has no dim), then the same matrix product, so both modes sum squares alike.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, per_copy: bool = False) -> None:
+        self.per_copy = per_copy
         self._sums: dict[tuple[tuple[int, ...], str], torch.Tensor] = {}
 
     @torch.no_grad()
@@ -116,51 +95,149 @@ class GroupNorms:
                 sums[i, start : start + n] = 1.0
                 start += n
             self._sums[key] = sums.to(device)
-        norms = torch.stack(torch._foreach_norm(flat)).float()
+        if self.per_copy:
+            norms = torch.stack([torch.linalg.vector_norm(t.reshape(len(t), -1), dim=1) for t in flat]).float()
+        else:
+            norms = torch.stack(torch._foreach_norm(flat)).float()
         return (self._sums[key] @ norms.square()).sqrt()
 
 
-class TelemetryRecorder:
-    """Collects per-step rows on the device and evaluation rows on the host; builds the DataFrame."""
+@torch.no_grad()
+def batch_statistics(loss, out_real: torch.Tensor, out_fake: torch.Tensor, fake: torch.Tensor, real: torch.Tensor,
+                     copies: int | None = None) -> dict[str, torch.Tensor]:
+    """d_real, d_fake (D's mean output, read as `loss.d_output` says), fake_mean, fake_std, real_mean, real_std.
 
-    def __init__(self, device: torch.device, flush_every: int) -> None:
-        self.buffer = torch.empty(flush_every, len(STEP_COLUMNS), device=device)
+    With `copies` (ganlint.training.batched), every tensor is (K, ...) and each statistic is per copy, (K,).
+    Without, the reductions are the plain whole-tensor ones (the trainer's numbers stay bit for bit).
+    """
+    if copies is None:
+        def per(x: torch.Tensor) -> torch.Tensor:
+            return x
+        dim: dict[str, int] = {}
+    else:
+        def per(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(copies, -1)
+        dim = {"dim": 1}
+    fake, real = per(fake.detach().float()), per(real.detach().float())
+    return {"d_real": per(loss.d_output(out_real)).mean(**dim), "d_fake": per(loss.d_output(out_fake)).mean(**dim),
+            "fake_mean": fake.mean(**dim), "fake_std": fake.std(**dim),
+            "real_mean": real.mean(**dim), "real_std": real.std(**dim)}
+
+
+def step_row(values: dict[str, torch.Tensor], copies: int | None = None) -> torch.Tensor:
+    """One step's values as one float32 tensor in STEP_COLUMNS order: (columns,), or (K, columns) for copies."""
+    shape = () if copies is None else (copies,)
+    return torch.stack([values[c].detach().float().reshape(shape) for c in STEP_COLUMNS], dim=-1)
+
+
+class DeviceRows:
+    """Per-step rows kept on the device in a preallocated buffer and handed to the host in one copy.
+
+    A row is (columns,) for one run, (K, columns) for K batched copies. Writing a row is one device copy
+    and no sync; `take` is the one host sync per `capacity` steps.
+    """
+
+    def __init__(self, device: torch.device, capacity: int, row_shape: tuple[int, ...] = (len(STEP_COLUMNS),)) -> None:
+        self.buffer = torch.empty(capacity, *row_shape, device=device)
         self.n = 0
-        self._steps: list[int] = []
-        self._times: list[float] = []
-        self._rows: list[np.ndarray] = []
-        self._evals: dict[int, dict[str, float]] = {}
-        self._written_blocks = self._written = 0  # what take_unwritten has handed out
+        self.steps: list[int] = []
+        self.times: list[float] = []
 
     @property
     def full(self) -> bool:
         return self.n == len(self.buffer)
 
+    def record(self, step: int, time_s: float, row: torch.Tensor) -> None:
+        self.buffer[self.n] = row
+        self.steps.append(step)
+        self.times.append(time_s)
+        self.n += 1
+
+    def take(self, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+             ) -> tuple[list[int], list[float], np.ndarray]:
+        """(steps, times, rows) of the buffered steps, rows on the host (a host sync); the buffer is emptied.
+        `reduce` maps the device rows first (the Monitor averages them over DDP ranks)."""
+        rows = self.buffer[: self.n]
+        if reduce is not None:
+            rows = reduce(rows)
+        host = rows.cpu().numpy().copy()
+        steps, times = self.steps, self.times
+        self.drop()
+        return steps, times, host
+
+    def drop(self) -> None:
+        """Forget the buffered steps (after an error that may have left the device unusable)."""
+        self.n = 0
+        self.steps, self.times = [], []
+
+
+def first_non_finite(steps: list[int], rows: np.ndarray) -> tuple[int, str] | None:
+    """(step, column) of the first NaN/inf among FINITE_COLUMNS in rows (STEP_COLUMNS order), or None."""
+    bad = ~np.isfinite(rows[:, [STEP_COLUMNS.index(c) for c in FINITE_COLUMNS]])
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        return steps[r], FINITE_COLUMNS[c]
+    return None
+
+
+class TelemetryRecorder:
+    """Collects per-step rows on the device (DeviceRows) and evaluation rows on the host; builds the DataFrame.
+
+    The trainer, the Monitor and (one per copy, fed through `add`) ganlint.training.batched keep their
+    telemetry here.
+    """
+
+    def __init__(self, device: torch.device, flush_every: int) -> None:
+        self.pending = DeviceRows(device, flush_every)
+        self._steps: list[int] = []  # of the flushed rows, in order
+        self._times: list[float] = []
+        self._rows: list[np.ndarray] = []  # flushed blocks of rows, STEP_COLUMNS order
+        self._evals: dict[int, dict[str, float]] = {}
+        self._written_blocks = self._written = 0  # what take_unwritten has handed out
+
+    @property
+    def full(self) -> bool:
+        return self.pending.full
+
     def record(self, step: int, time_s: float, values: dict[str, torch.Tensor]) -> None:
         """Buffer one step's values, given by column name."""
-        self.record_row(step, time_s, torch.stack([values[c].detach().float().reshape(()) for c in STEP_COLUMNS]))
+        self.record_row(step, time_s, step_row(values))
 
     def record_row(self, step: int, time_s: float, row: torch.Tensor) -> None:
         """Buffer one step's values as one vector in STEP_COLUMNS order (one device copy, no sync)."""
-        self.buffer[self.n] = row
-        self._steps.append(step)
-        self._times.append(time_s)
-        self.n += 1
+        self.pending.record(step, time_s, row)
 
-    def flush(self) -> tuple[int, str] | None:
+    def flush(self, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[int, str] | None:
         """Copy buffered rows to the host (one sync). Returns (step, column) of the first non-finite value."""
-        if self.n == 0:
+        if self.pending.n == 0:
             return None
-        rows = self.buffer[: self.n].cpu().numpy().copy()
-        self.n = 0
-        self._rows.append(rows)
-        idx = [STEP_COLUMNS.index(c) for c in FINITE_COLUMNS]
-        bad = ~np.isfinite(rows[:, idx])
-        if bad.any():
-            r, c = np.argwhere(bad)[0]
-            offset = sum(len(x) for x in self._rows) - len(rows)  # rows flushed before this batch
-            return self._steps[offset + r], FINITE_COLUMNS[c]
-        return None
+        return self.add(*self.pending.take(reduce))
+
+    def add(self, steps: list[int], times: list[float], rows: np.ndarray) -> tuple[int, str] | None:
+        """Append rows already on the host (STEP_COLUMNS order); (step, column) of the first non-finite value."""
+        if not len(rows):
+            return None
+        self._rows.append(np.asarray(rows, dtype=np.float32))
+        self._steps.extend(int(s) for s in steps)
+        self._times.extend(float(t) for t in times)
+        return first_non_finite(steps, rows)
+
+    def drop_pending(self) -> None:
+        """Forget the steps not flushed yet."""
+        self.pending.drop()
+
+    def trim(self, keep: int) -> None:
+        """Drop the oldest flushed blocks while at least `keep` rows remain without them (the Monitor's
+        rolling window), and the evaluations before the first row kept."""
+        total = sum(len(r) for r in self._rows)
+        while self._rows and total - len(self._rows[0]) >= keep:
+            n = len(self._rows.pop(0))
+            total -= n
+            del self._steps[:n], self._times[:n]
+            self._written_blocks, self._written = max(self._written_blocks - 1, 0), max(self._written - n, 0)
+        if self._steps:
+            first = self._steps[0]
+            self._evals = {s: m for s, m in self._evals.items() if s >= first}
 
     def latest(self) -> np.ndarray | None:
         """The last flushed row (STEP_COLUMNS order), for progress lines."""

@@ -7,7 +7,7 @@ import numpy as np
 from ganlint.diagnostics.checks import linear_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, PASS, WARN, Finding
 from ganlint.diagnostics.series import Context, Series, first_step
-from ganlint.training.telemetry import STEP_COLUMNS
+from ganlint.schema import STEP_COLUMNS
 
 LABEL = "diverged"
 CORE = ("loss_d", "loss_g", "d_real", "d_fake", "grad_norm_g", "grad_norm_d", "fake_mean", "fake_std")

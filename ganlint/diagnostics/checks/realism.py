@@ -20,6 +20,7 @@ import numpy as np
 from ganlint.diagnostics.checks import linear_severity, not_assessable
 from ganlint.diagnostics.findings import FAIL, NOT_ASSESSABLE, PASS, Finding
 from ganlint.diagnostics.series import Context, Series
+from ganlint.schema import CLASSIFIER_KIND
 from ganlint.vocabulary import STILL_WEAK
 
 LABEL = STILL_WEAK
@@ -59,8 +60,6 @@ def _far(s: Series, ctx: Context, ratio: float | None) -> bool:
     """The distance is still far from its reference, where that decides: only for measures taken in a
     classifier's features (MNIST), which call noise realistic. In the samples' own space precision is
     trusted, and a far distance may be the collapse itself (all samples on one mode of the ring)."""
-    from ganlint.training.evaluation import CLASSIFIER_KIND
-
     return ctx.distance_kind == CLASSIFIER_KIND and ratio is not None and ratio > s.th.realism_far
 
 
