@@ -25,12 +25,12 @@ pytest plugin do not pay for torch and pandas until something needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ganlint import lazy
+from ganlint import logs as _logs  # noqa: F401 - the "ganlint" logger's stderr of last resort (see ganlint/logs.py)
 
 __version__ = "0.1.0"
-
-from ganlint import logs as _logs  # noqa: F401 - the "ganlint" logger's stderr of last resort (see ganlint/logs.py)
 
 # The public API: name -> module that defines it. One table, read by __getattr__ and __dir__, pinned by
 # tests/test_architecture.py.
@@ -51,17 +51,7 @@ __all__ = ["Diagnosis", "Finding", "Monitor", "Run", "TrainConfig", "TrainingInt
            "load_run", "resume", "train"]  # == sorted(_PUBLIC) + __version__ (tests/test_architecture.py)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ganlint' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy.attach(__name__, _PUBLIC)
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see

@@ -233,7 +233,7 @@ def test_custom_keys_and_ema(models, tmp_path: Path) -> None:
     ck = load_checkpoint(path, generator=f"{MODELS}:TinyG", discriminator=f"{MODELS}:TinyD",
                          g_key="my_gen", d_key="my_critic")
     assert _same_outputs(ck.generator, g) and ck.discriminator is not None
-    with pytest.raises(CheckpointError, match=r"--g-key 'gen' is not a state_dict .* it has: my_gen, my_critic"):
+    with pytest.raises(CheckpointError, match=r"^g_key 'gen' is not a state_dict .* it has: my_gen, my_critic"):
         load_checkpoint(path, generator=f"{MODELS}:TinyG", g_key="gen")
     with pytest.raises(CheckpointError, match="no generator state_dict that ganlint recognises"):
         load_checkpoint(path, generator=f"{MODELS}:TinyG")
@@ -241,7 +241,7 @@ def test_custom_keys_and_ema(models, tmp_path: Path) -> None:
     ck = load_checkpoint(both, generator=f"{MODELS}:TinyG")
     assert _same_outputs(ck.generator, ema) and "EMA" in ck.meta["g_source"]
     two = _save({"G": g.state_dict(), "generator": ema.state_dict()}, tmp_path / "two.pt")
-    with pytest.raises(CheckpointError, match=r"several generator state_dicts.*--g-key"):
+    with pytest.raises(CheckpointError, match=r"several generator state_dicts.*: pass g_key to choose one$"):
         load_checkpoint(two, generator=f"{MODELS}:TinyG")
 
 
@@ -365,7 +365,11 @@ def test_malicious_pickle_does_not_run_without_trust(models, tmp_path: Path, leg
     assert detect_format(path) == ("legacy-pickle" if legacy else "torch-zip")
     with pytest.raises(UnsafeCheckpointError) as e:
         load_checkpoint(path, generator=f"{MODELS}:TinyG")
-    assert "builtins.exec" in str(e.value) and "--trust-checkpoint" in str(e.value)
+    assert "builtins.exec" in str(e.value) and "only trust_checkpoint loads it" in str(e.value)
+    from ganlint.check.options import spell_flag
+    from ganlint.loaders.errors import respell
+
+    assert "only --trust-checkpoint loads it" in str(respell(e.value, spell_flag))  # the CLI names its flag
     assert not marker.exists()  # the payload never ran
     ck = load_checkpoint(path, generator=f"{MODELS}:TinyG", trust=True)
     assert marker.exists()  # ... and trust really does run it: the refusal above was what stopped it
@@ -407,7 +411,7 @@ def test_hostile_export_archive_is_refused(models, tmp_path: Path, kind: str) ->
     marker = tmp_path / "pwned"
     good = _export(models.TinyG(), tmp_path / "g.pt2", (torch.randn(4, 16),), dynamic=True)
     evil = _rewrite_zip(good, tmp_path / "evil.pt2", lambda e, b: _pt2_attack(e, b, marker, kind))
-    with pytest.raises(UnsafeCheckpointError, match="--trust-checkpoint") as e:
+    with pytest.raises(UnsafeCheckpointError, match="trust_checkpoint loads it") as e:
         load_checkpoint(evil)
     expected = {"sample_inputs": "builtins.exec", "guards": "guard code", "sympy": "symbolic expression",
                 "fqn": "module path"}
@@ -459,7 +463,7 @@ def test_torchscript_detected_by_contents(models, tmp_path: Path) -> None:
 
 def test_missing_z_dim_asks_for_the_flag(models, tmp_path: Path) -> None:
     path = _save(models.NoLayerG().state_dict(), tmp_path / "g.pt")
-    with pytest.raises(CheckpointError, match=r"does not record z_dim .* pass --z-dim"):
+    with pytest.raises(CheckpointError, match=r"does not record z_dim .* pass z_dim$"):
         load_checkpoint(path, generator=f"{MODELS}:NoLayerG")
     assert load_checkpoint(path, generator=f"{MODELS}:NoLayerG", z_dim=16).sample(3).shape == (3, 2)
 
@@ -483,7 +487,7 @@ def test_conditional_generator(models, tmp_path: Path) -> None:
     bare = _save(g.state_dict(), tmp_path / "bare.pt")
     inferred = load_checkpoint(bare, generator=f"{MODELS}:CondG", z_dim=16)
     assert inferred.latent.num_classes == 10 and any("inferred from G's first Embedding" in n for n in inferred.notes)
-    with pytest.raises(CheckpointError, match="pass --z-dim"):
+    with pytest.raises(CheckpointError, match=r"pass z_dim$"):
         load_checkpoint(bare, generator=f"{MODELS}:CondG")
     assert load_checkpoint(bare, generator=f"{MODELS}:CondG", z_dim=16, num_classes=3).latent.num_classes == 3
 

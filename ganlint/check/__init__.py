@@ -18,8 +18,9 @@ plugin and the settings reader can read ganlint.check.options without loading to
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ganlint import lazy
 
 # The public names: name -> module that defines it.
 _PUBLIC = {
@@ -50,17 +51,7 @@ __all__ = [
 ]  # == the keys of _PUBLIC
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ganlint.check' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy.attach(__name__, _PUBLIC)
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see

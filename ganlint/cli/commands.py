@@ -72,11 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from ganlint.errors import ConfigError
     from ganlint.report.suite_report import format_suite
-    from ganlint.suite.folder import read_spec
     from ganlint.suite.runner import resume_suite, run_suite
     from ganlint.suite.scenarios import load_scenarios
-    from ganlint.training.config import TrainConfig
-    from ganlint.training.device import resolve_device
 
     if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
         raise ConfigError(f"--jobs must be from 1 to {MAX_JOBS}, got {args.jobs}")
@@ -87,8 +84,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if given:
             raise ConfigError(f"--resume takes the scenarios, seeds and device from {args.resume}/suite.json; "
                               f"drop {', '.join(given)}")
-        spec = read_spec(args.resume)
-        resolve_device(spec["device"])  # the machine may have changed since (no CUDA here)
         out = args.resume
     else:
         suite = args.suite or "quick"
@@ -100,9 +95,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError("give --name or --out, not both")
         if args.name is not None and (not args.name or "/" in args.name or args.name in (".", "..")):
             raise ConfigError(f"--name must be a plain folder name, got {args.name!r}")
-        # Validate the device once, before any training: a bad name, or CUDA asked for where there is none.
-        TrainConfig(device=device).resolve()
-        resolve_device(device)
         scenarios = load_scenarios(args.paths or None, suite=suite)
         if not scenarios:
             print(f"ganlint: no scenarios in suite {suite!r}", file=sys.stderr)

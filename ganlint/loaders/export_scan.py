@@ -67,8 +67,8 @@ from typing import Any
 
 import torch
 
-from ganlint.loaders.errors import CheckpointError, UnsafeCheckpointError, describe_exception, shorten
-from ganlint.loaders.safe import TRUST_FLAG, load_weights_only
+from ganlint.loaders.errors import CheckpointError, UnsafeCheckpointError, describe_exception, naming, shorten
+from ganlint.loaders.safe import TRUST_OPTION, load_weights_only
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FQN = re.compile(r"([A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*)?")  # net.0.weight; empty for the root module
@@ -318,9 +318,10 @@ def _serde(what: str) -> tuple[Any, Any]:
                              (schema, "PayloadConfig")):
             getattr(module, name)
     except (ImportError, AttributeError) as e:
-        raise UnsafeCheckpointError(
+        raise naming(
+            UnsafeCheckpointError,
             f"{what}: this torch ({torch.__version__}) lacks the export deserializer ganlint uses to load an "
-            f"archive without running code from it ({describe_exception(e)}); only {TRUST_FLAG} loads it, "
+            f"archive without running code from it ({describe_exception(e)}); only {TRUST_OPTION} loads it, "
             "with torch.export.load, and only for a file from a source you trust") from None
     return serde, schema
 
@@ -330,9 +331,10 @@ def _member(what: str, rel: str) -> str:
 
 
 def _refused(what: str, member: str, why: str) -> UnsafeCheckpointError:
-    return UnsafeCheckpointError(
+    return naming(
+        UnsafeCheckpointError,
         f"{what} is a torch.export archive that ganlint cannot show safe: its member {member!r} {why}. Only "
-        f"{TRUST_FLAG} loads it (with torch.export.load, which can run code from the file), and only for a file "
+        f"{TRUST_OPTION} loads it (with torch.export.load, which can run code from the file), and only for a file "
         "from a source you trust")
 
 

@@ -23,20 +23,21 @@ from typing import Any
 
 from torch import nn
 
-from ganlint.loaders.errors import CheckpointError, describe_exception, shorten
+from ganlint.loaders.errors import CheckpointError, describe_exception, naming, option, shorten
 
 _FORM = "must be 'module:callable', e.g. 'mypkg.models:Generator' or 'path/to/models.py:Generator'"
 
 
-def import_factory(spec: str, flag: str = "--generator") -> Callable[..., Any]:
+def import_factory(spec: str, option_name: str = "generator") -> Callable[..., Any]:
     """The callable named by `spec` ('module:attr' or 'file.py:attr', attr may be dotted)."""
+    opt = option(option_name)
     if not isinstance(spec, str) or ":" not in spec:
-        raise CheckpointError(f"{flag} {spec!r} {_FORM}")
+        raise naming(CheckpointError, f"{opt} {spec!r} {_FORM}")
     mod_name, _, attr = spec.rpartition(":")  # rpartition: a Windows drive letter keeps its colon
     if not mod_name.strip() or not attr.strip():
-        raise CheckpointError(f"{flag} {spec!r} {_FORM}")
+        raise naming(CheckpointError, f"{opt} {spec!r} {_FORM}")
     is_file = mod_name.endswith(".py") or "/" in mod_name or os.sep in mod_name
-    module = _import_file(mod_name, flag) if is_file else _import_module(mod_name, flag)
+    module = _import_file(mod_name, option_name) if is_file else _import_module(mod_name, option_name)
     obj: Any = module
     for i, part in enumerate(attr.split(".")):
         if not hasattr(obj, part):
@@ -44,21 +45,24 @@ def import_factory(spec: str, flag: str = "--generator") -> Callable[..., Any]:
             public = sorted(n for n, v in vars(obj).items() if not n.startswith("_") and callable(v)) \
                 if hasattr(obj, "__dict__") else []
             has = f"; it has {shorten(public, 8)}" if public else ""
-            raise CheckpointError(f"{flag} {spec!r}: {owner!r} has no attribute {part!r}{has}")
+            raise naming(CheckpointError, f"{opt} {spec!r}: {owner!r} has no attribute {part!r}{has}")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise CheckpointError(f"{flag} {spec!r} is a {type(obj).__name__}, not a callable that builds a module")
+        raise naming(CheckpointError, f"{opt} {spec!r} is a {type(obj).__name__}, not a callable that builds a "
+                     "module")
     return obj
 
 
-def build(factory: Callable[..., Any], kwargs: dict[str, Any], spec: str, flag: str) -> nn.Module:
+def build(factory: Callable[..., Any], kwargs: dict[str, Any], spec: str, option_name: str) -> nn.Module:
     """factory(**kwargs) in eval mode; CheckpointError naming the call when it fails or returns no module."""
+    opt = option(option_name)
     try:
         model = factory(**kwargs)
     except Exception as e:
-        raise CheckpointError(f"{flag} {spec}(**{kwargs!r}) failed: {describe_exception(e)}") from None
+        raise naming(CheckpointError, f"{opt} {spec}(**{kwargs!r}) failed: {describe_exception(e)}") from None
     if not isinstance(model, nn.Module):
-        raise CheckpointError(f"{flag} {spec} returned a {type(model).__name__}, not a torch.nn.Module")
+        raise naming(CheckpointError, f"{opt} {spec} returned a {type(model).__name__}, not a "
+                     "torch.nn.Module")
     return model
 
 
@@ -87,19 +91,20 @@ def on_path(folder: str) -> Iterator[None]:
             sys.path.remove(folder)
 
 
-def _import_module(name: str, flag: str) -> ModuleType:
+def _import_module(name: str, option_name: str) -> ModuleType:
+    opt = option(option_name)
     with on_path(os.getcwd()):
         try:
             with _quiet_import():
                 return importlib.import_module(name)
         except ModuleNotFoundError as e:
             if e.name and (name == e.name or name.startswith(e.name + ".")):
-                raise CheckpointError(f"{flag}: no module named {e.name!r} (looked on sys.path and in the working "
-                                      f"folder {os.getcwd()!r})") from None
-            raise CheckpointError(f"{flag}: importing {name!r} failed: {describe_exception(e)} "
-                                  "(a module it imports is missing)") from None
+                raise naming(CheckpointError, f"{opt}: no module named {e.name!r} (looked on sys.path and in the "
+                             f"working folder {os.getcwd()!r})") from None
+            raise naming(CheckpointError, f"{opt}: importing {name!r} failed: {describe_exception(e)} "
+                         "(a module it imports is missing)") from None
         except (Exception, SystemExit) as e:
-            raise CheckpointError(_import_failed(flag, repr(name), e)) from None
+            raise naming(CheckpointError, _import_failed(option_name, repr(name), e)) from None
 
 
 # A training script imported for its classes runs its top level: its argparse reads ganlint's command
@@ -108,11 +113,12 @@ def _import_module(name: str, flag: str) -> ModuleType:
 _OWN_MODULE = "put the classes (Generator, Discriminator) in a module of their own, without top-level code, and name that"
 
 
-def _import_failed(flag: str, what: str, e: BaseException) -> str:
+def _import_failed(option_name: str, what: str, e: BaseException) -> str:
+    opt = option(option_name)
     if isinstance(e, SystemExit):
-        return (f"{flag}: importing {what} ran its code and it exited (SystemExit: {e.code}; its argparse read "
+        return (f"{opt}: importing {what} ran its code and it exited (SystemExit: {e.code}; its argparse read "
                 f"ganlint's command line, probably): the module runs code at import; {_OWN_MODULE}")
-    return (f"{flag}: importing {what} failed: {describe_exception(e)} (if the module runs code at import, such as "
+    return (f"{opt}: importing {what} failed: {describe_exception(e)} (if the module runs code at import, such as "
             f"a training script, {_OWN_MODULE})")
 
 
@@ -134,10 +140,11 @@ def _quiet_import() -> Iterator[None]:
         sys.stderr.write(buffer.getvalue())
 
 
-def _import_file(path_str: str, flag: str) -> ModuleType:
+def _import_file(path_str: str, option_name: str) -> ModuleType:
+    opt = option(option_name)
     path = Path(path_str).expanduser().resolve()
     if not path.is_file():
-        raise CheckpointError(f"{flag}: no such file {path_str!r}")
+        raise naming(CheckpointError, f"{opt}: no such file {path_str!r}")
     # A private, path-derived module name: two files called models.py do not collide, and the module is
     # registered in sys.modules so dataclasses and pickling inside it work.
     name = f"_ganlint_factory_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
@@ -145,7 +152,7 @@ def _import_file(path_str: str, flag: str) -> ModuleType:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise CheckpointError(f"{flag}: {path_str!r} cannot be imported as a Python file")
+        raise naming(CheckpointError, f"{opt}: {path_str!r} cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     with on_path(str(path.parent)):
@@ -154,5 +161,5 @@ def _import_file(path_str: str, flag: str) -> ModuleType:
                 spec.loader.exec_module(module)
         except (Exception, SystemExit) as e:
             del sys.modules[name]
-            raise CheckpointError(_import_failed(flag, repr(path_str), e)) from None
+            raise naming(CheckpointError, _import_failed(option_name, repr(path_str), e)) from None
     return module

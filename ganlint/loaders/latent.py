@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ganlint.errors import ConfigError, unknown_name
-from ganlint.loaders.errors import CheckpointError
+from ganlint.loaders.errors import CheckpointError, naming, option
 
 Z_DIM_KEYS = ("z_dim", "nz", "latent_dim", "zdim", "z_size", "latent_size", "noise_dim", "dim_z", "latent_dims")
 CLASS_KEYS = ("num_classes", "n_classes", "nclasses", "num_class", "n_class")
@@ -198,8 +198,8 @@ def resolve_latent(generator: Any, recorded: Recorded, *, z_dim: int | None, z_d
         emb = next((m for _, m in getattr(generator, "named_modules", list)()
                     if getattr(m, "original_name", type(m).__name__) == "Embedding"), None)
         if emb is None:
-            raise CheckpointError("G takes labels (it has two inputs, z and labels) but the number of classes is "
-                                  "not recorded: pass --num-classes")
+            raise naming(CheckpointError, "G takes labels (it has two inputs, z and labels) but the number of "
+                         f"classes is not recorded: pass {option('num_classes')}")
         classes = int(emb.weight.shape[0])
         inferred.append(f"num_classes {classes} inferred from G's first Embedding (pass --num-classes if wrong)")
 
@@ -216,8 +216,8 @@ def resolve_latent(generator: Any, recorded: Recorded, *, z_dim: int | None, z_d
         dim, conv_shape, how = infer_z(generator)
         if dim is None or classes is not None:
             why = ("a conditional G's first layer mixes z with the labels" if dim is not None else how)
-            raise CheckpointError(f"cannot tell G's latent size: the checkpoint does not record z_dim and {why}; "
-                                  "pass --z-dim")
+            raise naming(CheckpointError, f"cannot tell G's latent size: the checkpoint does not record z_dim "
+                         f"and {why}; pass {option('z_dim')}")
         inferred.append(f"z_dim {dim} inferred from {how} (pass --z-dim if wrong)")
         shape = shape or conv_shape
     if shape is None and (z_dim is not None or "z_dim" in recorded):
@@ -241,5 +241,5 @@ def _probed(spec: LatentSpec, probe: Callable[[LatentSpec], str | None], inferre
         if probe(flat) is None:
             inferred[:] = [t for t in inferred if not t.startswith("z given as shape")]
             return flat
-    raise CheckpointError(f"{'; '.join(inferred)}, but {failure}: pass --z-dim (and --num-classes for a "
-                          "conditional G)")
+    raise naming(CheckpointError, f"{'; '.join(inferred)}, but {failure}: pass {option('z_dim')} (and "
+                 f"{option('num_classes')} for a conditional G)")

@@ -23,7 +23,7 @@ from torch import nn
 from ganlint.errors import ConfigError, unknown_name
 from ganlint.loaders.checkpoint import LoadedCheckpoint, device_of
 from ganlint.loaders.detect import detect_format
-from ganlint.loaders.errors import CheckpointError, describe_exception, naming, option, shorten
+from ganlint.loaders.errors import CheckpointError, describe_exception, naming, option, respell, shorten
 from ganlint.loaders.export import Program, load_export
 from ganlint.loaders.factory import build, import_factory, split_kwargs
 from ganlint.loaders.latent import (
@@ -88,7 +88,9 @@ def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, di
         except CheckpointError as e:  # an ambiguous D must not block G-only checks nobody asked D for
             if discriminator is not None or d_key is not None:
                 raise
-            notes.append(f"D not loaded: {e}")
+            from ganlint.check.options import spell_flag  # a note is the report's text: the CLI's words
+
+            notes.append(f"D not loaded: {respell(e, spell_flag)}")
         if g_part is None:
             raise naming(CheckpointError, f"{what} has no generator state_dict that ganlint recognises "
                          f"({_keys(obj)}): pass {option('g_key')}")
@@ -100,7 +102,7 @@ def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, di
         else:
             if generator is None:
                 raise naming(CheckpointError, _NO_FACTORY)
-            g = _built(factories["--generator"], shared, generator_kwargs, g_part, what, notes)
+            g = _built(factories["generator"], shared, generator_kwargs, g_part, what, notes)
             kind = "state-dict"
         meta["recorded"] = _scalars(obj)
     recorded = {**recorded_on(g), **recorded}  # what the file says beats G's attributes
@@ -108,14 +110,14 @@ def load_checkpoint(path: str | os.PathLike, *, generator: str | None = None, di
 
     d = None
     if discriminator_path is not None:
-        d = _d_from_file(Path(discriminator_path), factories.get("--discriminator"), shared, discriminator_kwargs,
+        d = _d_from_file(Path(discriminator_path), factories.get("discriminator"), shared, discriminator_kwargs,
                          d_key, trust, device, notes, meta)
     elif d_part is not None:
         meta["d_source"] = d_part.where
         if isinstance(d_part.value, nn.Module):
             d = d_part.value
         elif discriminator is not None:
-            d = _built(factories["--discriminator"], shared, discriminator_kwargs, d_part, what, notes)
+            d = _built(factories["discriminator"], shared, discriminator_kwargs, d_part, what, notes)
         else:
             notes.append(f"the checkpoint has a discriminator state_dict ({d_part.where}) but no --discriminator "
                          "factory was given: D-based checks are skipped")
@@ -188,8 +190,8 @@ def _read_weights(src: Path, fmt: str, trust: bool) -> tuple[Any, list[str], Rec
 
 def _factories(generator: str | None, discriminator: str | None, shared: dict) -> dict[str, tuple]:
     """Import the given factories up front, and reject --kwargs keys that none of them takes."""
-    found = {flag: (spec, import_factory(spec, flag), flag) for flag, spec in
-             (("--generator", generator), ("--discriminator", discriminator)) if spec is not None}
+    found = {name: (spec, import_factory(spec, name), name) for name, spec in
+             (("generator", generator), ("discriminator", discriminator)) if spec is not None}
     if shared and found:
         taken = set().union(*(set(split_kwargs(f, shared)[0]) for _, f, _ in found.values()))
         unknown = [k for k in shared if k not in taken]
@@ -201,10 +203,10 @@ def _factories(generator: str | None, discriminator: str | None, shared: dict) -
 
 def _built(factory: tuple, shared: dict, own: dict | None, part: Part, what: str, notes: list[str]) -> nn.Module:
     """Build the module from its (spec, callable, flag) with its kwargs, and fit the state_dict into it."""
-    spec, factory, flag = factory
+    spec, factory, name = factory
     kw, dropped = split_kwargs(factory, shared)
-    model = build(factory, {**kw, **(own or {})}, spec, flag)
-    net = "G" if flag == "--generator" else "D"
+    model = build(factory, {**kw, **(own or {})}, spec, name)
+    net = "G" if name == "generator" else "D"
     notes += fit(model, part, model_name=spec, what=f"{net}'s state_dict in {what}")
     notes.append(f"{net}: {spec} with the state_dict from {part.where}")
     if dropped:

@@ -28,10 +28,18 @@ from typing import IO, Any
 
 import torch
 
-from ganlint.loaders.errors import CheckpointError, UnsafeCheckpointError, describe_exception, shorten
+from ganlint.loaders.errors import (
+    CheckpointError,
+    UnsafeCheckpointError,
+    describe_exception,
+    naming,
+    option,
+    shorten,
+)
 from ganlint.loaders.factory import on_path
 
-TRUST_FLAG = "--trust-checkpoint"
+TRUST_FLAG = "--trust-checkpoint"  # in notes (text for the report); errors name TRUST_OPTION
+TRUST_OPTION = option("trust_checkpoint")
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
 # A legacy torch.save file is five pickles (magic, protocol, sys info, the object, storage keys), then raw
 # storage bytes that must not be parsed as opcodes.
@@ -76,17 +84,18 @@ def load_torch_file(path: Path, trust: bool) -> tuple[Any, list[str]]:
     with path.open("rb") as f:
         names = unsafe_globals(f, refusal)
     if not trust:
-        raise UnsafeCheckpointError(unsafe_message(f"{str(path)!r}", names, refusal))
+        raise naming(UnsafeCheckpointError, unsafe_message(f"{str(path)!r}", names, refusal))
     # A trusted pickle names the user's classes: find them in the working folder, as `python -c` would.
     with on_path(os.getcwd()):
         try:
             with quiet_library_logs():
                 obj = torch.load(path, weights_only=False, map_location="cpu")
         except Exception as e:
-            hint = (" (it was pickled from a script's __main__: save model.state_dict() and load it with --generator)"
+            hint = (" (it was pickled from a script's __main__: save model.state_dict() and load it with "
+                    f"{option('generator')})"
                     if "__main__" in str(e) else "")
-            raise CheckpointError(f"{str(path)!r} could not be unpickled even with {TRUST_FLAG}: "
-                                  f"{describe_exception(e)}{hint}") from None
+            raise naming(CheckpointError, f"{str(path)!r} could not be unpickled even with {TRUST_OPTION}: "
+                         f"{describe_exception(e)}{hint}") from None
     uses = f": its pickle was free to call {shorten(names)}" if names else ""
     return obj, [f"{str(path)!r} loaded with weights_only=False ({TRUST_FLAG}){uses}"]
 
@@ -101,7 +110,7 @@ def load_weights_only(data: bytes, what: str) -> Any:
         with quiet_library_logs():
             return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as e:
-        raise UnsafeCheckpointError(unsafe_message(what, unsafe_globals(io.BytesIO(data), e), e)) from None
+        raise naming(UnsafeCheckpointError, unsafe_message(what, unsafe_globals(io.BytesIO(data), e), e)) from None
     except Exception as e:
         raise CheckpointError(f"cannot read {what}: {describe_exception(e)}") from None
 
@@ -123,7 +132,7 @@ def unsafe_message(what: str, names: list[str], refusal: Exception | None = None
     else:
         asks = f"torch's weights-only loader refused it ({_refusal_reason(refusal)})"
     return (f"{what} is not a plain-weights checkpoint: {asks}. Loading it could run code from the file; "
-            f"only {TRUST_FLAG} loads it, and only for a file from a source you trust")
+            f"only {TRUST_OPTION} loads it, and only for a file from a source you trust")
 
 
 def _refusal_reason(refusal: Exception | None) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganlint.loaders.errors import CheckpointError, describe_exception, shorten
+from ganlint.loaders.errors import CheckpointError, describe_exception, naming, option, shorten
 
 _G = {"g", "gen", "generator", "gnet", "gmodel", "generatornet", "generatormodel"}
 _G_EMA = {"gema", "emag", "generatorema", "emagenerator", "genema", "gemamodel"}
@@ -89,9 +89,9 @@ def _by_role(obj: Mapping, which: str, what: str, label: str) -> Part | None:
             return Part(usable[ema[0]], f"{label} {ema[0]!r} (the EMA generator; pass --g-key for another)")
     keys = [k for k in usable if role(k) == which]
     if len(keys) > 1:
-        flag = "--g-key" if which == "G" else "--d-key"
-        raise CheckpointError(f"{what} holds several {'generator' if which == 'G' else 'discriminator'} "
-                              f"state_dicts ({', '.join(map(repr, keys))}): pass {flag} to choose one")
+        key_opt = option("g_key" if which == "G" else "d_key")
+        raise naming(CheckpointError, f"{what} holds several {'generator' if which == 'G' else 'discriminator'} "
+                     f"state_dicts ({', '.join(map(repr, keys))}): pass {key_opt} to choose one")
     return Part(usable[keys[0]], f"{label} {keys[0]!r}") if keys else None
 
 
@@ -108,9 +108,9 @@ def _by_prefix(sd: Mapping[str, torch.Tensor], which: str, what: str) -> Part | 
         wanted = [p for p, r in roles.items() if r == "G_ema"] if which == "G" else []
         wanted = wanted or [p for p, r in roles.items() if r == which]
         if len(wanted) > 1:
-            flag = "--g-key" if which == "G" else "--d-key"
-            raise CheckpointError(f"{what} has keys under several prefixes for one network ({', '.join(wanted)}): "
-                                  f"pass {flag} with one of them")
+            key_opt = option("g_key" if which == "G" else "d_key")
+            raise naming(CheckpointError, f"{what} has keys under several prefixes for one network "
+                         f"({', '.join(wanted)}): pass {key_opt} with one of them")
         if not wanted:
             return None
         p = wanted[0] + "."
@@ -122,7 +122,7 @@ def _by_prefix(sd: Mapping[str, torch.Tensor], which: str, what: str) -> Part | 
 
 
 def _by_key(obj: Any, key: str, which: str, what: str) -> Part:
-    flag = "--g-key" if which == "G" else "--d-key"
+    key_opt = option("g_key" if which == "G" else "d_key")
     if isinstance(obj, Mapping):
         if key in obj and (is_tensor_dict(obj[key]) or isinstance(obj[key], nn.Module)):
             return Part(obj[key], f"key {key!r}")
@@ -137,8 +137,8 @@ def _by_key(obj: Any, key: str, which: str, what: str) -> Part:
             if sub:
                 return Part(sub, f"keys prefixed {p!r}")
         keys = [str(k) for k in obj] if not is_tensor_dict(obj) else sorted({k.split(".", 1)[0] + "." for k in obj})
-        raise CheckpointError(f"{flag} {key!r} is not a state_dict in {what}; it has: {shorten(keys, 8)}")
-    raise CheckpointError(f"{flag} {key!r} given, but {what} holds a {type(obj).__name__}, not a dict")
+        raise naming(CheckpointError, f"{key_opt} {key!r} is not a state_dict in {what}; it has: {shorten(keys, 8)}")
+    raise naming(CheckpointError, f"{key_opt} {key!r} given, but {what} holds a {type(obj).__name__}, not a dict")
 
 
 def strip_wrappers(sd: Mapping[str, torch.Tensor], model_keys: set[str]) -> tuple[dict, list[str]]:
@@ -192,5 +192,5 @@ def fit(model: nn.Module, part: Part, *, model_name: str, what: str) -> list[str
     problems = [f"{len(items)} {label} ({shorten(items)})" for items, label in
                 ((missing, "missing key(s)"), (unexpected, "unexpected key(s)"), (shapes, "shape(s) differ"))
                 if items]
-    raise CheckpointError(f"{what} ({part.where}) does not fit {model_name}: {'; '.join(problems)}; "
-                          "check the factory and its --kwargs")
+    raise naming(CheckpointError, f"{what} ({part.where}) does not fit {model_name}: {'; '.join(problems)}; "
+                 f"check the factory and its {option('kwargs')}")

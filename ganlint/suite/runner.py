@@ -185,6 +185,9 @@ def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str =
     out = Path(out_dir)
     if (out / SPEC_FILE).exists():
         raise DataError(f"{str(out)!r} already holds a suite; resume it with --resume {out}, or choose another folder")
+    from ganlint.training.device import resolve_device
+
+    resolve_device(device)  # before any folder or training: a bad name, or CUDA asked for where there is none
     out.mkdir(parents=True, exist_ok=True)
     spec = make_spec(scenarios, seeds, device, suite, batched, fast)
     write_json(out / SPEC_FILE, spec)
@@ -195,6 +198,9 @@ def resume_suite(out_dir: str | Path, jobs: int | None = None, progress: bool = 
     """Run the (scenario, seed) pairs of a suite folder that have no result yet, then rebuild its tables."""
     out = Path(out_dir)
     spec = read_spec(out)
+    from ganlint.training.device import resolve_device
+
+    resolve_device(spec["device"])  # the machine may have changed since (no CUDA here any more)
     return _execute(spec, out, jobs, progress, report, resuming=True)
 
 

@@ -28,6 +28,11 @@ def _f(default: Any, help: str, **meta: Any) -> Any:
     return field(default=default, metadata={"help": help, **meta})
 
 
+def valid_device_name(name: str) -> bool:
+    """auto, cpu, cuda or cuda:N: the device names a run accepts (whether CUDA is here is device.py's question)."""
+    return re.fullmatch(r"auto|cpu|cuda(:\d+)?", name) is not None
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. See `ganlint train --help` for the same fields as flags."""
@@ -156,8 +161,7 @@ class TrainConfig:
              f"batch_size ({self.batch_size}) must be a multiple of pack ({self.pack}): D judges pack samples at once")
         need(self.autocast in AUTOCAST_MODES, f"autocast must be one of {', '.join(AUTOCAST_MODES)}, got {self.autocast!r}")
         need(self.adam in ADAM_IMPLS, f"adam must be one of {', '.join(ADAM_IMPLS)}, got {self.adam!r}")
-        need(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None,
-             f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        need(valid_device_name(self.device), f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         g, d = parameter_estimate(self)
         need(max(g, d) <= MAX_PARAMS,
              f"the networks would have at least {max(g, d):,} parameters ({'G' if g >= d else 'D'}; g_width "

@@ -5,10 +5,13 @@ from __future__ import annotations
 import torch
 
 from ganlint.errors import ConfigError
+from ganlint.training.config import valid_device_name
 
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> CUDA when present, else CPU; 'cuda' without CUDA is a user error, not a silent fallback."""
+    if not valid_device_name(name):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
