@@ -1,5 +1,6 @@
-"""The telemetry schema's column names: one row per generator step (their meanings are in the table of
-ganlint.training.telemetry, which records them on the device).
+"""The telemetry schema: the column names, one row per generator step (their meanings are in the table of
+ganlint.training.telemetry, which records them on the device), and the names of a run folder's files that
+readers look for (ganlint.training.run writes the folder).
 
 Light on purpose (no torch, no pandas): ingest maps foreign logs onto these names, the engine and the gate
 read them, and `ganlint diagnose` of a CSV must not load torch (tests/test_architecture.py).
@@ -40,3 +41,9 @@ FINITE_COLUMNS = ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d")
 # The `distance` column measured in a classifier's features (MNIST: the Frechet distance of the shipped
 # classifier's features; config.json's dataset.distance_kind), where the checks judge realism differently.
 CLASSIFIER_KIND = "classifier_frechet"
+
+# A run folder's files that the readers (ingest, check --history, the Monitor's saved folder) look for.
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+TELEMETRY_PARQUET = "telemetry.parquet"
+TELEMETRY_CSV = "telemetry.csv"

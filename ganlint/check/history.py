@@ -36,7 +36,7 @@ from ganlint.diagnostics.thresholds import Thresholds
 from ganlint.errors import DataError
 from ganlint.ingest.telemetry import load_telemetry
 from ganlint.loaders.errors import naming, option
-from ganlint.schema import COLUMNS
+from ganlint.schema import COLUMNS, TELEMETRY_CSV, TELEMETRY_PARQUET
 from ganlint.vocabulary import RECORDED_AS
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def checkpoint_files(spec: str | Path) -> list[Path] | None:
             raise naming(DataError, f"{option('history')} {text!r}: the pattern matches no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)})")
         return found
     p = Path(text)
-    if not p.is_dir() or (p / "telemetry.parquet").is_file() or (p / "telemetry.csv").is_file():
+    if not p.is_dir() or (p / TELEMETRY_PARQUET).is_file() or (p / TELEMETRY_CSV).is_file():
         return None
     files = [f for f in p.iterdir() if f.is_file() and f.suffix.lower() in CHECKPOINT_SUFFIXES]
     return sorted(files) or None

@@ -236,11 +236,6 @@ def parse_stdout(text: str, regex: str | None = None, *, name: str = "the log") 
     return StdoutLog(table=table, format=key, lines=len(lines), skipped=skipped)
 
 
-def looks_like_stdout(text: str, limit: int = 200) -> bool:
-    """Whether a text's first lines hold lines of a known printed format (for sniffing a file's kind)."""
-    return detect(lines_of(text[:200_000])[:limit]) is not None
-
-
 # Files read by content rather than by name (a table, JSON or printed lines may hide behind any of these).
 TEXT_LOG_SUFFIXES = (".log", ".txt", ".out")
 

@@ -21,6 +21,7 @@ from ganlint.errors import ConfigError, DataError
 from ganlint.ingest.formats import event_files, is_event_file, read_json_log, read_tensorboard
 from ganlint.ingest.names import check_mapping, needs_mapping, to_telemetry
 from ganlint.ingest.stdout import TEXT_LOG_SUFFIXES, parse_stdout, sniff_text
+from ganlint.schema import CONFIG_FILE, TELEMETRY_CSV, TELEMETRY_PARQUET
 from ganlint.vocabulary import D_OUTPUTS
 
 # A folder that is not a ganlint run folder may hold one of these logs (Lightning's CSVLogger version
@@ -78,9 +79,9 @@ def load_telemetry(path: str | os.PathLike, mapping: Mapping[str, str] | None = 
         raise ConfigError(f"--regex reads a text log of printed lines; {str(p)!r} is a "
                           f"{'folder' if p.is_dir() else 'binary log'}")
     if p.is_dir():
-        for name in ("telemetry.parquet", "telemetry.csv"):
+        for name in (TELEMETRY_PARQUET, TELEMETRY_CSV):
             if (p / name).is_file():
-                return _as_telemetry(_read_table(p / name), p / name, mapping), _read_config(p / "config.json")
+                return _as_telemetry(_read_table(p / name), p / name, mapping), _read_config(p / CONFIG_FILE)
         p = _log_in_folder(p)
     df, src, always, meta = _read_log(p, regex)
     return _as_telemetry(df, src, mapping, always), meta

@@ -29,6 +29,7 @@ import zipfile
 from pathlib import Path
 
 from ganlint.loaders.errors import CheckpointError
+from ganlint.schema import CONFIG_FILE
 
 FORMATS = ("run-folder", "safetensors", "torch-zip", "torchscript", "export", "legacy-pickle")
 
@@ -77,7 +78,7 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def _detect_folder(p: Path) -> str:
-    if (p / "config.json").is_file():
+    if (p / CONFIG_FILE).is_file():
         return "run-folder"
     files = sorted(f.name for f in p.iterdir() if f.is_file())
     hint = f"; it holds {', '.join(files[:5])}{' ...' if len(files) > 5 else ''}" if files else "; it is empty"

@@ -74,6 +74,7 @@ import pandas as pd
 import torch
 
 from ganlint.errors import ConfigError
+from ganlint.schema import CONFIG_FILE
 from ganlint.training.run import SAVED_SAMPLES
 from ganlint.training.telemetry import TelemetryRecorder, snapshot, step_row, total_norm, update_ratio
 from ganlint.vocabulary import (
@@ -518,7 +519,7 @@ class Monitor:
             return path
         path.mkdir(parents=True, exist_ok=True)
         save_telemetry(df, path)
-        write_json(path / "config.json", {"source": "ganlint.Monitor", "d_output": self.d_output, "outputs": self.outputs,
+        write_json(path / CONFIG_FILE, {"source": "ganlint.Monitor", "d_output": self.d_output, "outputs": self.outputs,
                                            **({"g_loss": self.g_loss} if self.g_loss else {}),
                                            "dataset": {"num_modes": self.num_modes, "distance_kind": self._distance_kind}, "steps": self.n, "schedule": self.cfg,
                                            "eval_schedule": "adaptive" if self.adaptive else "fixed"})

@@ -38,13 +38,10 @@ from ganlint.files import (
     writing,
 )
 from ganlint.lock import FolderLock
+from ganlint.schema import CONFIG_FILE, SUMMARY_FILE, TELEMETRY_CSV, TELEMETRY_PARQUET
 from ganlint.training.checkpoint import CHECKPOINT_FILE
 from ganlint.training.config import TrainConfig
 
-CONFIG_FILE = "config.json"
-SUMMARY_FILE = "summary.json"
-TELEMETRY_PARQUET = "telemetry.parquet"
-TELEMETRY_CSV = "telemetry.csv"
 GENERATOR_FILE = "generator.safetensors"
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 SAMPLES_DIR = "samples"
