@@ -24,6 +24,7 @@ torch thread.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -181,6 +182,7 @@ def _sources_hash(paths) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.cache
 def scripts_hash() -> str:
     """The user code: the scripts, their models and the data stand-in (not this harness, not evidence.py),
     as parsed (ast.dump): an edited comment or lint pragma does not retrain the zoo, an edited line does."""
@@ -191,6 +193,7 @@ def scripts_hash() -> str:
     return h.hexdigest()[:16]
 
 
+@functools.cache
 def ganlint_hash() -> str:
     files = [p for p in (GANLINT_SRC / "ganlint").rglob("*") if p.is_file() and p.suffix in (".py", ".toml", ".json")]
     h = hashlib.sha256()
@@ -300,6 +303,9 @@ def run_zoo(cells=None, parallel: int = PARALLEL) -> dict[str, dict]:
     cells = list(CELLS.values()) if cells is None else cells
     # Longest first, so two workers finish together.
     order = sorted(cells, key=lambda c: c.variant not in ("healthy", "undertrained", "collapsed"))
+    # The cache keys are computed here, once, before any thread: CPython 3.11's ast.parse is not safe in
+    # two threads at once ("AST constructor recursion depth mismatch", seen in CI).
+    scripts_hash(), ganlint_hash()
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         folders = dict(zip([c.key for c in order], pool.map(train, order), strict=True))
         jobs = [(c, r) for c in order for r in ROUTES]
