@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from typing import Any
@@ -77,6 +78,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
         raise ConfigError(f"--jobs must be from 1 to {MAX_JOBS}, got {args.jobs}")
+    try:  # the library names the executor's parameters (cpus_per_run); the command line its flags
+        executor = _executor(args)
+        if executor != "local":
+            executor.check(args.device or "auto")
+    except ConfigError as e:
+        from ganlint.loaders.errors import respell
+
+        raise respell(e, _ray_flag) from None
     if args.resume is not None:
         given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
                                       ("--device", args.device), ("--name", args.name), ("--out", args.out),
@@ -109,15 +118,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         if args.resume is not None:
-            result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report)
+            result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report, executor=executor)
         else:
             result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
                                progress=not args.quiet, report=args.report, suite=suite, batched=args.batched,
-                               fast=args.fast)
+                               fast=args.fast, executor=executor)
+    except ConfigError as e:
+        from ganlint.loaders.errors import respell
+
+        raise respell(e, _ray_flag) from None
     except KeyboardInterrupt as e:
         signum = getattr(e, "signal", None) or (got[0] if got else signal.SIGINT)
-        print(f"ganlint: interrupted by {signal.Signals(signum).name}; the finished runs are kept, and runs in "
-              f"training were saved: continue with  ganlint run --resume {out}", file=sys.stderr)
+        saved = "runs in training were saved" if executor == "local" else "runs in flight were cancelled"
+        print(f"ganlint: interrupted by {signal.Signals(signum).name}; the finished runs are kept, and {saved}: "
+              f"continue with  ganlint run --resume {out}", file=sys.stderr)
         return 128 + signum
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -136,6 +150,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.report:
             print(f"report: {result.out_dir / 'report.html'}")
     return EXIT_OK if result.passed else EXIT_FAILING
+
+
+def _ray_flag(name: str) -> str:
+    """The Ray executor's parameters as `ganlint run` spells them: cpus_per_run -> --cpus-per-run."""
+    return "--" + name.replace("_", "-")
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """'local', or the RayExecutor the ray flags describe (ConfigError for a ray flag without --executor ray)."""
+    from ganlint.errors import ConfigError
+
+    ray_flags = {"--address": args.address, "--cpus-per-run": args.cpus_per_run, "--gpus-per-run": args.gpus_per_run,
+                 "--retries": args.retries}
+    given = [flag for flag, v in ray_flags.items() if v is not None]
+    if args.executor == "local":
+        if given:
+            raise ConfigError(f"{', '.join(given)} only apply with --executor ray")
+        return "local"
+    from ganlint.suite.ray_executor import DEFAULT_RETRIES, RayExecutor
+
+    if args.jobs is not None and (args.address or os.environ.get("RAY_ADDRESS")):
+        raise ConfigError("--jobs sets the CPUs of a local Ray instance; on an existing cluster its nodes decide "
+                          "(use --cpus-per-run for what each run reserves)")
+    return RayExecutor(address=args.address, cpus_per_run=1.0 if args.cpus_per_run is None else args.cpus_per_run,
+                       gpus_per_run=args.gpus_per_run or 0.0,
+                       retries=DEFAULT_RETRIES if args.retries is None else args.retries)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -121,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true",
                    help="the trainer's fast path in every sequential run: fused Adam and a whole-step CUDA graph on "
                    "CUDA, nothing on a CPU (see 'ganlint train --help')")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where the runs train: local worker processes, or Ray tasks on a cluster (pip install "
+                   "'ganlint[ray]'); allowed with --resume, whichever executor started the suite [default: local]")
+    p.add_argument("--address", default=None,
+                   help="with --executor ray: the cluster to use, host:port or ray://host:port "
+                   "[default: $RAY_ADDRESS, else a local Ray instance with --jobs CPUs]")
+    p.add_argument("--cpus-per-run", type=float, default=None,
+                   help="with --executor ray: CPUs each run reserves; torch uses that many threads [default: 1]")
+    p.add_argument("--gpus-per-run", type=float, default=None,
+                   help="with --executor ray: the share of a GPU each run reserves, e.g. 0.25 for four runs per "
+                   "GPU; needs --device auto or cuda [default: 0]")
+    p.add_argument("--retries", type=int, default=None,
+                   help="with --executor ray: attempts after the first for a run whose task fails or whose node "
+                   "dies; then it is an error row [default: 2]")
     p.add_argument("--name", default=None, help="report name: the output folder is reports/NAME [default: <suite>-<time>]")
     p.add_argument("--out", default=None, help="output folder (instead of reports/NAME)")
     p.add_argument("--resume", default=None, metavar="DIR",

@@ -39,7 +39,7 @@ from ganlint.report.markdown import md_table
 from ganlint.report.run_report import DIAGNOSIS_FILE, PANELS_PNG, SAMPLES_PNG, render_run
 from ganlint.report.staging import staged
 from ganlint.report.tables import confusion_frame, read_table, write_suite_tables
-from ganlint.suite.folder import RESULTS_DIR, finished_results, read_spec, result_run_dir
+from ganlint.suite.folder import RESULTS_DIR, failed_runs, finished_results, read_spec, result_run_dir
 from ganlint.suite.scoring import SuiteTables, suite_tables
 from ganlint.training.run import CONFIG_FILE
 from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, WARN
@@ -55,21 +55,22 @@ MAX_DISAGREEING = 2
 
 def load_suite(folder: str | os.PathLike) -> tuple[SuiteTables, dict[str, Any]]:
     """The suite's tables and spec. Results come from the results table, or, when the suite was
-    interrupted before writing it, from the per-run result files."""
+    interrupted before writing it, from the per-run result files; error rows from errors/."""
     folder = Path(folder)
     spec = read_spec(folder)
+    errors = list(failed_runs(folder).values())
     table = next((folder / f for f in ("results.parquet", "results.csv") if (folder / f).is_file()), None)
     if table is not None:
         results = read_table(folder, "results")  # parquet, else CSV: the file named in `table`
         for _, row in results.iterrows():
             result_run_dir(folder, row, table)
-        tables = suite_tables(results)
+        tables = suite_tables(results, errors)
     else:
         rows = list(finished_results(folder).values())
         if not rows:
             raise DataError(f"the suite in {str(folder)!r} has no finished runs yet (no results table, nothing in "
                             f"{RESULTS_DIR}/); finish it with: ganlint run --resume {folder}")
-        tables = suite_tables(pd.DataFrame(rows))
+        tables = suite_tables(pd.DataFrame(rows), errors)
     tables.out_dir = folder
     return tables, spec
 
@@ -176,7 +177,7 @@ def _why(spec: dict[str, Any]) -> dict[str, str]:
 def suite_html(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path, stage: Path) -> str:
     passed, n_sc, correct, n_runs = _summary_counts(t)
     name = folder.resolve().name
-    ok = passed == n_sc
+    ok = t.passed
     res = t.results
     parts = [f"<h1>ganlint suite report: {H.esc(name)}</h1>"]
     meta = [("suite", spec.get("suite") or "custom"), ("seeds", ", ".join(map(str, spec["seeds"]))),
@@ -187,6 +188,12 @@ def suite_html(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path, st
     if missing > 0:
         parts.append(f'<div class="banner">Incomplete: {missing} of {missing + n_runs} runs have no result yet. '
                      f"Finish them with <code>ganlint run --resume {H.esc(folder)}</code>.</div>")
+    if len(t.errors):
+        parts.append(f'<div class="banner">{len(t.errors)} run(s) failed after their retries (no label; the suite '
+                     f'fails until <code>--resume</code> finishes them):<ul>'
+                     + "".join(f"<li><code>{H.esc(r['scenario'])}</code> seed {int(r['seed'])}: {H.esc(r['error'])} "
+                               f"({int(r['attempts'])} attempt(s))</li>" for _, r in t.errors.iterrows())
+                     + "</ul></div>")
     parts.append(f'<div class="card"><div class="verdict">{H.badge("pass" if ok else "fail", big=True)}'
                  f"<span><b>{passed}/{n_sc}</b> scenarios pass</span><span><b>{correct}/{n_runs}</b> runs got their "
                  f"expected label</span></div><p class=\"why\">A scenario passes when its expected label is found in a "
@@ -256,13 +263,15 @@ def suite_markdown(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path
     passed, n_sc, correct, n_runs = _summary_counts(t)
     name = folder.resolve().name
     lines = [f"# ganlint suite report: {name}", ""]
-    verdict = "PASS" if passed == n_sc else "FAIL"
+    verdict = "PASS" if t.passed else "FAIL"
     lines.append(f"**{verdict}: {passed}/{n_sc} scenarios pass; {correct}/{n_runs} runs got their expected label.** "
                  f"Seeds {', '.join(map(str, spec['seeds']))} on {', '.join(sorted(set(t.results['device'])))}.")
     missing = _incomplete(t, spec)
     if missing > 0:
         lines += ["", f"> Incomplete: {missing} of {missing + n_runs} runs have no result yet; "
                       f"finish them with `ganlint run --resume {folder}`."]
+    for _, r in t.errors.iterrows():
+        lines += ["", f"> Failed after {int(r['attempts'])} attempt(s): `{r['scenario']}` seed {int(r['seed'])}: {r['error']}"]
     sc = t.scenarios.copy()
     sc["result"] = [f"{'pass' if p else '**FAIL**'} ({a}/{s})" for p, a, s in zip(sc["passed"], sc["agree"], sc["seeds"], strict=True)]
     lines += ["", "## Scenarios", "", md_table(sc, columns=["scenario", "dataset", "expected", "labels", "result"],
@@ -300,6 +309,9 @@ def format_suite(result: SuiteTables) -> str:
     passed = int(result.scenarios["passed"].sum())
     lines.append("")
     lines.append(f"{ok}/{n} runs gave the expected label; {passed}/{len(result.scenarios)} scenarios pass")
+    for _, r in result.errors.iterrows():
+        lines.append(f"ERROR {r['scenario']} seed {int(r['seed'])}: failed after {int(r['attempts'])} attempt(s): "
+                     f"{r['error']}")
     return "\n".join(lines)
 
 

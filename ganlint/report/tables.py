@@ -45,6 +45,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "median_final_distance": FLOAT, "median_steps_per_s": FLOAT,
     },
     "labels": {"label": STR, "expected": INT, "found": INT, "correct": INT, "precision": FLOAT, "recall": FLOAT},
+    # Runs an executor gave up on after its retries (written only when there are any).
+    "errors": {"scenario": STR, "seed": INT, "expected": STR, "error": STR, "attempts": INT},
     "compare_scenarios": {
         "scenario": STR, "expected": STR, "label_a": STR, "label_b": STR, "agreement_a": FLOAT, "agreement_b": FLOAT,
         "passed_a": "boolean", "passed_b": "boolean", "change": STR, "distance_a": FLOAT, "distance_b": FLOAT,
@@ -165,8 +167,16 @@ def confusion_frame(confusion: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_suite_tables(t: SuiteTables, folder: str | os.PathLike) -> None:
-    """A suite's four tables (ganlint.suite.scoring) into folder: results, scenarios, labels, confusion."""
+    """A suite's four tables (ganlint.suite.scoring) into folder: results, scenarios, labels, confusion;
+    and errors when runs failed for good (an errors table of an earlier attempt is removed once none are)."""
     write_table(t.results, folder, "results")
     write_table(t.scenarios, folder, "scenarios")
     write_table(t.labels, folder, "labels")
     write_table(confusion_frame(t.confusion), folder, "confusion")
+    if len(t.errors):
+        write_table(t.errors, folder, "errors")
+    else:
+        for f in ("errors.csv", "errors.parquet"):
+            path = Path(folder) / f
+            if path.is_file() and not path.is_symlink():
+                path.unlink()

@@ -3,6 +3,8 @@
     suite.json                       what was asked: the scenarios (in full), seeds, device; written first
     runs/<scenario>--seed<k>/        each run's folder, with its diagnosis, findings and report
     results/<scenario>--seed<k>.json each run's result row, written atomically when the run is finished
+    errors/<scenario>--seed<k>.json  a run that failed for good (an executor gave up after its retries):
+                                     an error row, until a later --resume finishes the run
 
 The runner (ganlint.suite.runner) writes a suite folder; the report (ganlint.report.suite_report) and
 `--resume` read it back. What is read back (suite.json, result rows) is validated as strictly as the
@@ -18,6 +20,8 @@ import json
 import logging
 import numbers
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -33,6 +37,10 @@ log = logging.getLogger(__name__)
 SPEC_FILE = "suite.json"
 RESULTS_DIR = "results"
 RUNS_DIR = "runs"
+ERRORS_DIR = "errors"
+# A run folder being published (publish_run) is first written under runs/ with this prefix: a name no
+# scenario can have (NAME_PATTERN starts with a letter or digit), so no reader takes it for a run.
+STAGING_PREFIX = ".incoming-"
 SPEC_VERSION = 1
 
 
@@ -212,5 +220,78 @@ def finished_results(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
             log.warning("ignoring unreadable result file %s", f)
             continue
         result_run_dir(out, row, f)
+        rows[run_key(row["scenario"], row["seed"])] = row
+    return rows
+
+
+def publish_run(out: str | os.PathLike, name: str, seed: int, files: Mapping[str, bytes]) -> Path:
+    """Write a run folder trained elsewhere (an executor's worker on another machine) into the suite as
+    out/runs/<name>--seed<k>, whole or not at all: the files go into a staging folder beside it, which then
+    takes the run folder's place (an older folder there, from an interrupted run, is removed first). The
+    result row is written after this, as for a run trained in place, so a kill at any moment leaves either
+    no result or a complete run.
+
+    Raises:
+        DataError: an unsafe run folder (see `run_folder`) or a file name that is absolute, climbs out with
+            '..' or is empty: a worker's answer is checked like anything else read from outside.
+    """
+    final = run_folder(out, name, seed)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{final.name}.", dir=final.parent))
+    try:
+        for rel, data in files.items():
+            parts = PurePosixPath(rel).parts if isinstance(rel, str) and "\\" not in rel else ()
+            if not parts or parts[0] == "/" or any(p in ("..", ".", "") for p in parts):
+                raise DataError(f"refusing the file name {rel!r} returned for {final.name}")
+            dest = staging.joinpath(*parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        if final.exists():
+            old = final.rename(final.parent / f"{STAGING_PREFIX}{final.name}.old-{os.getpid()}")
+            shutil.rmtree(old)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def remove_staging(out: str | os.PathLike) -> None:
+    """Remove what a killed publish_run left in out/runs/ (folders named STAGING_PREFIX..., never links)."""
+    runs = Path(out) / RUNS_DIR
+    for d in sorted(runs.glob(f"{STAGING_PREFIX}*")) if runs.is_dir() and not runs.is_symlink() else []:
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def write_error(out: str | os.PathLike, row: Mapping[str, Any]) -> None:
+    """Record a run that failed for good as an error row (errors/<key>.json, atomic): the suite's tables
+    list it, its verdict fails, and --resume runs it again."""
+    from ganlint.files import write_json
+
+    folder = suite_subdir(Path(out), ERRORS_DIR)
+    folder.mkdir(exist_ok=True)
+    write_json(folder / f"{run_key(row['scenario'], row['seed'])}.json", dict(row))
+
+
+def clear_error(out: str | os.PathLike, name: str, seed: int) -> None:
+    """Forget a run's error row once the run has finished."""
+    path = Path(out) / ERRORS_DIR / f"{run_key(name, seed)}.json"
+    if path.is_file() and not path.is_symlink():
+        path.unlink()
+
+
+def failed_runs(out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """The error rows on disk, by run key (unreadable files skipped with a warning, as result files are)."""
+    rows = {}
+    folder = Path(out_dir) / ERRORS_DIR
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() and not folder.is_symlink() else []:
+        try:
+            row = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            row = None
+        if not isinstance(row, dict) or not _is_seed(row.get("seed")) or not isinstance(row.get("scenario"), str):
+            log.warning("ignoring unreadable error file %s", f)
+            continue
         rows[run_key(row["scenario"], row["seed"])] = row
     return rows

@@ -26,6 +26,11 @@ one-thread workers on two cores beat one two-thread process. Each worker trains 
 from the scenario's seed, so the results do not depend on `jobs`. Workers die with the runner: a `kill -9`
 of `ganlint run` leaves no process behind, and `--resume` finishes the suite.
 
+With `executor` a ganlint.suite.ray_executor.RayExecutor (`ganlint run --executor ray`), the same calls
+run as Ray tasks on a cluster: each task trains in a temporary folder on its node and returns its run
+folder, which is published here (folder.publish_run) before its result row, so the suite folder is the same.
+A run that fails for good there becomes an error row (errors/) instead of stopping the suite.
+
 The runner calls the report; the report reads what the runner wrote (the suite folder) and never the runner.
 """
 
@@ -36,28 +41,37 @@ import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import as_completed
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ganlint.errors import DataError
+from ganlint.errors import ConfigError, DataError
 from ganlint.files import write_json
 from ganlint.report.tables import write_suite_tables
 from ganlint.suite.folder import (
     RESULTS_DIR,
     RUNS_DIR,
     SPEC_FILE,
+    clear_error,
+    failed_runs,
     finished_results,
     make_spec,
+    publish_run,
     read_spec,
+    remove_staging,
     run_folder,
     run_key,
     suite_subdir,
+    write_error,
 )
 from ganlint.suite.scenarios import OBSERVE
 from ganlint.suite.scoring import SuiteTables, suite_tables
 from ganlint.suite.workers import stop_workers, worker_pool
+
+if TYPE_CHECKING:
+    from ganlint.suite.ray_executor import RayExecutor
 
 log = logging.getLogger(__name__)
 
@@ -174,49 +188,77 @@ def diagnose_as_observed(run_dir: str | os.PathLike, observe: str):
 
 def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str = "auto", out_dir: str | Path = "reports/suite",
               jobs: int | None = None, progress: bool = True, report: bool = True, suite: str | None = None,
-              batched: bool = False, fast: bool = False) -> SuiteTables:
+              batched: bool = False, fast: bool = False, executor: str | RayExecutor = "local") -> SuiteTables:
     """Run every scenario for every seed, write the tables (and the report), and return the tables.
 
     `fast` turns on the trainer's fast path (ganlint.training.fast) in every run that trains sequentially.
+    `executor`: "local" (worker processes here), "ray" or a ganlint.suite.ray_executor.RayExecutor (Ray
+    tasks on a cluster); how the runs are placed, not what they compute.
 
     Raises:
         DataError: out_dir already holds a suite (resume it with `resume_suite`, or choose another folder).
+        ConfigError: a bad device or executor option, Ray missing or its cluster unreachable.
     """
     out = Path(out_dir)
     if (out / SPEC_FILE).exists():
         raise DataError(f"{str(out)!r} already holds a suite; resume it with --resume {out}, or choose another folder")
-    from ganlint.training.device import resolve_device
-
-    resolve_device(device)  # before any folder or training: a bad name, or CUDA asked for where there is none
+    ray = _executor(executor, device)  # before any folder or training
     out.mkdir(parents=True, exist_ok=True)
     spec = make_spec(scenarios, seeds, device, suite, batched, fast)
     write_json(out / SPEC_FILE, spec)
-    return _execute(spec, out, jobs, progress, report)
+    return _execute(spec, out, jobs, progress, report, ray=ray)
 
 
-def resume_suite(out_dir: str | Path, jobs: int | None = None, progress: bool = True, report: bool = True) -> SuiteTables:
-    """Run the (scenario, seed) pairs of a suite folder that have no result yet, then rebuild its tables."""
+def resume_suite(out_dir: str | Path, jobs: int | None = None, progress: bool = True, report: bool = True,
+                 executor: str | RayExecutor = "local") -> SuiteTables:
+    """Run the (scenario, seed) pairs of a suite folder that have no result yet (error rows included),
+    with either executor whichever started the suite, then rebuild its tables."""
     out = Path(out_dir)
     spec = read_spec(out)
-    from ganlint.training.device import resolve_device
+    ray = _executor(executor, spec["device"])  # the machine may have changed since (no CUDA here any more)
+    return _execute(spec, out, jobs, progress, report, resuming=True, ray=ray)
 
-    resolve_device(spec["device"])  # the machine may have changed since (no CUDA here any more)
-    return _execute(spec, out, jobs, progress, report, resuming=True)
+
+def _executor(executor: str | RayExecutor, device: str) -> RayExecutor | None:
+    """The Ray executor, checked (and Ray importable), or None for the local one after checking that the
+    device exists here. On Ray the device is the nodes' business: only its name is checked here."""
+    from ganlint.suite.ray_executor import RayExecutor, import_ray, reachable
+    from ganlint.training.config import valid_device_name
+
+    if executor == "local":
+        from ganlint.training.device import resolve_device
+
+        resolve_device(device)  # a bad name, or CUDA asked for where there is none
+        return None
+    if executor == "ray":
+        executor = RayExecutor()
+    if not isinstance(executor, RayExecutor):
+        raise ConfigError(f"executor must be 'local', 'ray' or a RayExecutor, got {executor!r}")
+    if not valid_device_name(device):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    executor.check(device)
+    import_ray()
+    reachable(executor)
+    return executor
 
 
 def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, report: bool,
-             resuming: bool = False) -> SuiteTables:
+             resuming: bool = False, ray: RayExecutor | None = None) -> SuiteTables:
     device = spec["device"]
     all_tasks = [(sc, seed) for sc in spec["scenarios"] for seed in spec["seeds"]]
     # Before any training: every run folder is out/runs/<name>--seed<k> and no link leads out of the suite.
     suite_subdir(out, RESULTS_DIR)
     for sc, seed in all_tasks:
         run_folder(out, sc["name"], seed)
+    remove_staging(out)  # what a killed publish left
     done = finished_results(out)
     wanted = {run_key(sc["name"], seed) for sc, seed in all_tasks}
+    errors = {k: row for k, row in failed_runs(out).items() if k in wanted and k not in done}
     tasks = [(sc, seed) for sc, seed in all_tasks if run_key(sc["name"], seed) not in done]
     if resuming and progress:
         log.info("resuming %s: %d of %d runs done, %d to go", out, len(all_tasks) - len(tasks), len(all_tasks), len(tasks))
+    if ray is not None and jobs is not None and ray.local_cpus is None:
+        ray = replace(ray, local_cpus=jobs)  # the CPUs of a local Ray instance, as many as local workers
     if jobs is None:
         jobs = 1 if device.startswith("cuda") else max(1, min(os.cpu_count() or 1, len(tasks) or 1))
     threads = 1 if jobs > 1 else None
@@ -227,6 +269,8 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
         nonlocal new
         new += 1
         done[run_key(row["scenario"], row["seed"])] = row
+        if errors.pop(run_key(row["scenario"], row["seed"]), None) is not None:
+            clear_error(out, row["scenario"], row["seed"])  # an error row of an earlier attempt: finished now
         if progress:
             mark = "ok" if row["correct"] else f"MISMATCH (expected {row['expected']})"
             elapsed = time.perf_counter() - t0
@@ -236,13 +280,28 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
                      row["scenario"], row["seed"], row["label"], mark, row["wall_s"], rate, _clock(eta))
 
     calls = _calls(tasks, spec.get("batched", False))
-    if calls and jobs == 1:
-        for fn, sc, seed in calls:
-            for row in _rows(fn(sc, seed, device, str(out), threads, report)):
+    if calls and ray is not None:
+        from ganlint.suite.ray_executor import run_calls
+
+        def publish(row: dict[str, Any], files: dict[str, bytes]) -> None:
+            publish_run(out, row["scenario"], row["seed"], files)
+            write_json(out / RESULTS_DIR / f"{run_key(row['scenario'], row['seed'])}.json", row)  # last: see above
+            note(row)
+
+        def fail(sc: dict[str, Any], seed: int, error: str, attempts: int) -> None:
+            row = {"scenario": sc["name"], "seed": seed, "expected": sc["expect"], "error": error, "attempts": attempts}
+            write_error(out, row)
+            errors[run_key(sc["name"], seed)] = row
+            log.warning("%s seed %s failed after %d attempt(s): %s", sc["name"], seed, attempts, error)
+
+        run_calls(ray, calls, device, report, publish, fail, progress)
+    elif calls and jobs == 1:
+        for kind, sc, seed in calls:
+            for row in _rows(_LOCAL[kind](sc, seed, device, str(out), threads, report)):
                 note(row)
     elif calls:
         with worker_pool(jobs) as pool:
-            futures = [pool.submit(fn, sc, seed, device, str(out), threads, report) for fn, sc, seed in calls]
+            futures = [pool.submit(_LOCAL[kind], sc, seed, device, str(out), threads, report) for kind, sc, seed in calls]
             try:
                 for fut in as_completed(futures):
                     for row in _rows(fut.result()):
@@ -253,7 +312,11 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
                 stop_workers(pool)
                 raise
     rows = [done[k] for k in sorted(done) if k in wanted]
-    result = suite_tables(pd.DataFrame(rows))
+    if not rows and errors:
+        first = errors[min(errors)]
+        raise DataError(f"every run of the suite failed; the first, {first['scenario']} seed {first['seed']}: "
+                        f"{first['error']} (see {out / 'errors'}; run them again with --resume {out})")
+    result = suite_tables(pd.DataFrame(rows), list(errors.values()))
     write_suite_tables(result, out)
     result.out_dir = out
     if report:
@@ -263,23 +326,28 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
     return result
 
 
-def _calls(tasks: list[tuple[dict[str, Any], int]], batched: bool) -> list[tuple[Any, dict[str, Any], Any]]:
-    """The worker calls: one run_one per (scenario, seed), or with `batched` one run_group per scenario whose
-    config ganlint.training.batched supports (its seeds still to run, two or more), run_one for the others."""
+def _calls(tasks: list[tuple[dict[str, Any], int]], batched: bool) -> list[tuple[str, dict[str, Any], Any]]:
+    """The worker calls, by kind (_LOCAL): one run_one per (scenario, seed), or with `batched` one run_group
+    per scenario whose config ganlint.training.batched supports (its seeds still to run, two or more),
+    run_one for the others."""
     if not batched:
-        return [(run_one, sc, seed) for sc, seed in tasks]
+        return [("one", sc, seed) for sc, seed in tasks]
     from ganlint.training.batched import supported
 
     by_name: dict[str, tuple[dict[str, Any], list[int]]] = {}
     for sc, seed in tasks:
         by_name.setdefault(sc["name"], (sc, []))[1].append(seed)
-    calls: list[tuple[Any, dict[str, Any], Any]] = []
+    calls: list[tuple[str, dict[str, Any], Any]] = []
     for sc, seeds in by_name.values():
         if len(seeds) > 1 and supported(sc["train"])[0]:
-            calls.append((run_group, sc, seeds))
+            calls.append(("group", sc, seeds))
         else:
-            calls.extend((run_one, sc, seed) for seed in seeds)
+            calls.extend(("one", sc, seed) for seed in seeds)
     return calls
+
+
+# What each kind of call runs (a Ray task looks its kind up the same way, by name: ray_executor.train_task).
+_LOCAL = {"one": run_one, "group": run_group}
 
 
 def _rows(result: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:

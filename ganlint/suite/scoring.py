@@ -12,6 +12,7 @@ that show them ganlint.report.suite_report's.
   scenarios  per scenario over its seeds: agreement with the expected label, majority label, passed
   confusion  expected label (rows) vs found label (columns), counted over all runs
   labels     per-label precision and recall over all runs
+  errors     runs that failed for good (an executor gave up after its retries); empty when none did
 The labels of confusion and labels are those seen (expected or found), in ganlint.vocabulary.LABELS
 order, so still-weak and inconclusive get their own rows and columns like any other label.
 """
@@ -31,18 +32,26 @@ from ganlint.vocabulary import LABELS
 
 @dataclass
 class SuiteTables:
-    """The four tables of a suite (see the module docstring), and the folder they belong to."""
+    """The tables of a suite (see the module docstring), and the folder they belong to."""
 
     results: pd.DataFrame
     scenarios: pd.DataFrame
     confusion: pd.DataFrame
     labels: pd.DataFrame
     out_dir: Path = field(default_factory=lambda: Path("."))
+    errors: pd.DataFrame = field(default_factory=lambda: error_table([]))
 
     @property
     def passed(self) -> bool:
-        """Every scenario passes (and there is at least one)."""
-        return bool(len(self.scenarios)) and bool(self.scenarios["passed"].all())
+        """Every scenario passes (and there is at least one), and no run failed: a run that never finished
+        is evidence missing, not a pass."""
+        return bool(len(self.scenarios)) and bool(self.scenarios["passed"].all()) and not len(self.errors)
+
+
+def error_table(rows: pd.DataFrame | list[dict]) -> pd.DataFrame:
+    """The errors table from error rows (scenario, seed, expected, error, attempts), sorted."""
+    df = pd.DataFrame(rows, columns=["scenario", "seed", "expected", "error", "attempts"])
+    return conform(df, "errors").sort_values(["scenario", "seed"]).reset_index(drop=True)
 
 
 def majority_label(labels: pd.Series) -> str:
@@ -105,10 +114,12 @@ def label_table(results: pd.DataFrame, used: list[str]) -> pd.DataFrame:
     return conform(pd.DataFrame(lab), "labels")
 
 
-def suite_tables(rows: pd.DataFrame | list[dict]) -> SuiteTables:
-    """The suite tables from the per-run result rows; DataError when there are none."""
+def suite_tables(rows: pd.DataFrame | list[dict], errors: pd.DataFrame | list[dict] = ()) -> SuiteTables:
+    """The suite tables from the per-run result rows (and the error rows of runs that failed for good);
+    DataError when there are no results."""
     results = conform(pd.DataFrame(rows), "results").sort_values(["scenario", "seed"]).reset_index(drop=True)
     if not len(results):
         raise DataError("the suite has no results")
     used = labels_seen(results)
-    return SuiteTables(results, scenario_table(results), confusion_matrix(results, used), label_table(results, used))
+    return SuiteTables(results, scenario_table(results), confusion_matrix(results, used), label_table(results, used),
+                       errors=error_table(list(errors) if not isinstance(errors, pd.DataFrame) else errors))
