@@ -84,3 +84,33 @@ def test_rows_helper_matches_runner_columns():
 
     assert list(rows(SPEC).columns) == list(SCHEMAS["results"])
     assert isinstance(rows(SPEC), pd.DataFrame)
+
+
+def test_an_error_row_fails_the_suite_and_is_written_only_while_there_is_one(tmp_path):
+    from ganlint.report.tables import read_table, write_suite_tables
+
+    passing = rows([("c", "stalled", ["stalled", "stalled"])])
+    assert suite_tables(passing).passed
+    error = {"scenario": "d", "seed": 1, "expected": "stable", "error": "WorkerCrashedError: died", "attempts": 3}
+    t = suite_tables(passing, [error])
+    assert not t.passed  # a run that never finished is evidence missing, not a pass
+    assert "ERROR d seed 1: failed after 3 attempt(s): WorkerCrashedError: died" in format_suite(t)
+    write_suite_tables(t, tmp_path)
+    back = read_table(tmp_path, "errors")
+    assert back.to_dict("records") == [error]
+    write_suite_tables(suite_tables(passing), tmp_path)  # finished by --resume: the table goes
+    assert not (tmp_path / "errors.csv").exists() and not (tmp_path / "errors.parquet").exists()
+
+
+def test_a_published_run_is_whole_or_absent(tmp_path):
+    from ganlint.suite.folder import publish_run
+
+    run = publish_run(tmp_path, "a", 0, {"config.json": b"{}", "samples/step_1.png": b"png"})
+    assert run == tmp_path / "runs" / "a--seed0" and (run / "samples" / "step_1.png").read_bytes() == b"png"
+    publish_run(tmp_path, "a", 0, {"config.json": b"{\"new\": 1}"})  # replaces an older folder whole
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]
+    for bad in ("../escape", "/abs", "a/../../b", ""):
+        with pytest.raises(DataError, match="refusing the file name"):
+            publish_run(tmp_path, "b", 0, {"ok": b"1", bad: b"x"})
+        assert not (tmp_path / "runs" / "b--seed0").exists()
+    assert not (tmp_path / "escape").exists() and sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["a--seed0"]
