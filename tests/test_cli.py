@@ -49,6 +49,8 @@ def commands(work: Path) -> dict[str, list[str]]:
         # One usage error as a user meets it; the others are checked in-process below (same contract, no
         # process start: each `ganlint train` process imports torch, seconds on a small machine).
         "unknown_dataset": ["train", "--dataset", "cifar10", "--out", str(work / "e1")],
+        # A prefix of --loss: argparse would take it as --loss hinge (issue 17)
+        "abbreviated": ["train", "--los", "hinge", "--out", str(work / "e2")],
     }
     return cmds
 
@@ -437,3 +439,154 @@ def test_a_loss_only_log_is_inconclusive_end_to_end(tmp_path: Path) -> None:
     assert allowed.returncode == 0, allowed.stderr
     assert "label: inconclusive" in allowed.stdout and "to decide, record:" in allowed.stdout
     assert "passed without evidence" in allowed.stderr
+
+
+# -- issue 17: honest help ---------------------------------------------------------------------------------
+
+
+def test_an_abbreviated_option_is_refused_as_a_user_meets_it(cli) -> None:
+    line = _usage_error(cli["abbreviated"])
+    assert "--los hinge" in line and "ganlint train --help" in line
+    assert not (cli["_work"] / "e2").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--los", "hinge"],
+    ["train", "--los=hinge"],
+    ["train", "--no-spectral", "--steps", "2"],
+    ["run", "--seed", "2"],  # --seeds
+    ["diagnose", "log.csv", "--form", "json"],  # --format
+    ["check", "ckpt.pt", "--sample", "200"],  # --samples
+])
+def test_abbreviated_options_are_refused(capsys, monkeypatch, tmp_path: Path, argv: list[str]) -> None:
+    """A prefix of an option is an unknown option: one line naming it and the command's --help, exit 2, and
+    nothing trained, read or written."""
+    monkeypatch.chdir(tmp_path)
+    line = _usage_error(_main(capsys, *argv))
+    assert line.startswith(f"ganlint {argv[0]}: error: unrecognized arguments:")
+    assert argv[1 if argv[0] in ("train", "run") else 2].split("=")[0] in line
+    assert f"(see 'ganlint {argv[0]} --help')" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def _subcommand_helps() -> dict[str, dict[str, str]]:
+    """{command: {flag: its help as shown}} for every subcommand, %(default)s filled in by argparse."""
+    from ganlint.cli.parser import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    out = {}
+    for name, sub in commands.items():
+        formatter = sub._get_formatter()
+        out[name] = {(a.option_strings or [a.dest])[0]: " ".join(formatter._expand_help(a).split())
+                     for a in sub._actions if a.help and a.dest != "help"}
+    return out
+
+
+def test_every_default_is_shown_once_and_as_it_is() -> None:
+    from ganlint.training.config import DATASET_DEFAULTS, MODEL_DEFAULTS, TrainConfig
+
+    helps = _subcommand_helps()
+    for command, flags in helps.items():
+        for flag, text in flags.items():
+            assert text.count("[default:") <= 1 and "(default:" not in text, (command, flag, text)
+            assert text.count("per dataset") <= 1, (command, flag, text)
+    train = helps["train"]
+    for flag in ("--out", "--data-root", "--clip", "--gp-weight"):
+        assert "per dataset" not in train[flag], train[flag]
+    for flag in ("--z-dim", "--g-width", "--d-width", "--batch-norm"):
+        assert train[flag].count("per dataset") == 1, train[flag]
+    # every config flag shows its default, and the per-dataset ones show what resolve() fills in
+    for flag, text in train.items():
+        if flag.lstrip("-").replace("-", "_") in {f.name for f in dataclasses.fields(TrainConfig)}:
+            assert text.count("[default: ") == 1, text
+    for dataset in DATASET_DEFAULTS:
+        cfg = TrainConfig(dataset=dataset, model="mlp").resolve()
+        assert f"{dataset} {cfg.z_dim}" in train["--z-dim"] and f"{dataset} {cfg.g_width}" in train["--g-width"]
+    assert f"dcgan: {MODEL_DEFAULTS['dcgan']['g_width']}" in train["--g-width"]
+    assert train["--spectral-norm"].endswith("[default: off]")
+    assert train["--out"].endswith("[default: runs/<dataset>-<loss>-<time>]")
+    for command in ("train", "run", "report", "bench", "list"):
+        assert helps[command]["--format"] == "result format on stdout [default: text]", command
+
+
+def test_default_rules_in_the_help_match_what_resolves() -> None:
+    """The defaults the help states as rules (its text cannot import torch) against the code that applies them."""
+    from ganlint.check.options import OPTION
+    from ganlint.data.mnist import ENV_VAR
+    from ganlint.training.config import DATA_ROOT_DEFAULT, TrainConfig
+    from ganlint.training.losses import LOSSES
+    from ganlint.training.run import DEFAULT_RUNS_DIR
+
+    train = _subcommand_helps()["train"]
+    clipped = {n: TrainConfig(dataset="ring8", loss=n).resolve().clip for n in LOSSES.names()}
+    penalised = {n: TrainConfig(dataset="ring8", loss=n).resolve().gp_weight for n in LOSSES.names()}
+    assert {n: v for n, v in clipped.items() if v is not None} == {"wgan": 0.01}
+    assert {n: v for n, v in penalised.items() if v} == {"wgan-gp": 10.0}
+    assert "[default: by loss: 0.01 for wgan, else no clipping]" in train["--clip"]
+    assert "[default: by loss: 10 for wgan-gp, else 0]" in train["--gp-weight"]
+    assert DATA_ROOT_DEFAULT.startswith(f"${ENV_VAR}, else ") and "mlxtend" not in DATA_ROOT_DEFAULT
+    assert train["--data-root"].endswith(f"[default: {DATA_ROOT_DEFAULT}]")
+    assert OPTION["data_root"].help_text().endswith(f"[default: {DATA_ROOT_DEFAULT}]")
+    assert train["--out"].endswith(f"[default: {DEFAULT_RUNS_DIR}/<dataset>-<loss>-<time>]")
+
+
+TINY_SCENARIO = """name = "{name}"
+expect = "stable"
+suites = ["quick"]
+why = "a tiny ring for the report's meta line"
+
+[train]
+dataset = "ring8"
+steps = 20
+batch_size = 64
+g_width = 16
+d_width = 16
+eval_every = 10
+eval_samples = 200
+pictures = 0
+"""
+
+
+def test_a_suite_from_files_names_them_and_a_named_suite_its_name(capsys, tmp_path: Path) -> None:
+    """`ganlint run a.toml b.toml` records and reports the files it ran, not "suite quick" (issue 17); a
+    suite.json of an older ganlint (suite "quick" for files, or no suite and no files) still renders."""
+    for name in ("tiny_a", "tiny_b"):
+        (tmp_path / f"{name}.toml").write_text(TINY_SCENARIO.format(name=name))
+    env = {k: v for k, v in os.environ.items() if k != "GANLINT_DATA"}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "ganlint", "run", "tiny_a.toml", "tiny_b.toml", "--jobs", "1",
+                           "--out", "suite", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr  # the label is the engine's; what ran is the question here
+    suite = tmp_path / "suite"
+    spec = json.loads((suite / "suite.json").read_text())
+    assert spec["suite"] is None
+    assert [sc["file"] for sc in spec["scenarios"]] == ["tiny_a.toml", "tiny_b.toml"]
+    assert "Scenarios: 2 files: tiny_a.toml, tiny_b.toml." in (suite / "report.md").read_text()
+    assert "scenarios <b>2 files: tiny_a.toml, tiny_b.toml</b>" in (suite / "report.html").read_text()
+    assert "quick" not in (suite / "report.md").read_text().split("## Scenarios")[0]
+
+    # Older suite folders: "quick" recorded for files; no suite and no files at all. --resume (nothing left
+    # to run) and report re-render both.
+    spec["suite"] = "quick"
+    (suite / "suite.json").write_text(json.dumps(spec))
+    code, _, err = _main(capsys, "run", "--resume", str(suite), "--quiet")
+    assert code in (0, 1), err
+    assert "Scenarios: suite quick." in (suite / "report.md").read_text()
+    del spec["suite"]
+    for sc in spec["scenarios"]:
+        del sc["file"]
+    (suite / "suite.json").write_text(json.dumps(spec))
+    code, _, err = _main(capsys, "report", str(suite), "--format", "json")
+    assert code == 0, err
+    assert "Scenarios: custom." in (suite / "report.md").read_text()
+
+
+def test_the_report_shortens_a_long_list_of_files() -> None:
+    from ganlint.report.suite_report import _ran
+
+    spec = {"suite": None, "scenarios": [{"file": f"sweeps/s{i}.toml"} for i in range(5)]}
+    assert _ran(spec) == "5 files: s0.toml, s1.toml, s2.toml and 2 more"
+    spec = {"scenarios": [{"file": "a/x.toml"}, {"file": "b/x.toml"}]}
+    assert _ran(spec) == "2 files: a/x.toml, b/x.toml"  # two files of one name: their paths
+    assert _ran({"suite": "full", "scenarios": spec["scenarios"]}) == "suite full"

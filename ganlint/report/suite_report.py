@@ -174,13 +174,34 @@ def _why(spec: dict[str, Any]) -> dict[str, str]:
     return {s["name"]: s.get("why", "") for s in spec["scenarios"]}
 
 
+# The scenario files a report names before "and N more": the meta line stays one line.
+FILES_SHOWN = 3
+
+
+def _ran(spec: dict[str, Any]) -> str:
+    """What the suite ran, for the meta lines: "suite quick" when it was chosen by its name, else the scenario
+    files suite.json records ("2 files: a.toml, b.toml": their names, or their paths when two share a name),
+    else "custom" (a spec from the Python API without files). An older suite.json that recorded "quick" for
+    files given on the command line still reads as "suite quick"."""
+    if spec.get("suite"):
+        return f"suite {spec['suite']}"
+    files = list(dict.fromkeys(sc["file"] for sc in spec["scenarios"] if sc.get("file")))
+    if not files:
+        return "custom"
+    names = [Path(f).name for f in files]
+    if len(set(names)) < len(names):
+        names = files
+    shown = ", ".join(names[:FILES_SHOWN]) + (f" and {len(names) - FILES_SHOWN} more" if len(names) > FILES_SHOWN else "")
+    return f"{len(names)} file{'s' if len(names) > 1 else ''}: {shown}"
+
+
 def suite_html(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path, stage: Path) -> str:
     passed, n_sc, correct, n_runs = _summary_counts(t)
     name = folder.resolve().name
     ok = t.passed
     res = t.results
     parts = [f"<h1>ganlint suite report: {H.esc(name)}</h1>"]
-    meta = [("suite", spec.get("suite") or "custom"), ("seeds", ", ".join(map(str, spec["seeds"]))),
+    meta = [("scenarios", _ran(spec)), ("seeds", ", ".join(map(str, spec["seeds"]))),
             ("device", ", ".join(sorted(set(res["device"])))), ("runs", str(n_runs)),
             ("wall time", f"{res['wall_s'].sum() / 60:.1f} min of runs"), ("started", spec.get("created", "?"))]
     parts.append('<p class="meta">' + " · ".join(f"{k} <b>{H.esc(v)}</b>" for k, v in meta) + "</p>")
@@ -265,7 +286,8 @@ def suite_markdown(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path
     lines = [f"# ganlint suite report: {name}", ""]
     verdict = "PASS" if t.passed else "FAIL"
     lines.append(f"**{verdict}: {passed}/{n_sc} scenarios pass; {correct}/{n_runs} runs got their expected label.** "
-                 f"Seeds {', '.join(map(str, spec['seeds']))} on {', '.join(sorted(set(t.results['device'])))}.")
+                 f"Seeds {', '.join(map(str, spec['seeds']))} on {', '.join(sorted(set(t.results['device'])))}. "
+                 f"Scenarios: {_ran(spec)}.")
     missing = _incomplete(t, spec)
     if missing > 0:
         lines += ["", f"> Incomplete: {missing} of {missing + n_runs} runs have no result yet; "

@@ -107,7 +107,9 @@ def result_run_dir(folder: str | os.PathLike, row: Mapping[str, Any], source: st
 
 def make_spec(scenarios: Sequence, seeds: int | Sequence[int], device: str, suite: str | None = None,
               batched: bool = False, fast: bool = False) -> dict[str, Any]:
-    """What a suite run is asked to do, in full (suite.json)."""
+    """What a suite run is asked to do, in full (suite.json). `suite` is the suite's name when the scenarios
+    were chosen by it (`ganlint run --suite quick`), None when they came from files given (each scenario's
+    "file" names them, and the report lists those instead)."""
     from ganlint import __version__
 
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]

@@ -199,19 +199,20 @@ def run_calls(executor: RayExecutor, calls: Sequence[tuple[str, dict[str, Any], 
             ref = task.remote(kind, sc, seeds, task_device, executor.threads, report, ganlint.__version__, tracker, call_id)
             pending[ref] = (call_id, (kind, sc, seeds))
         _drive(ray, pending, tracker, executor, publish, fail, progress)
-    except KeyboardInterrupt:
+    except BaseException as stop:  # Ctrl-C, SIGTERM, or a run that could not be published (a full disk)
         for ref in list(pending):
             try:
                 ray.cancel(ref, force=True)
-            except Exception as e:
+            except Exception as e:  # a task that just finished cannot be cancelled; go on
                 log.debug("cancel: %s", e)
-        log.log(25, "cancelled %d Ray task(s) still queued or running; finished runs are kept", len(pending))
+        if isinstance(stop, KeyboardInterrupt):
+            log.log(25, "cancelled %d Ray task(s) still queued or running; finished runs are kept", len(pending))
         raise
     finally:
         if tracker is not None:
             try:
                 ray.kill(tracker)
-            except Exception as e:
+            except Exception as e:  # the cluster may already be gone
                 log.debug("kill tracker: %s", e)
         if started_here:
             ray.shutdown()
@@ -304,7 +305,7 @@ def _drive(ray, pending: dict, tracker, executor: RayExecutor, publish: Publish,
 def _starts(ray, tracker) -> dict[str, int]:
     try:
         return ray.get(tracker.snapshot.remote(), timeout=30)
-    except Exception as e:
+    except Exception as e:  # progress is best effort; the results are not
         log.debug("tracker: %s", e)
         return {}
 

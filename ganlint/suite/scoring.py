@@ -30,9 +30,10 @@ from ganlint.report.tables import conform
 from ganlint.vocabulary import LABELS
 
 
-@dataclass
+@dataclass(repr=False)
 class SuiteTables:
-    """The tables of a suite (see the module docstring), and the folder they belong to."""
+    """The tables of a suite (see the module docstring), and the folder they belong to (in a notebook they
+    show themselves: ganlint.report.notebook)."""
 
     results: pd.DataFrame
     scenarios: pd.DataFrame
@@ -46,6 +47,25 @@ class SuiteTables:
         """Every scenario passes (and there is at least one), and no run failed: a run that never finished
         is evidence missing, not a pass."""
         return bool(len(self.scenarios)) and bool(self.scenarios["passed"].all()) and not len(self.errors)
+
+    @property
+    def tally(self) -> dict[str, int]:
+        """The verdict's counts: scenarios that pass of all, runs that got their expected label of all, errors."""
+        return {"scenarios_passed": int(self.scenarios["passed"].sum()), "scenarios": len(self.scenarios),
+                "runs_correct": int(self.results["correct"].sum()), "runs": len(self.results), "errors": len(self.errors)}
+
+    def __repr__(self) -> str:
+        # One line: the dataclass's would print five DataFrames.
+        t = self.tally
+        return (f"<SuiteTables {'pass' if self.passed else 'fail'}: {t['scenarios_passed']}/{t['scenarios']} scenarios "
+                f"pass, {t['runs_correct']}/{t['runs']} runs got their expected label, {t['errors']} errors "
+                f"({self.out_dir})>")
+
+    def _repr_html_(self) -> str:
+        # The cell's pieces (the report's; torch) load on first display, not on import.
+        from ganlint.report.notebook import suite_cell
+
+        return suite_cell(self)
 
 
 def error_table(rows: pd.DataFrame | list[dict]) -> pd.DataFrame:

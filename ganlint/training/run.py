@@ -50,9 +50,10 @@ SAVED_SAMPLES = 512
 DEFAULT_RUNS_DIR = "runs"
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
-    """A finished (or stopped) run: its folder, config, telemetry, summary and models."""
+    """A finished (or stopped) run: its folder, config, telemetry, summary and models (in a notebook it
+    shows itself with its diagnosis: ganlint.report.notebook)."""
 
     out_dir: Path
     config: TrainConfig
@@ -78,6 +79,21 @@ class Run:
     @property
     def stop_reason(self) -> str:
         return self.summary.get("stop_reason", "")
+
+    def __repr__(self) -> str:
+        # One line: the dataclass's would print both networks, the config and the telemetry frame.
+        steps = self.summary.get("steps_completed")
+        if steps is None:  # a killed run: no summary.json, its telemetry so far
+            steps = int(self.telemetry["step"].max()) if "step" in self.telemetry and len(self.telemetry) else 0
+        of = f"/{self.summary['steps_requested']}" if "steps_requested" in self.summary else ""
+        return (f"<Run {self.out_dir}: {self.config.dataset}, {self.config.loss}, {steps}{of} steps, "
+                f"{self.stop_reason or 'no summary'}; {len(self.telemetry)} telemetry rows>")
+
+    def _repr_html_(self) -> str:
+        # The cell's pieces (the report's; torch) load on first display, not on import.
+        from ganlint.report.notebook import run_cell
+
+        return run_cell(self)
 
 
 def default_out_dir(cfg: TrainConfig) -> Path:
