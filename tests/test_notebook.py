@@ -139,11 +139,11 @@ def test_repr_of_a_diagnosis_stays_light():
     assert new == [] and not torch
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    from conftest import TINY
-
-    return ganlint.train({**TINY, "out": str(tmp_path_factory.mktemp("nb") / "run")})
+@pytest.fixture
+def run(tiny, tmp_path):
+    # conftest's `tiny` fixture, not `from conftest import TINY`: with benchmarks/ collected too, the module
+    # named conftest can be benchmarks/conftest.py.
+    return ganlint.train({**tiny, "out": str(tmp_path / "run")})
 
 
 def test_run_repr_and_html(run):

@@ -147,8 +147,11 @@ def test_a_task_out_of_retries_is_an_error_row_until_resume_finishes_it(cluster,
 
 @pytest.mark.slow
 def test_ctrl_c_cancels_the_tasks_in_flight_and_resume_finishes_locally(cluster, local_suite, tmp_path: Path) -> None:
+    # Started with SIGINT ignored, as a script's background job (and some CI runners) start it: ganlint must
+    # still stop on it.
     proc = start("run", *SCENARIOS, "--seeds", "2", "--out", "suite", "--no-report", "--executor", "ray", "--address",
-                 cluster.address, cwd=tmp_path, env=cluster.client_env(), start_new_session=True)
+                 cluster.address, cwd=tmp_path, env=cluster.client_env(), start_new_session=True,
+                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     results_dir = tmp_path / "suite" / "results"
     deadline = time.monotonic() + 300
     while not (results_dir.is_dir() and list(results_dir.glob("*.json"))):

@@ -126,7 +126,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         got.append(signum)
         raise KeyboardInterrupt
 
+    # SIGINT too, explicitly: a process started with SIGINT ignored (a background job of a script, some CI
+    # runners) keeps it ignored under Python's default, and Ctrl-C of a Ray driver would not stop it; the local
+    # executor's trainer installs its own handler while it trains.
     previous = signal.signal(signal.SIGTERM, terminate)
+    previous_int = signal.signal(signal.SIGINT, terminate)
     try:
         if args.resume is not None:
             result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report, executor=executor)
@@ -146,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 128 + signum
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     if args.format == "json":
         print(json.dumps({
             "out": str(result.out_dir),
