@@ -84,14 +84,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
         raise ConfigError(f"--jobs must be from 1 to {MAX_JOBS}, got {args.jobs}")
-    try:  # the library names the executor's parameters (cpus_per_run); the command line its flags
-        executor = _executor(args)
-        if executor != "local":
-            executor.check(args.device or "auto")
-    except ConfigError as e:
-        from ganlint.loaders.errors import respell
-
-        raise respell(e, _ray_flag) from None
+    # The options are checked with the suite's device by run_suite/resume_suite, before any folder is made;
+    # their errors name parameters (cpus_per_run), respelled as flags below.
+    executor = _executor(args)
     if args.resume is not None:
         given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
                                       ("--device", args.device), ("--name", args.name), ("--out", args.out),
