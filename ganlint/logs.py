@@ -31,7 +31,8 @@ NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
 
 
-def _line(record: logging.LogRecord) -> str:
+def line(record: logging.LogRecord) -> str:
+    """A record as ganlint's stderr shows it: `ganlint: <message>`, `ganlint: warning: <message>` from WARNING."""
     kind = "" if record.levelno < logging.WARNING else ("warning: " if record.levelno < logging.ERROR else "error: ")
     return f"ganlint: {kind}{record.getMessage()}\n"
 
@@ -41,24 +42,43 @@ class _Stderr(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            sys.stderr.write(_line(record))
-            sys.stderr.flush()
+            _write(line(record))
         except Exception:
             self.handleError(record)
+
+
+def _write(line: str) -> None:
+    """`line` on sys.stderr; above the live tqdm bars, as tqdm.write does, while there are any (`ganlint
+    train`'s own bar, or a bar in the user's loop around a Monitor), so the line does not land in the middle of
+    a bar and the bar is redrawn below it. tqdm is looked up, never imported: without bars, a plain write."""
+    std = sys.modules.get("tqdm.std")
+    cls = getattr(std, "tqdm", None)
+    if getattr(cls, "_instances", None):  # a WeakSet of the bars not yet closed (disabled ones are never in it)
+        cls.write(line, file=sys.stderr, end="")
+    else:
+        sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def handled_elsewhere(record: logging.LogRecord, handler: logging.Handler) -> bool:
+    """Whether a handler other than `handler` and ganlint's last resort would take `record` on its way up:
+    a handler of the program's own (logging.basicConfig, pytest's log capture), or the CLI's."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(h is not handler and not isinstance(h, _LastResort) for h in logger.handlers):
+            return True
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return False
 
 
 class _LastResort(_Stderr):
     """_Stderr, but only when no other handler on the record's way up would take it."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        logger: logging.Logger | None = logging.getLogger(record.name)
-        while logger is not None:
-            if any(h is not self for h in logger.handlers):
-                return
-            if not logger.propagate:
-                break
-            logger = logger.parent
-        super().emit(record)
+        if not handled_elsewhere(record, self):
+            super().emit(record)
 
 
 class _CLI(_Stderr):

@@ -4,6 +4,7 @@ manual optimisation. Runs of at most a few hundred batches on the CPU."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import subprocess
@@ -18,7 +19,9 @@ from torch.utils.data import DataLoader
 
 L = pytest.importorskip("lightning")
 
-from lightning.pytorch.loggers import CSVLogger  # noqa: E402
+from lightning.pytorch.callbacks import TQDMProgressBar  # noqa: E402
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 import ganlint  # noqa: E402
 from ganlint.errors import ConfigError  # noqa: E402
@@ -98,9 +101,9 @@ class GAN1D(L.LightningModule):
 def fit(module: GAN1D, callback: GanlintCallback, batches: int, tmp_path, **trainer_kw) -> L.Trainer:
     torch.manual_seed(0)
     data = REAL_MEAN + REAL_STD * torch.randn(BATCH * 100, 1)
-    trainer = L.Trainer(accelerator="cpu", max_steps=2 * batches,  # manual optimisation: 2 optimizer steps a batch
-                        logger=CSVLogger(tmp_path, name="csv"), log_every_n_steps=10, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[callback], **trainer_kw)
+    kw = {"logger": CSVLogger(tmp_path, name="csv"), "log_every_n_steps": 10, "enable_checkpointing": False,
+          "enable_progress_bar": False, "enable_model_summary": False, "callbacks": [callback], **trainer_kw}
+    trainer = L.Trainer(accelerator="cpu", max_steps=2 * batches, **kw)  # manual optimisation: 2 optimizer steps a batch
     trainer.fit(module, DataLoader(data, batch_size=BATCH))
     return trainer
 
@@ -273,3 +276,89 @@ def test_the_g_loss_reaches_the_monitor(tmp_path):
     cb = GanlintCallback(g_loss="minimax", flush_every=4)
     fit(GAN1D(), cb, 12, tmp_path)
     assert cb.monitor.g_loss == "saturating"
+
+
+class CapturingBar(TQDMProgressBar):
+    """Lightning's tqdm bar, keeping what it is asked to print (LightningModule.print's way above the bar)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.printed: list[tuple[str, object]] = []
+
+    def print(self, *args, **kwargs) -> None:
+        self.printed.append((" ".join(map(str, args)), kwargs.get("file")))
+        super().print(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def with_tensorboard(tmp_path_factory):
+    """The collapsing GAN (lr 0.2) for 250 batches with a TensorBoardLogger and a CSVLogger, the progress bar
+    on, and no logging configured by the program (as in a plain script: pytest's own capture handlers on the
+    root logger are taken away for the run)."""
+    tmp = tmp_path_factory.mktemp("tb")
+    cb = GanlintCallback(diagnose_every=100, save_to=tmp / "ganlint")
+    bar = CapturingBar()
+    tb, csv = TensorBoardLogger(tmp, name="tb"), CSVLogger(tmp, name="csv")
+    torch.manual_seed(0)
+    data = REAL_MEAN + REAL_STD * torch.randn(BATCH * 100, 1)
+    trainer = L.Trainer(accelerator="cpu", max_steps=2 * 250, logger=[tb, csv], log_every_n_steps=10,
+                        enable_checkpointing=False, enable_model_summary=False, callbacks=[cb, bar])
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
+        mp.setattr(logging.getLogger(), "handlers", [])
+        trainer.fit(GAN1D(lr=0.2), DataLoader(data, batch_size=BATCH))
+    acc = EventAccumulator(tb.log_dir, size_guidance={"scalars": 0, "tensors": 0}).Reload()
+    return trainer, cb, bar, acc, pd.read_csv(f"{csv.log_dir}/metrics.csv"), err
+
+
+def test_the_label_reaches_tensorboard_as_text(with_tensorboard):
+    _, cb, _, acc, _, _ = with_tensorboard
+    labels = [(e.step, e.tensor_proto.string_val[0].decode()) for e in acc.Tensors("ganlint/label/text_summary")]
+    # the diagnoses at batches 100 and 200 and the run's own at its end (250), on the self.log axis
+    assert [s for s, _ in labels] == [99, 199, 249]
+    assert labels[-1][1] == cb.monitor.diagnose().label
+    index = acc.Scalars("ganlint/label_index")
+    assert [(e.step, e.value) for e in index] == [(s, LABELS.index(lab)) for s, lab in labels]  # once each
+    assert [e.step for e in acc.Scalars("ganlint/confidence")] == [99, 199, 249]
+    assert "4 collapsed" in acc.Tensors("ganlint/legend/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert acc.Tensors("ganlint/findings/text_summary")[-1].step == 249
+    assert {e.step for e in acc.Scalars("ganlint/grad_norm_g")} == {99, 199}  # the statistics, as before
+    assert 99 in {e.step for e in acc.Scalars("loss_d")}  # the module's own self.log, same axis
+
+
+def test_loggers_the_sinks_do_not_know_get_label_index_alone(with_tensorboard):
+    _, _, _, _, metrics, _ = with_tensorboard
+    rows = metrics[metrics["ganlint/label_index"].notna()]
+    assert list(rows["step"]) == [99, 199, 249]
+    assert not any("label" in c and c != "ganlint/label_index" for c in metrics.columns)
+
+
+def test_messages_are_printed_above_the_progress_bar(with_tensorboard):
+    _, cb, bar, _, _, stderr = with_tensorboard
+    said = [text for text, _ in bar.printed]
+    assert said and all(text.startswith("ganlint: ") for text in said)
+    assert all(file is stderr for _, file in bar.printed)  # stderr is chatter (tqdm's bar is on stdout)
+    assert any("the run is " in text for text in said), said
+    err = stderr.getvalue()
+    # through tqdm.write: each on a line of its own on stderr
+    for text in said:
+        assert f"\n{text}\n" in f"\n{err}", text
+    # after the bar closed (on_train_end), the logger's own way again: the saved telemetry
+    assert not any("telemetry saved" in text for text in said)
+    assert f"ganlint: telemetry saved to {cb.save_to}" in err
+    assert not [h for h in logging.getLogger("ganlint").handlers if type(h).__name__ == "_AboveTheBar"]
+
+
+class ReturnsNothing(GAN1D):
+    def training_step(self, real, batch_idx):
+        super().training_step(real, batch_idx)  # the updates, without the dict ganlint reads
+
+
+def test_a_program_that_routes_logging_keeps_the_messages(tmp_path, caplog):
+    """With a handler of the program's own (here pytest's caplog on the root logger) the records go there,
+    not through the bar."""
+    bar = CapturingBar()
+    cb = GanlintCallback(flush_every=5)
+    fit(ReturnsNothing(), cb, 5, tmp_path, enable_progress_bar=True, callbacks=[cb, bar])
+    assert "GanlintCallback: training_step returned none of loss_d" in caplog.text
+    assert bar.printed == []

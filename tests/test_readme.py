@@ -52,3 +52,15 @@ def test_readme_names_every_dataset_and_loss() -> None:
     text = README.read_text()
     for name in (*DATASETS.names(), *LOSSES.names()):
         assert f"`{name}`" in text, name
+
+
+def test_first_quick_start_command_runs_the_quick_suite_on_cpu_with_one_seed() -> None:
+    """The first command is ganlint's main job (the issue: not a single training run): `ganlint run` of the
+    quick suite, one seed, on the CPU, with flags the parser accepts as written."""
+    from ganlint.cli.parser import build_parser
+
+    first = _code_blocks(_section("Quick start"))[0]
+    install, _, invocation = first.rpartition("&& .venv/bin/ganlint ")
+    assert install.startswith("python3 -m venv .venv && .venv/bin/pip install -e . "), first
+    args = build_parser().parse_args(invocation.split())
+    assert (args.command, args.paths, args.suite, args.seeds, args.device) == ("run", [], "quick", 1, "cpu")

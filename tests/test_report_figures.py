@@ -7,6 +7,7 @@ so these tests also prove the figures draw without warnings.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -275,3 +276,154 @@ def test_overview_empty_telemetry_frame(tmp_path):
     items[0]["telemetry"] = telemetry(10).iloc[:0]
     items[1]["telemetry"] = telemetry(10)[["step", "loss_d"]]  # no D outputs
     check_png(figures.overview_png(items, tmp_path / "o.png"), min_kb=1)
+
+
+# ---------------------------------------------------------------- readable at the size the page shows them
+
+# The smallest type a reader should meet, in CSS px as the page shows it (see figures.TICK_PT): tick
+# labels, legends and notes, and panel titles.
+MIN_TICK_PX, MIN_TITLE_PX = 10.5, 12.0
+
+
+def drawn(monkeypatch, make) -> tuple:
+    """(figure, dpi) that `make()` saves: the figure is inspected just before it is written."""
+    seen = []
+    real_save = figures.save
+
+    def spy(fig, path, dpi=figures.DPI):
+        fig.canvas.draw()
+        seen.append((fig, dpi, [t for t in fig.findobj(lambda o: hasattr(o, "get_fontsize") and hasattr(o, "get_text"))
+                                if t.get_visible() and t.get_text().strip()]))
+        return real_save(fig, path, dpi)
+
+    monkeypatch.setattr(figures, "save", spy)
+    monkeypatch.setattr(plots, "save", spy)
+    make()
+    assert len(seen) == 1
+    return seen[0]
+
+
+def shown_px(fig, dpi, slot: int) -> float:
+    """CSS px per point of type: the page shows the PNG min(its width, slot) wide (html.image)."""
+    natural = fig.get_figwidth() * dpi
+    return dpi / 72 * min(natural, slot) / natural
+
+
+def _figure_makers(tmp_path):
+    from ganlint.report import html
+
+    g = torch.Generator().manual_seed(0)
+    ring, g1d, reviews = get_dataset("ring8"), get_dataset("gaussian1d"), get_dataset("reviews")
+    steps = range(1, 1201, 200)  # six columns: the narrowest panels
+    labels = ["stable", "oscillating", "collapsed", "vanishing-gradient", "diverged", "stalled", "inconclusive",
+              "still-weak"]
+    return {
+        "run panels": (html.FIGURE_WIDTH_PX, lambda: figures.run_panels(telemetry(), tmp_path / "p.png", onset_step=50,
+                                                                         label="collapsed", num_modes=8)),
+        "scatter": (html.FIGURE_WIDTH_PX, lambda: plots.samples_strip(
+            {s: ring.sample(256, g) for s in steps}, ring.sample(512, g), ring, tmp_path / "s.png", title="ring8")),
+        "hist": (html.FIGURE_WIDTH_PX, lambda: plots.samples_strip(
+            {s: g1d.sample(256, g) for s in steps}, g1d.sample(512, g), g1d, tmp_path / "h.png", title="1d")),
+        "bars": (html.FIGURE_WIDTH_PX, lambda: plots.samples_strip(
+            {s: reviews.sample(256, g) for s in steps}, reviews.sample(512, g), reviews, tmp_path / "b.png", title="r")),
+        "images": (html.FIGURE_WIDTH_PX, lambda: plots.samples_strip(
+            {s: blobs(64, g) for s in steps}, blobs(64, g), SimpleNamespace(plot_kind="image"), tmp_path / "i.png",
+            title="digits")),
+        "confusion": (html.HALF_WIDTH_PX, lambda: figures.confusion_png(
+            confusion(labels, labels, (np.eye(8, dtype=int) * 3).tolist()), tmp_path / "c.png")),
+        "overview": (html.FIGURE_WIDTH_PX, lambda: figures.overview_png(overview_items(30), tmp_path / "o.png",
+                                                                          title="every run")),
+    }
+
+
+@pytest.mark.parametrize("name", ["run panels", "scatter", "hist", "bars", "images", "confusion", "overview"])
+def test_type_is_readable_at_the_displayed_size(name, tmp_path, monkeypatch):
+    """Every piece of text, as large as the page shows it (the PNG's width against its slot on the page):
+    tick labels and notes at least MIN_TICK_PX, titles at least MIN_TITLE_PX."""
+    slot, make = _figure_makers(tmp_path)[name]
+    fig, dpi, texts = drawn(monkeypatch, make)
+    px = shown_px(fig, dpi, slot)
+    assert fig.get_figwidth() * dpi <= slot, "drawn wider than the page shows it: shrunk, type and all"
+    small = sorted({(t.get_fontsize() * px, t.get_text()[:30]) for t in texts})[:3]
+    assert small[0][0] >= MIN_TICK_PX, f"{name}: text {small} px"
+    titles = [ax.title for ax in fig.axes if ax.title.get_text()]
+    assert all(t.get_fontsize() * px >= MIN_TITLE_PX for t in titles), [(t.get_text(), t.get_fontsize() * px) for t in titles]
+
+
+def test_report_pages_show_their_figures_one_to_one(tmp_path, train_tiny):
+    """The <img> width the pages write is the PNG's own width (nothing shrunk), within the page's slot."""
+    import base64
+    import re
+
+    from ganlint.report import html
+    from ganlint.report.run_report import render_run
+
+    page = render_run(train_tiny("run").out_dir).read_text()
+    imgs = re.findall(r'<img alt="([^"]*)" width="(\d+)" src="data:image/png;base64,([^"]+)"', page)
+    assert imgs
+    for alt, width, data in imgs:
+        natural = html.png_size(base64.b64decode(data))[0]
+        assert int(width) == natural <= html.FIGURE_WIDTH_PX <= html.PAGE_WIDTH_PX, alt
+    assert html.image(tmp_path / "missing.png", "x").startswith("<p")
+
+
+def tick_boxes_overlap(ax) -> list[tuple[str, str]]:
+    labels = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+    boxes = sorted(((t.get_window_extent(), t.get_text()) for t in labels), key=lambda b: b[0].x0)  # left to right
+    return [(a, b) for (ba, a), (bb, b) in itertools.pairwise(boxes) if ba.x1 > bb.x0 - 2]
+
+
+def test_1d_histogram_tick_labels_do_not_overlap(tmp_path, monkeypatch):
+    ds = get_dataset("gaussian1d")
+    g = torch.Generator().manual_seed(0)
+    fakes = {s: -3 + 0.37 * s / 100 + torch.randn(256, 1, generator=g) for s in range(1, 1201, 200)}
+    fig, _, _ = drawn(monkeypatch, lambda: plots.samples_strip(fakes, ds.sample(512, g), ds, tmp_path / "h.png"))
+    for ax in fig.axes:
+        assert len([t for t in ax.get_xticklabels() if t.get_text()]) >= 2
+        assert tick_boxes_overlap(ax) == []
+
+
+def test_modes_strip_reaches_the_number_of_modes(tmp_path, monkeypatch):
+    df = telemetry()
+    df["modes_covered"] = np.where(df["modes_covered"].notna(), 1.0, np.nan)  # one of ten, all along
+    fig, _, texts = drawn(monkeypatch, lambda: figures.run_panels(df, tmp_path / "p.png", num_modes=10))
+    strip = next(ax for ax in fig.axes if ax.get_ylabel() == "modes")
+    assert strip.get_ylim()[1] >= 10 and 10 in strip.get_yticks()
+    assert all(float(t).is_integer() for t in strip.get_yticks())
+    assert any(t.get_text() == "modes covered 1 / 10" for t in texts)
+
+
+def test_a_small_drift_is_not_stretched_to_fill_the_panel(tmp_path, monkeypatch):
+    df = telemetry()[["step", "loss_d", "loss_g"]]
+    df = df.assign(loss_d=1.0 - 0.005 * df["step"] / df["step"].max(), loss_g=1.0)  # falls 0.5%, and a flat line
+    fig, _, texts = drawn(monkeypatch, lambda: figures.run_panels(df, tmp_path / "p.png", d_output="critic"))
+    loss = next(ax for ax in fig.axes if ax.get_title() == "losses")
+    lo, hi = loss.get_ylim()
+    assert hi - lo >= figures.MIN_SPAN * 1.0 * 0.999
+    assert any(t.get_text().startswith("flat within 0.5") for t in texts)
+    # A real change still fills the panel.
+    df = df.assign(loss_d=1.0 - 0.5 * df["step"] / df["step"].max())
+    fig, _, _ = drawn(monkeypatch, lambda: figures.run_panels(df, tmp_path / "q.png", d_output="critic"))
+    lo, hi = next(ax for ax in fig.axes if ax.get_title() == "losses").get_ylim()
+    assert hi - lo < 0.7
+
+
+def test_screenshot_script_in_chromium(tmp_path, train_tiny):
+    """scripts/screenshot_report.py in a real browser, where one is installed (CI has none)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("/usr/bin/chromium"):
+        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium) to take screenshots with")
+    from ganlint.report.run_report import render_run
+
+    page = render_run(train_tiny("run").out_dir)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "screenshot_report.py"
+    done = subprocess.run([sys.executable, str(script), str(page), "--out", str(tmp_path), "--prefix", "t"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "scale 1.00" in done.stdout
+    shot = check_png(tmp_path / "t_page.png", min_kb=5, max_kb=20_000)
+    assert shot.shape[1] == 1280
+    check_png(tmp_path / "t_fig0.png", min_kb=5, max_kb=5_000)

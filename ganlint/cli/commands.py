@@ -33,6 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ganlint.training.config import TrainConfig, config_fields
     from ganlint.training.loop import TrainingInterrupted, resume, train
 
+    loggers = _log_to(args)
     try:
         if args.resume is not None:
             given = [f"--{f.name.replace('_', '-')}" for f in config_fields() if getattr(args, f.name) != f.default]
@@ -40,10 +41,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             if given:
                 raise ConfigError(f"--resume continues the run with the config in {args.resume}/config.json; "
                                   f"drop {', '.join(given)}")
-            run = resume(args.resume, progress=not args.quiet)
+            run = resume(args.resume, progress=not args.quiet, loggers=loggers)
         else:
             cfg = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in config_fields()})
-            run = train(cfg, overwrite=args.overwrite, progress=not args.quiet)
+            run = train(cfg, overwrite=args.overwrite, progress=not args.quiet, loggers=loggers)
     except TrainingInterrupted as e:
         print(f"ganlint: {e.run.stop_reason}; the run is saved in {e.run.out_dir}: continue it with  "
               f"ganlint train --resume {e.run.out_dir}", file=sys.stderr)
@@ -87,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The options are checked with the suite's device by run_suite/resume_suite, before any folder is made;
     # their errors name parameters (cpus_per_run), respelled as flags below.
     executor = _executor(args)
+    loggers = _log_to(args)
     if args.resume is not None:
         given = [flag for flag, v in (("PATH", args.paths), ("--suite", args.suite), ("--seeds", args.seeds),
                                       ("--device", args.device), ("--name", args.name), ("--out", args.out),
@@ -128,11 +130,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous_int = signal.signal(signal.SIGINT, terminate)
     try:
         if args.resume is not None:
-            result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report, executor=executor)
+            result = resume_suite(out, jobs=args.jobs, progress=not args.quiet, report=args.report, executor=executor,
+                                  loggers=loggers)
         else:
             result = run_suite(scenarios, seeds=seeds, device=device, out_dir=out, jobs=args.jobs,
                                progress=not args.quiet, report=args.report, suite=named, batched=args.batched,
-                               fast=args.fast, executor=executor)
+                               fast=args.fast, executor=executor, loggers=loggers)
     except ConfigError as e:
         from ganlint.loaders.errors import respell
 
@@ -162,6 +165,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.report:
             print(f"report: {result.out_dir / 'report.html'}")
     return EXIT_OK if result.passed else EXIT_FAILING
+
+
+def _log_to(args: argparse.Namespace) -> list[Any]:
+    """--log-to's loggers, checked (form, library installed) before anything trains: a ConfigError is one line."""
+    if not args.log_to:
+        return []
+    from ganlint.integrations.sinks import parse_target
+
+    return [parse_target(text) for text in args.log_to]
 
 
 def _ray_flag(name: str) -> str:

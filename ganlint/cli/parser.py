@@ -62,6 +62,13 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, dest=f.name, type=typ, default=f.default, metavar=f.name.upper(), help=help_)
 
 
+def _add_log_to(p: argparse.ArgumentParser, what: str) -> None:
+    """--log-to, the same on `train` and `run` (the forms are ganlint.integrations.sinks.parse_target's)."""
+    p.add_argument("--log-to", dest="log_to", action="append", default=[], metavar="LOGGER",
+                   help=f"also write {what} to a logger: tensorboard:DIR, wandb[:PROJECT] or mlflow[:TRACKING_URI] "
+                   "(repeatable; each needs its library: pip install 'ganlint[tensorboard]', '[wandb]' or '[mlflow]')")
+
+
 def _add_check_flags(p: argparse.ArgumentParser) -> None:
     """One flag per row of ganlint.check.options.OPTIONS that has one, in its help group; None is "not given"
     (the library's default, or [tool.ganlint]'s, applies), so no argparse default."""
@@ -128,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the diagnosis and report (report.html, report.md, plots/) in the run folder")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
+    _add_log_to(p, "the telemetry as it is recorded, the sample pictures and the run's label and findings")
     p.set_defaults(func=commands.cmd_train)
 
     p = sub.add_parser("run", help="run the scenario suite: train, diagnose and compare with each scenario's expected label",
@@ -172,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", dest="report", action="store_false", help="write the tables only, no plots or pages")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
+    _add_log_to(p, "each run as it finishes (one logger run per scenario and seed: its telemetry, pictures, "
+                "label and findings)")
     p.set_defaults(func=commands.cmd_run)
 
     p = sub.add_parser("diagnose", help="label a run from its telemetry or training log (run folder, table, "

@@ -47,15 +47,26 @@ applied. Batches before both optimizers have applied a step are not recorded (no
 directly (`opt.optimizer.step()`) bypasses `on_before_optimizer_step`: the norms are then NaN.
 
 What reaches the logger (every logger in `trainer.loggers`, rank 0, at the step Lightning uses for the
-module's own `self.log` values): at each of the Monitor's diagnoses (every `diagnose_every` steps) and,
-with `log_every_n_steps`, every that many steps, `ganlint/label_index` (the label's index in
-ganlint.vocabulary.LABELS, their priority order: 0 diverged, 1 vanishing-gradient, 2 stalled,
-3 oscillating, 4 collapsed, 5 still-weak, 6 stable, 7 inconclusive; absent before the first
-diagnosis), `ganlint/confidence` (at diagnoses) and the last
+module's own `self.log` values): at each of the Monitor's diagnoses (every `diagnose_every` steps), at the
+end of training when the last step was not one, and, with `log_every_n_steps`, every that many steps,
+`ganlint/label_index` (the label's index in ganlint.vocabulary.LABELS, their priority order:
+0 diverged, 1 vanishing-gradient, 2 stalled, 3 oscillating, 4 collapsed, 5 still-weak, 6 stable,
+7 inconclusive; absent before the first diagnosis), `ganlint/confidence` (at diagnoses) and the last
 recorded step's finite values of `ganlint/{loss_d, loss_g, d_real, d_fake, grad_norm_g, grad_norm_d,
-update_ratio_g, update_ratio_d, fake_std}`. A label change is logged once (rank 0, the "ganlint" logger:
-stderr unless the program routes logging), and a label in `stop_on` sets `trainer.should_stop`. Under DDP
-every rank sees the same label (the Monitor broadcasts rank 0's decision), so all ranks stop together.
+update_ratio_g, update_ratio_d, fake_std}`. To the loggers ganlint.integrations.sinks knows
+(TensorBoardLogger, WandbLogger, MLFlowLogger: their own runs, flushed and never closed) each diagnosis
+also goes as text: `ganlint/label` (the label itself), `ganlint/summary`, the findings table
+(`ganlint/findings`) and, once, the legend of label_index (`ganlint/legend`); label_index and confidence
+then come with it, once per diagnosis. Other loggers (a CSVLogger, ...) get the numbers alone, through
+their log_metrics, as before.
+
+A label change is said once (rank 0, the "ganlint" logger), and a label in `stop_on` sets
+`trainer.should_stop`. Under DDP every rank sees the same label (the Monitor broadcasts rank 0's
+decision), so all ranks stop together. While the training loop draws Lightning's progress bar, the
+"ganlint" logger's own lines (the callback's, the Monitor's and the loggers' warnings: `ganlint: ...`,
+otherwise written to stderr where the program routes no logging) are printed through the bar's `print`
+(as LightningModule.print does: above a tqdm or rich bar, not through it), on stderr; where the program
+routes logging itself (a handler of its own, logging.basicConfig), its handlers get them, as before.
 
 Never kills training: errors inside the Monitor disable it with one message on stderr, as in a plain
 loop; the callback's own errors (logging, saving) do the same; `strict=True` raises instead. Only a
@@ -66,6 +77,7 @@ before the first step.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -76,6 +88,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ganlint.errors import ConfigError
+from ganlint.logs import LOGGER, handled_elsewhere, line
 from ganlint.training.monitor import DEFAULTS, Monitor
 from ganlint.vocabulary import LABELS
 
@@ -117,6 +130,25 @@ class _PreStepAtCallback:
     def before_step(self) -> None:
         for hook in list(self._pre.values()):
             hook(self.optimizer, (), {})
+
+
+class _AboveTheBar(logging.Handler):
+    """The "ganlint" logger's lines of last resort (ganlint.logs: `ganlint: ...` where no other handler
+    takes a record) printed through Lightning's progress bar while it draws, so they do not break it.
+    Installed on rank 0 only, for the training loop only: a tqdm bar that is closed drops what it is given
+    to print (TQDMProgressBar.print writes to an active bar or nowhere)."""
+
+    def __init__(self, bar: Any) -> None:
+        super().__init__()
+        self.bar = bar
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if handled_elsewhere(record, self):  # a handler of the program's own takes the record instead
+            return
+        try:
+            self.bar.print(line(record).rstrip("\n"), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
 
 
 class GanlintCallback(pl.Callback):
@@ -166,6 +198,11 @@ class GanlintCallback(pl.Callback):
         self._logged: Any = None  # the last diagnosis logged
         self._said: set[str] = set()
         self._disabled = False
+        self._sinks: Any = None  # ganlint.integrations.sinks.Loggers over the trainer's loggers it knows
+        self._sink_loggers: list[Any] = []  # those loggers
+        self._plain_loggers: list[Any] = []  # the others (CSVLogger, ...): log_metrics alone
+        self._step = 0  # Lightning's logging step at the last batch
+        self._above_bar: _AboveTheBar | None = None
 
     # -- setup: G, D and their optimizers -----------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -180,6 +217,7 @@ class GanlintCallback(pl.Callback):
         self.monitor = Monitor(G, D, opt_g, opt_d, outputs=self.outputs, stop_on=self.stop_on,
                                on_label=self._on_label, **self.monitor_options)
         self._logged, self._said, self._disabled = None, set(), False
+        self._open_loggers(trainer)
         # No row until each optimizer has applied a step: before that its gradient norm is NaN, which the
         # engine reads as divergence (AMP's GradScaler skips the first steps while it calibrates its scale).
         self._unstepped = {id(o) for o in opts.values() if o is not None}
@@ -187,6 +225,44 @@ class GanlintCallback(pl.Callback):
 
     def _stepped(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self._unstepped.discard(id(optimizer))
+
+    def _open_loggers(self, trainer: pl.Trainer) -> None:
+        """Split the trainer's loggers: those ganlint.integrations.sinks writes (the label as text, the
+        findings) and the others (CSVLogger, a logger of the user's own class), skipped there quietly."""
+        from ganlint.integrations.sinks import Loggers
+
+        self._sinks, self._sink_loggers, self._plain_loggers = None, [], list(trainer.loggers)
+        if not trainer.is_global_zero or not trainer.loggers:
+            return  # on other ranks Lightning's loggers write nothing
+        sinks = []
+        self._plain_loggers = []
+        for logger in trainer.loggers:
+            try:
+                opened = Loggers.open([logger], run_name="ganlint")  # theirs: flushed, never closed
+            except ConfigError:  # not a kind the sinks know: its log_metrics, as before
+                opened = None
+            except Exception as e:  # its experiment failed to start: Lightning will say so itself
+                self._say(f"the label is not sent as text to {type(logger).__name__} ({type(e).__name__}: {e})")
+                opened = None
+            if opened:
+                sinks.extend(opened.sinks)
+                self._sink_loggers.append(logger)
+            else:
+                self._plain_loggers.append(logger)
+        self._sinks = Loggers(sinks) if sinks else None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._remove_bar_printer()
+        bar = trainer.progress_bar_callback
+        if trainer.is_global_zero and bar is not None and bar.is_enabled:
+            self._above_bar = _AboveTheBar(bar)
+            logging.getLogger(LOGGER).addHandler(self._above_bar)
+
+    def _remove_bar_printer(self) -> None:
+        """Back to the "ganlint" logger's own way (the bar is closed, or training failed)."""
+        if self._above_bar is not None:
+            logging.getLogger(LOGGER).removeHandler(self._above_bar)
+            self._above_bar = None
 
     # -- per step -----------------------------------------------------------------------------------------
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
@@ -225,6 +301,9 @@ class GanlintCallback(pl.Callback):
         d = mon.last_diagnosis  # a new object at each diagnosis; None on ranks other than 0
         new = d is not None and d is not self._logged
         every = self.log_every_n_steps is not None and mon.n % self.log_every_n_steps == 0
+        # The step Lightning logs the module's own self.log values at (batches, not optimizer steps: with
+        # two optimizers global_step runs twice as fast), so the curves line up.
+        self._step = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", trainer.global_step)
         if not (new or every) or not trainer.is_global_zero or not trainer.loggers:
             return
         self._logged = d
@@ -232,15 +311,23 @@ class GanlintCallback(pl.Callback):
         # reading the table costs no host sync and no DDP collective, so rank 0 may read it alone.
         row = mon.telemetry.iloc[-1]
         metrics = {f"ganlint/{c}": float(row[c]) for c in LOGGED if np.isfinite(row[c])}
-        if mon.status in LABELS:
-            metrics["ganlint/label_index"] = float(LABELS.index(mon.status))
-        if new:
-            metrics["ganlint/confidence"] = float(d.confidence)
-        # The step Lightning logs the module's own self.log values at (batches, not optimizer steps: with
-        # two optimizers global_step runs twice as fast), so the curves line up.
-        step = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", trainer.global_step)
-        for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=step)
+        self._send(d if new else None, mon.status, metrics, self._step)
+
+    def _send(self, d: Any, label: str | None, metrics: dict[str, float], step: int) -> None:
+        """The statistics, and the label: as text with its findings (and label_index, confidence) where
+        the sinks write it (`d`: a new diagnosis), as label_index (and confidence) through log_metrics
+        elsewhere; never both to one logger at one step."""
+        label_metrics = {"ganlint/label_index": float(LABELS.index(label))} if label in LABELS else {}
+        if d is not None:
+            label_metrics["ganlint/confidence"] = float(d.confidence)
+        for logger in self._plain_loggers:
+            logger.log_metrics({**metrics, **label_metrics}, step=step)
+        for logger in self._sink_loggers:
+            shown = metrics if d is not None else {**metrics, **label_metrics}  # d: label_index comes with it
+            if shown:
+                logger.log_metrics(shown, step=step)
+        if d is not None and self._sinks:
+            self._sinks.diagnosis(step, d)  # a failing sink is switched off there, with one warning
 
     def _on_label(self, label: str, onset_step: int | None, diagnosis: Any) -> None:
         # The Monitor calls this on rank 0 only, when the label changes.
@@ -251,17 +338,43 @@ class GanlintCallback(pl.Callback):
 
     # -- the end ------------------------------------------------------------------------------------------
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._remove_bar_printer()  # the bar closes now (or has closed): what follows goes to the logger
+        self._final_diagnosis(trainer)
         self._save(trainer)
+
+    def _final_diagnosis(self, trainer: pl.Trainer) -> None:
+        """The label of the whole run for the loggers, when the last batch was not a diagnosis already (a
+        run shorter than diagnose_every, or one that ends between two): one engine pass at the end."""
+        mon = self.monitor
+        if (not self._active() or not trainer.loggers or mon.n < mon.cfg["min_steps"]
+                or mon.n % mon.cfg["diagnose_every"] == 0):  # the same on every rank: diagnose() flushes
+            return
+        try:
+            d = mon.diagnose()  # every rank: under DDP its flush is a collective
+            if trainer.is_global_zero:
+                self._send(d, d.label, {}, self._step)
+        except Exception as e:
+            self._fail(e)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         # Keep what was recorded for `ganlint diagnose`. Not under DDP: saving flushes with a collective
         # that ranks which did not fail would never join.
+        self._remove_bar_printer()
         if trainer.world_size == 1:
             self._save(trainer)
         self._close()
+        self._close_loggers()
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._remove_bar_printer()
         self._close()  # the telemetry stays readable on self.monitor
+        self._close_loggers()
+
+    def _close_loggers(self) -> None:
+        """The trainer's loggers are Lightning's, and the user's: flushed here, never closed."""
+        if self._sinks is not None:
+            self._sinks.close()
+            self._sinks = None
 
     def _save(self, trainer: pl.Trainer) -> None:
         if self.save_to is None or not self._active():

@@ -8,7 +8,8 @@ colours defined here).
 
 Each function takes plain data (DataFrames, tensors, a Dataset) and a path, writes one PNG (creating its
 folders), closes the figure and returns the path. The PNGs are base64-embedded in an HTML page, so they
-are drawn at a modest dpi (~90) and stay small (under ~150 KB). Telemetry is read defensively: missing
+are drawn at a modest dpi (~90) and stay small (under ~150 KB), and no wider than the page shows them
+(ganlint.report.html.FIGURE_WIDTH_PX), so their type reads at the size set here (TICK_PT, TITLE_PT). Telemetry is read defensively: missing
 columns, all-NaN columns, infinities and non-positive values on log axes are masked or shown as "not
 recorded", never an error, because a report is most needed for the runs that broke.
 
@@ -25,9 +26,21 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ganlint.report.html import FIGURE_WIDTH_PX, HALF_WIDTH_PX
+
 REAL, FAKE, D_COLOR, G_COLOR = "tab:blue", "tab:red", "tab:orange", "tab:green"
 OK, WRONG = "#2ca02c", "#d62728"
 DPI = 90
+# Type sizes (pt) of every figure, for all of them one rule: shown 1:1, 1 pt is DPI/72 = 1.25 CSS px, so
+# tick labels, legends and notes are 11.25 px high and titles 12.5 px, the smallest sizes that read
+# without leaning in (a browser's smallest default text is ~12 px). Nothing in a figure is smaller.
+TICK_PT = 9
+TITLE_PT = 10
+SUPTITLE_PT = 12
+# A series that moves less than MIN_SPAN of its level is drawn on a y range of MIN_SPAN of its level
+# (centred on it), not auto-scaled: auto-scaling stretches any range to fill the panel, so a 0.5% drift
+# looked like a fall. Within FLAT of its level the panel also says so ("flat within 0.5%").
+MIN_SPAN, FLAT = 0.1, 0.02
 # Equilibrium of the summed BCE loss of D (-log 0.5 twice) when D outputs 1/2 everywhere.
 BCE_EQUILIBRIUM = 2 * math.log(2)
 # Typical healthy size of ||delta theta|| / ||theta|| per step (Karpathy's rule of thumb for Adam nets);
@@ -71,7 +84,7 @@ def save(fig, path: str | Path, dpi: int = DPI) -> Path:
     return path
 
 
-def note(ax, text: str, size: float = 10) -> None:
+def note(ax, text: str, size: float = TICK_PT + 1) -> None:
     """A grey message in the middle of an empty panel (no ticks, so it reads as a placeholder)."""
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.45", fontsize=size,
             zorder=10, bbox={"fc": "white", "ec": "none", "pad": 2})
@@ -134,7 +147,7 @@ def legend(ax, *others, **kw) -> None:
         h, lab = o.get_legend_handles_labels()
         handles, labels = handles + h, labels + lab
     if handles:
-        ax.legend(handles, labels, **{"fontsize": 8, "loc": "best", "framealpha": 0.8, **kw})
+        ax.legend(handles, labels, **{"fontsize": TICK_PT, "loc": "best", "framealpha": 0.8, **kw})
 
 
 def _step_or_none(step) -> float | None:
@@ -144,6 +157,26 @@ def _step_or_none(step) -> float | None:
     except (TypeError, ValueError):
         return None
     return step if math.isfinite(step) else None
+
+
+def show_flat_as_flat(ax, *series: np.ndarray | None) -> None:
+    """y-limits of at least MIN_SPAN of the series' level (the largest |value|) around them, and a note
+    "flat within x%" when they move less than FLAT of it: a nearly constant series must look constant."""
+    v = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in series if s is not None] or [np.empty(0)])
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return
+    lo, hi = float(v.min()), float(v.max())
+    level = max(abs(lo), abs(hi))
+    if level == 0 or hi - lo >= MIN_SPAN * level:
+        return
+    mid = (lo + hi) / 2
+    ax.set_ylim(mid - MIN_SPAN * level / 2, mid + MIN_SPAN * level / 2)
+    if hi - lo < FLAT * level:
+        share = max((hi - lo) / level * 100, 0.1)
+        ax.text(0.02, 0.04, f"flat within {share:.1g}%" if share < 1 else f"flat within {share:.1f}%",
+                transform=ax.transAxes, fontsize=TICK_PT, color="0.3", ha="left", va="bottom", zorder=6,
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
 
 
 def _onset(ax, onset_step) -> None:
@@ -174,29 +207,32 @@ _PANELS = {
 
 def _series_panel(ax, df, x, key, window) -> None:
     title, ylabel, cols, log = _PANELS[key]
-    ax.set_title(title, fontsize=10)
-    drawn = False
+    ax.set_title(title, fontsize=TITLE_PT)
+    drawn = []
     for col, color, label, ls in cols:
         v = _values(df, col, positive=log)
         if v is not None:
             _line(ax, x, v, color, label, window, log=log, ls=ls)
-            drawn = True
+            drawn.append(v)
     if not drawn:
         recorded = any(_values(df, c) is not None for c, *_ in cols)
         note(ax, "no positive values (log scale)" if recorded else "not recorded")
         return
     if log:
         ax.set_yscale("log")
+    else:
+        show_flat_as_flat(ax, *drawn)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.25)
 
 
-def _eval_panel(ax, strip, df, onset_step) -> None:
+def _eval_panel(ax, strip, df, onset_step, num_modes: int | None = None) -> None:
     """Distance (lower is better) on the left axis; diversity and coverage (~1 healthy) on a right axis
     of their own, since the distance's scale depends on the dataset (~0.01 for W1 to ~1e3 for Fréchet).
     modes_covered is an integer count, so it gets its own short strip below instead of being squeezed
-    onto the 0-1 axis (it needs the number of modes to normalise, which the telemetry does not carry)."""
-    ax.set_title("evaluations (every few steps)", fontsize=10)
+    onto the 0-1 axis; its axis runs from 0 to the data's number of modes when known (config.json's),
+    so 1 of 10 modes does not fill the strip."""
+    ax.set_title("evaluations (every few steps)", fontsize=TITLE_PT)
     x = _steps(df)
     dist = _values(df, "distance")
     right = [(c, _values(df, c), color) for c, color in (("diversity", "tab:purple"), ("coverage", "tab:cyan"))]
@@ -207,6 +243,7 @@ def _eval_panel(ax, strip, df, onset_step) -> None:
         if dist is not None:
             ok = np.isfinite(dist)
             ax.plot(x[ok], dist[ok], color="0.15", marker="o", ms=3, lw=1.2, label="distance")
+            show_flat_as_flat(ax, dist)
         ax.set_ylabel("distance (lower = better)" if dist is not None else "distance: not recorded")
         if dist is None:
             ax.tick_params(left=False, labelleft=False)
@@ -226,20 +263,27 @@ def _eval_panel(ax, strip, df, onset_step) -> None:
 
     modes = _values(df, "modes_covered")
     if modes is None:
-        note(strip, "modes_covered not recorded", size=8)
+        note(strip, "modes_covered not recorded", size=TICK_PT)
     else:
         ok = np.isfinite(modes)
         strip.plot(x[ok], modes[ok], color="0.3", marker="o", ms=3, lw=1, drawstyle="steps-post")
-        strip.set_ylabel("modes", fontsize=8)
-        strip.yaxis.get_major_locator().set_params(integer=True)
-        strip.set_ylim(bottom=min(0, float(np.nanmin(modes))) - 0.5, top=float(np.nanmax(modes)) + 0.5)
+        top = max(num_modes or 0, int(np.nanmax(modes)), 1)
+        strip.set_ylim(min(0, float(np.nanmin(modes))) - 0.5, top + 0.5)
+        strip.set_yticks(sorted({0, round(top / 2), top}))  # three labels fit the strip's height
+        strip.set_ylabel("modes", fontsize=TICK_PT)
+        last = int(modes[ok][-1])
+        high = last > top / 2  # the note goes where the line's end is not
+        strip.text(0.99, 0.1 if high else 0.9, f"modes covered {last} / {num_modes}" if num_modes
+                   else f"modes covered {last}", transform=strip.transAxes, ha="right", va="bottom" if high else "top",
+                   fontsize=TICK_PT, color="0.2", zorder=6,
+                   bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         strip.grid(alpha=0.25)
     strip.set_xlabel("step")
     _onset(strip, onset_step)
 
 
 def run_panels(telemetry: pd.DataFrame, path: str | Path, *, title: str = "", onset_step: int | None = None,
-               label: str | None = None, d_output: str = "probability") -> Path:
+               label: str | None = None, d_output: str = "probability", num_modes: int | None = None) -> Path:
     """Six panels of a run's telemetry over its steps: losses, D's outputs, gradient norms, update ratios,
     sample statistics and the periodic evaluations, with the diagnosed onset as a dashed line on each.
 
@@ -254,13 +298,14 @@ def run_panels(telemetry: pd.DataFrame, path: str | Path, *, title: str = "", on
         onset_step: the step where the diagnosed problem began, or None.
         label: the diagnosed label, added to the title and to the onset note.
         d_output: what d_real/d_fake hold: "probability", "ls-score" or "critic".
+        num_modes: the data's number of modes (the top of the modes strip), or None when unknown.
     """
     plt = pyplot()
     onset_step = _step_or_none(onset_step)
     df = telemetry if telemetry is not None else pd.DataFrame()
     x = _steps(df)
     window = _window(len(df))
-    fig = plt.figure(figsize=(12, 9.5), layout="constrained")
+    fig = plt.figure(figsize=(FIGURE_WIDTH_PX / DPI, 9.5), layout="constrained")
     gs = fig.add_gridspec(3, 2)
     first = fig.add_subplot(gs[0, 0])
     axes = {"loss": first}
@@ -287,17 +332,17 @@ def run_panels(telemetry: pd.DataFrame, path: str | Path, *, title: str = "", on
             legend(ax)
     axes["stats"].set_xlabel("step")
     first.xaxis.get_major_locator().set_params(integer=True)  # shared by every panel: steps are whole
-    _eval_panel(ev, strip, df, onset_step)
+    _eval_panel(ev, strip, df, onset_step, num_modes)
     if onset_step is not None:
         xmid = np.nanmean(x) if np.isfinite(x).any() else onset_step
         right = onset_step > xmid
         first.annotate(f"onset: {label or 'problem'} @ step {int(onset_step)}", xy=(float(onset_step), 0.97),
                        xycoords=("data", "axes fraction"), xytext=(-4 if right else 4, 0), textcoords="offset points",
-                       ha="right" if right else "left", va="top", fontsize=9, zorder=6,
+                       ha="right" if right else "left", va="top", fontsize=TICK_PT, zorder=6,
                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.3", "alpha": 0.9})
     heading = " — ".join(t for t in (title, label) if t)
     if heading:
-        fig.suptitle(heading, fontsize=13)
+        fig.suptitle(heading, fontsize=SUPTITLE_PT + 1)
     return save(fig, path)
 
 
@@ -312,11 +357,12 @@ def confusion_png(confusion: pd.DataFrame, path: str | Path, *, title: str = "ex
     plt = pyplot()
     rows, cols = [str(i) for i in confusion.index], [str(c) for c in confusion.columns]
     counts = confusion.apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
-    fig, ax = plt.subplots(figsize=(max(3.6, 1.4 + 0.95 * len(cols)), max(2.6, 1.6 + 0.55 * len(rows))),
-                           layout="constrained")
+    # No wider than its column of the page (html.HALF_WIDTH_PX), where it is shown 1:1.
+    width = min(HALF_WIDTH_PX / DPI, max(3.6, 1.4 + 0.95 * len(cols)))
+    fig, ax = plt.subplots(figsize=(width, max(2.6, 1.6 + 0.55 * len(rows))), layout="constrained")
     if not rows or not cols:
         note(ax, "no runs")
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title, fontsize=TITLE_PT + 1)
         return save(fig, path)
     top = max(1, int(counts.max()))
     rgb = np.ones((len(rows), len(cols), 3))
@@ -333,8 +379,8 @@ def confusion_png(confusion: pd.DataFrame, path: str | Path, *, title: str = "ex
                     fontweight="bold" if r == c else "normal",
                     color="white" if n and shade > 0.75 else ("0.2" if n else "0.65"))
     ax.imshow(rgb, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=9)
-    ax.set_yticks(range(len(rows)), rows, fontsize=9)
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right", fontsize=TICK_PT)
+    ax.set_yticks(range(len(rows)), rows, fontsize=TICK_PT)
     ax.set_xticks(np.arange(len(cols) + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="white", lw=2)
@@ -342,7 +388,7 @@ def confusion_png(confusion: pd.DataFrame, path: str | Path, *, title: str = "ex
     ax.set_xlabel("found")
     ax.set_ylabel("expected")
     right = sum(int(counts[i, j]) for i, r in enumerate(rows) for j, c in enumerate(cols) if r == c)
-    ax.set_title(f"{title}\n{right} of {int(counts.sum())} runs as expected", fontsize=10)
+    ax.set_title(f"{title}\n{right} of {int(counts.sum())} runs as expected", fontsize=TITLE_PT)
     return save(fig, path)
 
 
@@ -351,24 +397,24 @@ def _overview_cell(ax, item: dict) -> None:
     color = OK if ok else WRONG
     head = f"{item.get('scenario', '?')} s{item.get('seed', '?')}"
     sub = str(item.get("label")) if ok else f"{item.get('label')} (expected {item.get('expected')})"
-    ax.set_title(f"{head}\n{sub}", fontsize=8, color=color, pad=3)
+    ax.set_title(f"{head}\n{sub}", fontsize=TITLE_PT, color=color, pad=3)
     for spine in ax.spines.values():
         spine.set_edgecolor(color)
         spine.set_linewidth(1.6)
     df = item.get("telemetry")
     if df is None or len(df) == 0:
-        note(ax, "no telemetry", size=7)
+        note(ax, "no telemetry", size=TICK_PT)
         return
     x = _steps(df)
     window = _window(len(df))
-    drawn = False
+    drawn = []
     for col, c in (("d_real", REAL), ("d_fake", FAKE)):
         v = _values(df, col)
         if v is not None:
             _line(ax, x, v, c, col, window)
-            drawn = True
+            drawn.append(v)
     if not drawn:
-        note(ax, "D(x) not recorded", size=7)
+        note(ax, "D(x) not recorded", size=TICK_PT)
         return
     d_output = item.get("d_output", "probability")
     ref = D_REFERENCE.get(d_output)
@@ -376,8 +422,20 @@ def _overview_cell(ax, item: dict) -> None:
         ax.axhline(ref, color="0.5", ls=":", lw=0.8)
     if d_output == "probability":
         ax.set_ylim(-0.03, 1.03)
+        ax.set_yticks([0, 0.5, 1], ["0", ".5", "1"])
+    else:
+        show_flat_as_flat(ax, *drawn)
+        ax.yaxis.set_major_locator(_few(3))
+    ax.xaxis.set_major_locator(_few(3, integer=True))
     _onset(ax, _step_or_none(item.get("onset_step")))
-    ax.tick_params(labelsize=6, length=2, pad=1)
+    ax.tick_params(labelsize=TICK_PT, length=2, pad=1)
+
+
+def _few(n: int, integer: bool = False):
+    """A tick locator for at most about n labels (a small panel fits no more at TICK_PT)."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=n, integer=integer, min_n_ticks=2)
 
 
 def overview_png(items: list[dict], path: str | Path, *, title: str = "") -> Path:
@@ -387,18 +445,20 @@ def overview_png(items: list[dict], path: str | Path, *, title: str = "") -> Pat
     opens (vanishing gradient), curves that swing (oscillation), a jump to nonsense (divergence)."""
     plt = pyplot()
     n = len(items)
-    ncols = min(6, max(1, n))
+    # Five columns of ~210 px: room for a two-line title of TITLE_PT ("overpowered_discriminator s0").
+    ncols = min(5, max(1, n))
     nrows = max(1, math.ceil(n / ncols))
-    # At most 14 in wide at 75 dpi (~1050 px, a page's width); rows shrink once there are more than ~14 of
-    # them so the image stays under ~30 in (2,250 px) up to ~80 runs, and never below 1.2 in per row.
-    width = 14.0 if ncols >= 4 else 3.5 * ncols + 2.5
-    row_h = max(1.2, min(max(2.0, 0.6 * width / ncols), 3.5, 28 / nrows))
-    head, foot = (0.5 if title else 0.1) + 0.35, 0.5 if items else 0.1  # title + first panel titles; legend
+    # At most the page's width (FIGURE_WIDTH_PX, shown 1:1); rows shrink once there are more than ~12 of
+    # them so the image stays under ~25 in (2,250 px) up to ~80 runs, and never below 1.3 in per row.
+    full = FIGURE_WIDTH_PX / DPI
+    width = full if ncols >= 4 else min(full, 3.0 * ncols + 1.5)
+    row_h = max(1.3, min(max(2.0, 0.7 * width / ncols), 3.0, 23 / nrows))
+    head, foot = (0.5 if title else 0.1) + 0.45, 0.5 if items else 0.1  # title + first panel titles; legend
     height = row_h * nrows + head + foot
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
     # A fixed layout, not constrained: the cells are all alike, so the margins are known in inches, and
     # constrained layout is slow on dozens of axes and collapses (with a warning) when rows get short.
-    gap_h, gap_w = 0.5, 0.35  # room for two title lines, and for tick labels
+    gap_h, gap_w = 0.7, 0.4  # room for two title lines (and the x tick labels above them), and y tick labels
     axes_h = (row_h * nrows - gap_h * (nrows - 1)) / nrows
     axes_w = (width - 0.45 - 0.15 - gap_w * (ncols - 1)) / ncols
     fig.subplots_adjust(left=0.45 / width, right=1 - 0.15 / width, top=1 - head / height, bottom=foot / height,
@@ -416,8 +476,8 @@ def overview_png(items: list[dict], path: str | Path, *, title: str = "") -> Pat
                    line([], [], color="black", ls="--", label="onset"),
                    line([], [], color=OK, lw=3, label="label as expected"), line([], [], color=WRONG, lw=3, label="other label")]
         # Below the panels: above them it would collide with the title.
-        fig.legend(handles=handles, loc="lower center", ncols=5 if ncols >= 3 else 3, fontsize=8, frameon=False,
+        fig.legend(handles=handles, loc="lower center", ncols=5 if ncols >= 3 else 3, fontsize=TICK_PT, frameon=False,
                    borderaxespad=0.1)
     if title:
-        fig.suptitle(title, fontsize=12, y=1 - 0.1 / height, va="top")
-    return save(fig, path, dpi=75)
+        fig.suptitle(title, fontsize=SUPTITLE_PT, y=1 - 0.1 / height, va="top")
+    return save(fig, path)

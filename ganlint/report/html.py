@@ -32,6 +32,14 @@ LABEL_COLOURS = {
 }
 STATUS_COLOURS = {V.PASS: "#2e7d32", V.WARN: "#ef6c00", V.FAIL: "#c62828", V.NOT_ASSESSABLE: "#78909c", V.ERROR: "#000000"}
 
+# How wide the page shows a picture, in CSS px. <main> is at most 1180 px wide with 28 px of padding a
+# side, so its content is 1124 px; a figure is drawn no wider than the slot it goes in (at figures.DPI,
+# 1 px of the PNG per CSS px), so it is shown 1:1 and its type is as large as it was drawn. A figure
+# shown shrunk would have 9 pt labels ~7 px high: the "ticks 5 px high" a reader could not read.
+PAGE_WIDTH_PX = 1124
+FIGURE_WIDTH_PX = 1080  # a full-width figure (run panels, samples, the suite's overview)
+HALF_WIDTH_PX = 540  # a figure in one column of .grid2 (two columns of (1124 - 16 gap) / 2, less the border)
+
 CSS = """
 body { font: 15px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #1d2125;
        background: #f4f5f7; margin: 0; }
@@ -52,7 +60,7 @@ tr.bad td { background: #fdecea; }
 img { max-width: 100%; height: auto; border: 1px solid #e3e6e9; border-radius: 4px; background: #fff; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
 .nw { white-space: nowrap; }
-.pics img { display: block; margin: 8px 0; max-width: 980px; }
+.pics img { display: block; margin: 8px 0; }
 ul.remedies, ul.needs { margin: 4px 0 0 18px; padding: 0; } .why { color: #3d4650; }
 nav a { margin-right: 10px; font-size: 13px; } a { color: #1565c0; }
 details summary { cursor: pointer; color: #1565c0; margin: 6px 0; }
@@ -80,12 +88,24 @@ def fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def image(path: str | Path | None, alt: str) -> str:
-    """An <img> with the PNG embedded as a data URI (empty when the file is missing)."""
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header (its IHDR chunk); (0, 0) for anything else."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return 0, 0
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def image(path: str | Path | None, alt: str, slot: int = FIGURE_WIDTH_PX) -> str:
+    """An <img> with the PNG embedded as a data URI (empty when the file is missing), `width` set to the
+    CSS px it is shown at: its own width, or the slot's when wider (then it is shrunk, and so is its
+    type). Stating the width also reserves the picture's room before it is decoded."""
     if path is None or not Path(path).is_file():
         return f'<p class="meta">({esc(alt)}: no picture)</p>'
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+    raw = Path(path).read_bytes()
+    w = png_size(raw)[0]
+    size = f' width="{min(w, slot)}"' if w else ""
+    data = base64.b64encode(raw).decode("ascii")
+    return f'<img alt="{esc(alt)}"{size} src="data:image/png;base64,{data}">'
 
 
 def table(df: pd.DataFrame, *, cells: dict[str, Callable[[Any], str]] | None = None,

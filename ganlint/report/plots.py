@@ -22,11 +22,27 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganlint.report.figures import FAKE, REAL, finite_rows, legend, note, pyplot, save
+from ganlint.report.figures import (
+    DPI,
+    FAKE,
+    REAL,
+    SUPTITLE_PT,
+    TICK_PT,
+    TITLE_PT,
+    finite_rows,
+    legend,
+    note,
+    pyplot,
+    save,
+)
+from ganlint.report.html import FIGURE_WIDTH_PX
 
 MAX_SAMPLE_COLUMNS = 6
-# Width and height (inches) of one column of a picture, per plot kind.
+# Width and height (inches) of one column of a picture, per plot kind; a picture of many columns is
+# narrowed to the page's width (html.FIGURE_WIDTH_PX), where it is shown 1:1 (see _picture).
 COLUMN_SIZE = {"image": (2.9, 3.1), "scatter": (2.6, 2.9), "hist": (2.8, 2.6), "bars": (2.6, 2.9)}
+# Tick labels per axis in a sample panel: six columns leave ~170 px each, room for four labels of TICK_PT.
+SAMPLE_TICKS = 4
 
 
 def image_grid(x: torch.Tensor, nrow: int = 8) -> torch.Tensor:
@@ -87,10 +103,16 @@ def _bars_panel(ax, dataset, real_t: pd.DataFrame, fake: torch.Tensor) -> None:
     pos = np.arange(len(cols))
     ax.bar(pos, tv, color=FAKE, alpha=0.8, width=0.6, label="real vs fake")
     ax.scatter(pos, floor, marker="_", s=400, color="black", linewidths=2, zorder=3, label="real vs real (chance)")
+    # Bar values and column names upright while they fit beside each other (~7 px a character at TICK_PT),
+    # else turned: a panel is ~170 px wide when six steps are shown.
+    width_px = ax.get_position().width * ax.figure.get_figwidth() * DPI
+    turned = len(cols) * max(len(w) for c in cols for w in c.split("_")) * 7 > width_px
     for p, t, f in zip(pos, tv, floor, strict=True):
-        ax.text(p, max(t, f) + 0.02, f"{t:.2f}", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(pos, [c.replace("_", "\n") for c in cols], fontsize=8)
-    ax.set_ylim(0, 1.08)
+        ax.text(p, max(t, f) + 0.02, f"{t:.2f}", ha="center", va="bottom", fontsize=TICK_PT,
+                rotation=90 if turned else 0)
+    ax.set_xticks(pos, [c if turned else c.replace("_", "\n") for c in cols], fontsize=TICK_PT,
+                  rotation=90 if turned else 0)
+    ax.set_ylim(0, 1.2 if turned else 1.08)
 
 
 def _sample_limits(real: torch.Tensor, dataset) -> float:
@@ -102,18 +124,28 @@ def _sample_limits(real: torch.Tensor, dataset) -> float:
 
 def _no_samples(ax) -> None:
     """The placeholder of a panel whose reals are still drawn (figures.note would hide its ticks)."""
-    ax.text(0.5, 0.5, "no finite samples", ha="center", va="center", transform=ax.transAxes, fontsize=8, color="0.3")
+    ax.text(0.5, 0.5, "no finite samples", ha="center", va="center", transform=ax.transAxes, fontsize=TICK_PT,
+            color="0.3")
+
+
+def _few_ticks(ax) -> None:
+    """At most SAMPLE_TICKS labels per axis, at TICK_PT."""
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(nbins=SAMPLE_TICKS, min_n_ticks=2))
+    ax.tick_params(labelsize=TICK_PT)
 
 
 def _draw_images(axes, shown, real, dataset) -> None:
     """8x8 grids of fakes, then one of reals (the last column) to compare strokes against."""
-    axes[-1].set_title("real data", fontsize=9, color=REAL)
+    axes[-1].set_title("real data", fontsize=TITLE_PT, color=REAL)
     for ax, x in zip(axes, [*shown.values(), real], strict=True):
         if len(x):
             ax.imshow(image_grid(x, nrow=8).numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.axis("off")
         else:
-            note(ax, "no finite samples", size=8)
+            note(ax, "no finite samples", size=TICK_PT)
 
 
 def _draw_scatter(axes, shown, real, dataset) -> None:
@@ -130,14 +162,14 @@ def _draw_scatter(axes, shown, real, dataset) -> None:
             ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), s=3, c=FAKE, alpha=0.5, label="fake", zorder=3)
             out = int(((x[:, 0].abs() > lim) | (x[:, 1].abs() > lim)).sum())
             if out:
-                ax.text(0.03, 0.03, f"{out} outside view", transform=ax.transAxes, fontsize=7, color=FAKE)
+                ax.text(0.03, 0.03, f"{out} outside view", transform=ax.transAxes, fontsize=TICK_PT, color=FAKE)
         else:
             _no_samples(ax)
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
-        ax.tick_params(labelsize=7)
-    legend(axes[0], loc="upper right", fontsize=6, markerscale=2)
+        _few_ticks(ax)
+    legend(axes[0], loc="upper right", markerscale=2)
 
 
 def _draw_hist(axes, shown, real, dataset) -> None:
@@ -157,9 +189,9 @@ def _draw_hist(axes, shown, real, dataset) -> None:
             ax.hist(f, bins=bins, weights=np.full(len(f), 1 / len(f)), color=FAKE, alpha=0.55, label="fake")
         else:
             _no_samples(ax)
-        ax.tick_params(labelsize=7)
-    axes[0].set_ylabel("share of samples", fontsize=8)
-    legend(axes[0], fontsize=7)
+        _few_ticks(ax)  # at 1D's fine bin edges, matplotlib's default ticks ran into each other
+    axes[0].set_ylabel("share of samples", fontsize=TICK_PT)
+    legend(axes[0])
 
 
 def _draw_bars(axes, shown, real, dataset) -> None:
@@ -168,11 +200,11 @@ def _draw_bars(axes, shown, real, dataset) -> None:
     for ax, x in zip(axes, shown.values(), strict=True):
         if len(x) and len(real_t):
             _bars_panel(ax, dataset, real_t, x)
-            ax.tick_params(axis="y", labelsize=7)
+            ax.tick_params(axis="y", labelsize=TICK_PT)
         else:
-            note(ax, "no finite samples", size=8)
-    axes[0].set_ylabel("total variation, real vs fake", fontsize=8)
-    legend(axes[0], fontsize=6, loc="upper left")
+            note(ax, "no finite samples", size=TICK_PT)
+    axes[0].set_ylabel("total variation, real vs fake", fontsize=TICK_PT)
+    legend(axes[0], loc="upper left")
 
 
 # How each plot kind (ganlint.data.base.PLOT_KINDS, a Dataset's plot_kind) is drawn.
@@ -223,14 +255,19 @@ def _picture(columns: dict[str, torch.Tensor], real: torch.Tensor, dataset, path
     shown = {k: finite_rows(x) for k, x in columns.items()}
     n_cols = max(1, len(shown) + (kind == "image" and len(shown) > 0))
     width, height = COLUMN_SIZE[kind]
-    fig, axes = plt.subplots(1, n_cols, figsize=(max(4.0, width * n_cols), height), squeeze=False, layout="constrained")
+    # Narrowed to the page's width, and lowered by as much (panels keep their shape), but not below 70%
+    # of the height: the titles and tick labels above and below the panels do not shrink.
+    full = max(4.0, width * n_cols)
+    fit = min(1.0, FIGURE_WIDTH_PX / DPI / full)
+    fig, axes = plt.subplots(1, n_cols, figsize=(full * fit, height * max(fit, 0.7)), squeeze=False,
+                             layout="constrained")
     axes = list(axes[0])
     if shown:
         for ax, k in zip(axes, shown, strict=False):
-            ax.set_title(k, fontsize=9)
+            ax.set_title(k, fontsize=TITLE_PT)
         DRAWERS[kind](axes, shown, real, dataset)
     else:
         note(axes[0], empty)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=SUPTITLE_PT)
     return save(fig, path)

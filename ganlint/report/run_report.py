@@ -186,7 +186,7 @@ def render_run(source: str | os.PathLike, out: str | os.PathLike | None = None, 
         d = inp.diagnosis
         title = f"{inp.name}"
         figures.run_panels(inp.telemetry, stage / PANELS_PNG, title=title, onset_step=d.onset_step, label=d.label,
-                           d_output=inp.d_output)
+                           d_output=inp.d_output, num_modes=(inp.meta.get("dataset") or {}).get("num_modes"))
         has_samples = False
         if inp.fakes:
             ref = reference_reals(inp.meta, inp.source if inp.is_run_folder else None)

@@ -232,7 +232,7 @@ def suite_html(t: SuiteTables, spec: dict[str, Any], folder: Path, out: Path, st
     parts.append('<div class="grid2"><div>' + H.table(t.labels) +
                  '<p class="meta">precision: of the runs given a label, the share that expected it; recall: of the runs '
                  "that expected a label, the share that got it.</p></div><div>"
-                 + H.image(stage / CONFUSION_PNG, "confusion matrix") + "</div></div>")
+                 + H.image(stage / CONFUSION_PNG, "confusion matrix", slot=H.HALF_WIDTH_PX) + "</div></div>")
     parts.append("<h2>Every run</h2>")
     parts.append('<p class="meta">D(x) (blue) and D(G(z)) (red) over the steps of each run; the frame is green where '
                  "the label matches the expectation, red where it does not.</p>")

@@ -40,7 +40,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,12 +68,15 @@ from ganlint.suite.folder import (
 )
 from ganlint.suite.scenarios import OBSERVE
 from ganlint.suite.scoring import SuiteTables, suite_tables
-from ganlint.suite.workers import stop_workers, worker_pool
+from ganlint.suite.workers import Starts, announced, stop_workers, worker_pool
 
 if TYPE_CHECKING:
     from ganlint.suite.ray_executor import RayExecutor
 
 log = logging.getLogger(__name__)
+
+# Seconds between two looks at which runs the workers have started: how late a "started" line may come.
+STARTS_POLL_S = 0.25
 
 
 def run_one(scenario: dict[str, Any], seed: int, device: str, out_dir: str, threads: int | None,
@@ -188,12 +191,15 @@ def diagnose_as_observed(run_dir: str | os.PathLike, observe: str):
 
 def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str = "auto", out_dir: str | Path = "reports/suite",
               jobs: int | None = None, progress: bool = True, report: bool = True, suite: str | None = None,
-              batched: bool = False, fast: bool = False, executor: str | RayExecutor = "local") -> SuiteTables:
+              batched: bool = False, fast: bool = False, executor: str | RayExecutor = "local",
+              loggers: Sequence[Any] = ()) -> SuiteTables:
     """Run every scenario for every seed, write the tables (and the report), and return the tables.
 
     `fast` turns on the trainer's fast path (ganlint.training.fast) in every run that trains sequentially.
     `executor`: "local" (worker processes here), "ray" or a ganlint.suite.ray_executor.RayExecutor (Ray
     tasks on a cluster); how the runs are placed, not what they compute.
+    `loggers`: ganlint.integrations.sinks Targets or their spellings ("tensorboard:DIR", "wandb", "mlflow"):
+    each finished run is sent there from this process, as one logger run named after it (see _send_run).
 
     Raises:
         DataError: out_dir already holds a suite (resume it with `resume_suite`, or choose another folder).
@@ -206,17 +212,17 @@ def run_suite(scenarios: Sequence, seeds: int | Sequence[int] = 1, device: str =
     out.mkdir(parents=True, exist_ok=True)
     spec = make_spec(scenarios, seeds, device, suite, batched, fast)
     write_json(out / SPEC_FILE, spec)
-    return _execute(spec, out, jobs, progress, report, ray=ray)
+    return _execute(spec, out, jobs, progress, report, ray=ray, loggers=loggers)
 
 
 def resume_suite(out_dir: str | Path, jobs: int | None = None, progress: bool = True, report: bool = True,
-                 executor: str | RayExecutor = "local") -> SuiteTables:
+                 executor: str | RayExecutor = "local", loggers: Sequence[Any] = ()) -> SuiteTables:
     """Run the (scenario, seed) pairs of a suite folder that have no result yet (error rows included),
     with either executor whichever started the suite, then rebuild its tables."""
     out = Path(out_dir)
     spec = read_spec(out)
     ray = _executor(executor, spec["device"])  # the machine may have changed since (no CUDA here any more)
-    return _execute(spec, out, jobs, progress, report, resuming=True, ray=ray)
+    return _execute(spec, out, jobs, progress, report, resuming=True, ray=ray, loggers=loggers)
 
 
 def _executor(executor: str | RayExecutor, device: str) -> RayExecutor | None:
@@ -243,7 +249,7 @@ def _executor(executor: str | RayExecutor, device: str) -> RayExecutor | None:
 
 
 def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, report: bool,
-             resuming: bool = False, ray: RayExecutor | None = None) -> SuiteTables:
+             resuming: bool = False, ray: RayExecutor | None = None, loggers: Sequence[Any] = ()) -> SuiteTables:
     device = spec["device"]
     all_tasks = [(sc, seed) for sc in spec["scenarios"] for seed in spec["seeds"]]
     # Before any training: every run folder is out/runs/<name>--seed<k> and no link leads out of the suite.
@@ -271,6 +277,8 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
         done[run_key(row["scenario"], row["seed"])] = row
         if errors.pop(run_key(row["scenario"], row["seed"]), None) is not None:
             clear_error(out, row["scenario"], row["seed"])  # an error row of an earlier attempt: finished now
+        if loggers:
+            _send_run(loggers, out, row)
         if progress:
             mark = "ok" if row["correct"] else f"MISMATCH (expected {row['expected']})"
             elapsed = time.perf_counter() - t0
@@ -278,6 +286,15 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
             eta = elapsed / new * (len(tasks) - new)
             log.info("[%d/%d] %s seed %s: %s %s (%.1fs) | %.1f runs/min | ETA %s", len(done), len(all_tasks),
                      row["scenario"], row["seed"], row["label"], mark, row["wall_s"], rate, _clock(eta))
+
+    begun = len(all_tasks) - len(tasks)
+
+    def started(name: str, seeds: Any) -> None:  # a run began: numbered as the finished lines, among all runs
+        nonlocal begun
+        for seed in seeds if isinstance(seeds, list) else [seeds]:
+            begun += 1
+            if progress:
+                log.info("[%d/%d] started %s seed %s", begun, len(all_tasks), name, seed)
 
     calls = _calls(tasks, spec.get("batched", False))
     if calls and ray is not None:
@@ -297,20 +314,29 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
         run_calls(ray, calls, device, report, publish, fail, progress)
     elif calls and jobs == 1:
         for kind, sc, seed in calls:
+            started(sc["name"], seed)
             for row in _rows(_LOCAL[kind](sc, seed, device, str(out), threads, report)):
                 note(row)
     elif calls:
-        with worker_pool(jobs) as pool:
-            futures = [pool.submit(_LOCAL[kind], sc, seed, device, str(out), threads, report) for kind, sc, seed in calls]
+        starts = Starts()  # each worker says which call it picks up, as it picks it up
+        with worker_pool(jobs, starts) as pool:
+            futures = [pool.submit(announced, (sc["name"], seed), _LOCAL[kind], sc, seed, device, str(out), threads,
+                                   report) for kind, sc, seed in calls]
             try:
-                for fut in as_completed(futures):
-                    for row in _rows(fut.result()):
-                        note(row)
+                pending = set(futures)
+                while pending:
+                    ended, pending = wait(pending, timeout=STARTS_POLL_S, return_when=FIRST_COMPLETED)
+                    for name, seeds in starts.taken():  # before the results: a run's start is in the queue first
+                        started(name, seeds)
+                    for fut in sorted(ended, key=futures.index):
+                        for row in _rows(fut.result()):
+                            note(row)
             except BaseException:
                 for f in futures:  # do not start more runs after an interrupt or a crash
                     f.cancel()
                 stop_workers(pool)
                 raise
+        starts.close()
     rows = [done[k] for k in sorted(done) if k in wanted]
     if not rows and errors:
         first = errors[min(errors)]
@@ -324,6 +350,30 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
 
         render_suite(out, tables=result)
     return result
+
+
+def _send_run(targets: Sequence[Any], out: Path, row: dict[str, Any]) -> None:
+    """A finished run to the loggers, from the driver (its telemetry, pictures and diagnosis as its run folder
+    holds them), so that workers and Ray nodes need neither the logger libraries nor the loggers' folders or
+    credentials. Named <scenario>--seed<k>, grouped under the suite folder's name. A logger that fails costs
+    a warning, never the suite."""
+    from ganlint.diagnostics.findings import Diagnosis
+    from ganlint.integrations.sinks import Loggers, publish_run_folder
+    from ganlint.jsonfile import read_json_object
+    from ganlint.report.run_report import DIAGNOSIS_FILE
+
+    run_dir = out / row["run_dir"]
+    try:
+        diag_file = run_dir / DIAGNOSIS_FILE
+        diag = Diagnosis.from_dict(read_json_object(diag_file)) if diag_file.is_file() else None
+        config = {k: row[k] for k in ("scenario", "seed", "expected", "dataset", "loss")}
+        sinks = Loggers.open(targets, run_name=run_key(row["scenario"], row["seed"]), config=config, group=out.name)
+        try:
+            publish_run_folder(sinks, run_dir, diag)
+        finally:
+            sinks.close()
+    except Exception as e:
+        log.warning("%s seed %s: not sent to the loggers: %s: %s", row["scenario"], row["seed"], type(e).__name__, e)
 
 
 def _calls(tasks: list[tuple[dict[str, Any], int]], batched: bool) -> list[tuple[str, dict[str, Any], Any]]:

@@ -392,33 +392,33 @@ def _train_copies(cfg, cfgs, outs, batch, dataset, device, progress) -> list[Run
     active = [True] * K
     stop = ["completed"] * K
     last = [0] * K
-    bar = Progress(cfg.steps, progress)
     t0 = time.perf_counter()
 
-    for step in range(1, cfg.steps + 1):
-        pending.record(step, time.perf_counter() - t0, batch.step())
+    with Progress(cfg.steps, progress) as bar:  # a terminal's bar is closed on every way out
+        for step in range(1, cfg.steps + 1):
+            pending.record(step, time.perf_counter() - t0, batch.step())
 
-        if step in evals[0]:
-            for k in range(K):
-                if active[k]:
-                    evals[k].run(step, G.unstack(k), recorders[k], outs[k])
+            if step in evals[0]:
+                for k in range(K):
+                    if active[k]:
+                        evals[k].run(step, G.unstack(k), recorders[k], outs[k])
 
-        if pending.full or step == cfg.steps:
-            steps, times, rows = pending.take()  # host sync: the only one in the loop apart from evaluations
-            for k in range(K):
-                if not active[k]:
-                    continue
-                bad = non_finite_stop(recorders[k].add(steps, times, rows[:, k]))
-                last[k] = step
-                if bad is not None:
-                    stop[k], last[k] = bad
-                    active[k] = False
-                    G.unstack(k), D.unstack(k)  # keep the weights it stopped with, as the trainer saves them
-                    log.log(NOTICE, "seed %d: stopping: %s", cfgs[k].seed, stop[k])
-            mean = torch.from_numpy(rows[-1]).nanmean(dim=0)
-            bar.update(step, float(mean[0]), float(mean[1]), force=step == cfg.steps)
-            if not any(active):
-                break
+            if pending.full or step == cfg.steps:
+                steps, times, rows = pending.take()  # host sync: the only one in the loop apart from evaluations
+                for k in range(K):
+                    if not active[k]:
+                        continue
+                    bad = non_finite_stop(recorders[k].add(steps, times, rows[:, k]))
+                    last[k] = step
+                    if bad is not None:
+                        stop[k], last[k] = bad
+                        active[k] = False
+                        G.unstack(k), D.unstack(k)  # keep the weights it stopped with, as the trainer saves them
+                        log.log(NOTICE, "seed %d: stopping: %s", cfgs[k].seed, stop[k])
+                mean = torch.from_numpy(rows[-1]).nanmean(dim=0)
+                bar.update(step, float(mean[0]), float(mean[1]), force=step == cfg.steps)
+                if not any(active):
+                    break
 
     wall = time.perf_counter() - t0
     runs = []

@@ -24,11 +24,12 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from ganlint.data import get_dataset
@@ -37,6 +38,7 @@ from ganlint.files import write_json
 from ganlint.lock import FolderLock
 from ganlint.logs import NOTICE
 from ganlint.nets import build_models
+from ganlint.schema import COLUMNS
 from ganlint.training.checkpoint import (
     CHECKPOINT_FILE,
     TrainState,
@@ -56,6 +58,7 @@ from ganlint.training.run import (
     Run,
     prepare_out_dir,
     read_run_config,
+    sample_file,
     save_models,
     save_telemetry,
 )
@@ -73,7 +76,7 @@ log = logging.getLogger(__name__)
 
 
 def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: bool = False,
-          progress: bool = False, **overrides: Any) -> Run:
+          progress: bool = False, loggers: Sequence[Any] | None = None, **overrides: Any) -> Run:
     """Train one GAN and write its run folder.
 
     The run is written as it trains: telemetry rows as they are flushed, a checkpoint every
@@ -84,6 +87,10 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
         config: a TrainConfig, a dict of its fields, or None for the defaults.
         overwrite: allow writing into a folder that already holds a run (its files are removed first).
         progress: print progress lines on stderr.
+        loggers: where else the run is written as it trains (ganlint.integrations.sinks.Loggers.open's items:
+            "tensorboard:DIR", "wandb", "mlflow", or a SummaryWriter, wandb run, mlflow run of your own): each
+            flushed telemetry row, each sample picture, and at the end the run's diagnosis. A logger that
+            fails is switched off with a warning; the run goes on.
         **overrides: TrainConfig fields that replace those in `config`.
 
     Returns:
@@ -96,19 +103,25 @@ def train(config: TrainConfig | Mapping[str, Any] | None = None, *, overwrite: b
     """
     cfg = as_config(config, overrides).resolve()
     parts = _Parts.build(cfg)  # before the folder: a model error leaves no folder
-    lock = prepare_out_dir(cfg, overwrite)
+    sinks = _open_loggers(loggers, cfg)  # so does a logger that cannot be opened
     try:
-        return _train(cfg.replace(out=str(lock.folder)), parts, lock.folder, progress, None)
+        lock = prepare_out_dir(cfg, overwrite)
+        try:
+            return _train(cfg.replace(out=str(lock.folder)), parts, lock.folder, progress, None, sinks=sinks)
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        if sinks is not None:
+            sinks.close()
 
 
-def resume(run_dir: str | os.PathLike, *, progress: bool = False) -> Run:
+def resume(run_dir: str | os.PathLike, *, progress: bool = False, loggers: Sequence[Any] | None = None) -> Run:
     """Continue an interrupted run from its last checkpoint (`ganlint train --resume RUN`).
 
     The config comes from the folder's config.json; the weights, optimizer states, random states, step
     and telemetry from its checkpoint (ganlint.training.checkpoint says what is reproduced bit for bit). Telemetry
-    rows after the checkpoint's step are dropped and trained again.
+    rows after the checkpoint's step are dropped and trained again. `loggers` as for train(): the rows
+    from the checkpoint's step on are sent (a logger run resumed under the run folder's name).
 
     Raises:
         ganlint.errors.DataError: not a run folder, a finished run, no or a damaged checkpoint, or a folder
@@ -129,7 +142,12 @@ def resume(run_dir: str | os.PathLike, *, progress: bool = False) -> Run:
         if state.step >= cfg.steps:
             raise DataError(f"the checkpoint of {str(out)!r} is at the run's last step ({state.step}); nothing to resume")
         parts = _Parts.build(cfg)
-        return _train(cfg, parts, out, progress, state, meta)
+        sinks = _open_loggers(loggers, cfg)
+        try:
+            return _train(cfg, parts, out, progress, state, meta, sinks=sinks)
+        finally:
+            if sinks is not None:
+                sinks.close()
     finally:
         lock.release()
 
@@ -208,8 +226,28 @@ class _Parts:
         return cls(device, dataset, loss, g, d, choose(cfg, device))  # choose: a switch this device cannot run
 
 
+def _open_loggers(items: Sequence[Any] | None, cfg: TrainConfig) -> Any:
+    """The run's Loggers (named after its folder, with its config), or None without any."""
+    if not items:
+        return None
+    from ganlint.integrations.sinks import Loggers
+
+    return Loggers.open(items, run_name=Path(cfg.out).name, config=cfg.to_dict())
+
+
+def _send_diagnosis(sinks: Any, out: Path, step: int) -> None:
+    """The finished run's diagnosis to its loggers, at its last step. Best effort: the run is saved already,
+    and a diagnosis that fails here is the report's to show, not a reason to lose the run."""
+    from ganlint.diagnostics import diagnose
+
+    try:
+        sinks.diagnosis(step, diagnose(out))
+    except Exception as e:
+        log.warning("could not send the diagnosis to the loggers: %s: %s", type(e).__name__, e)
+
+
 def _train(cfg: TrainConfig, parts: _Parts, out: Path, progress: bool, state: TrainState | None,
-           old_meta: dict[str, Any] | None = None) -> Run:
+           old_meta: dict[str, Any] | None = None, sinks: Any = None) -> Run:
     device, dataset, loss, g, d, fast = parts.device, parts.dataset, parts.loss, parts.g, parts.d, parts.fast
     g.to(device).train()
     d.to(device).train()
@@ -257,7 +295,7 @@ def _train(cfg: TrainConfig, parts: _Parts, out: Path, progress: bool, state: Tr
         save_checkpoint(out, step, wall(), g, d, ts.opt_g, ts.opt_d, device)
         save_models(g, d, out)  # the weights beside it, for ganlint check on an unfinished run
 
-    with _StopRequest() as stop:
+    with _StopRequest() as stop, bar:  # the bar is closed on every way out (a terminal's is left clean)
         try:
             for step in range(first, cfg.steps + 1):
                 row = one_step()
@@ -271,7 +309,12 @@ def _train(cfg: TrainConfig, parts: _Parts, out: Path, progress: bool, state: Tr
                     # A host sync, as the evaluations: the only ones in the loop. Flushing more often than
                     # every flush_every steps changes no number, only when rows reach the disk.
                     bad = non_finite_stop(recorder.flush())
-                    journal.append(recorder.take_unwritten(), sync=evaluated or due)
+                    rows = recorder.take_unwritten()
+                    journal.append(rows, sync=evaluated or due)
+                    if sinks:
+                        sinks.telemetry(pd.DataFrame(rows, columns=list(COLUMNS)).astype({"step": "int64"}))
+                        if evaluated and step in evals.pictures and sample_file(out, step).is_file():
+                            sinks.picture(step, sample_file(out, step))
                     if bad is not None:
                         stop_reason, last_step = bad
                         log.log(NOTICE, "stopping: %s", stop_reason)
@@ -300,6 +343,8 @@ def _train(cfg: TrainConfig, parts: _Parts, out: Path, progress: bool, state: Tr
             (out / CHECKPOINT_FILE).unlink(missing_ok=True)  # a run that ended on its own has nothing to resume
         ended = summary(cfg, telemetry, stop_reason, wall(), device)
         write_json(out / SUMMARY_FILE, ended)
+    if sinks and signum is None and len(telemetry):  # an interrupted run is diagnosed when it ends
+        _send_diagnosis(sinks, out, int(telemetry["step"].iloc[-1]))
     g.eval()
     d.eval()
     run = Run(out, cfg, telemetry, ended, g, d, meta)

@@ -96,6 +96,11 @@ class Run:
         return run_cell(self)
 
 
+def sample_file(out: str | os.PathLike, step: int, suffix: str = ".png") -> Path:
+    """A run folder's samples/step_NNNNNN<suffix>: the picture (.png) or the fakes (.safetensors) of `step`."""
+    return Path(out) / SAMPLES_DIR / f"step_{step:06d}{suffix}"
+
+
 def default_out_dir(cfg: TrainConfig) -> Path:
     """runs/<dataset>-<loss>-<time>, with -2, -3... when a run started in the same second holds it."""
     base = Path(DEFAULT_RUNS_DIR) / f"{cfg.dataset}-{cfg.loss}-{time.strftime('%Y%m%d-%H%M%S')}"

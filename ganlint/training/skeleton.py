@@ -3,7 +3,7 @@ batched seeds' (batched.py).
 
     cfg = as_config({"dataset": "ring8"}, {"steps": 300}).resolve()
     evals = Evaluations(cfg, dataset, device)      # the schedule, the fixed inputs, the pictures
-    bar = Progress(cfg.steps, enabled=True)        # a progress line every PROGRESS_EVERY_S seconds
+    bar = Progress(cfg.steps, enabled=True)        # a bar on a terminal, else a line every PROGRESS_EVERY_S s
     for step in range(1, cfg.steps + 1):
         recorder.record_row(step, t, one_step())
         if step in evals:
@@ -18,8 +18,11 @@ never changes the training trajectory.
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import sys
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -185,21 +188,84 @@ class Evaluations:
 
 
 class Progress:
-    """A progress line every PROGRESS_EVERY_S seconds (logged at INFO): step, rate, ETA and the latest losses."""
+    """Training progress on stderr: a live bar (tqdm) where stderr is a terminal, else (a CI log, a pipe, a
+    notebook) a line every PROGRESS_EVERY_S seconds, logged at INFO: step, rate, ETA and the latest losses.
+
+    update() is called where the loop copies its losses to the host anyway (a flush), so the bar costs no
+    extra sync; it advances by flush_every steps. The bar is closed, and left on screen, at the last step;
+    close() (or `with Progress(...) as bar:`) clears it on any other way out. A bar nobody closed is cleared
+    when its Progress is collected, so a loop that returns early (a NaN stop) leaves the terminal clean.
+    """
 
     def __init__(self, total: int, enabled: bool, start: int = 0) -> None:
         self.total, self.enabled, self.start = total, enabled, start  # start: steps done before (a resume)
         self.t0 = self.last = time.perf_counter()
+        # INFO enabled: a user who silenced ganlint's progress (its logger at WARNING) gets no bar either.
+        self._bar = _bar(total, start) if enabled and log.isEnabledFor(logging.INFO) and _stderr_is_terminal() else None
+        # Not a method of self: a finalizer holding self would keep it alive. tqdm's own __del__ is no help,
+        # its instance is in a reference cycle (its file wrapper points back at it) and lives until a gc pass.
+        self._finalizer = weakref.finalize(self, _close_bar, self._bar, False) if self._bar is not None else None
 
     def update(self, step: int, loss_d: float, loss_g: float, force: bool = False) -> None:
         now = time.perf_counter()
-        if not self.enabled or (not force and now - self.last < PROGRESS_EVERY_S):
+        if not self.enabled:
+            return
+        rate = (step - self.start) / max(now - self.t0, 1e-9)
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"loss_d {loss_d:.3f}  loss_g {loss_g:.3f}  {rate:.1f} steps/s", refresh=False)
+            self._bar.update(step - self._bar.n)  # tqdm redraws at most every mininterval
+            if step >= self.total:
+                self.close(leave=True)
+            return
+        if not force and now - self.last < PROGRESS_EVERY_S:
             return
         self.last = now
-        rate = (step - self.start) / max(now - self.t0, 1e-9)
         eta = (self.total - step) / rate if rate > 0 else float("nan")
         log.info("step %d/%d  %.1f steps/s  ETA %.0fs  loss_d %.3f  loss_g %.3f", step, self.total, rate, eta,
                  loss_d, loss_g)
+
+    def close(self, leave: bool = False) -> None:
+        """End the bar, if any: kept on screen with `leave`, else erased (the lines above say why it stopped)."""
+        if self._finalizer is not None and self._finalizer.alive:
+            self._finalizer.detach()
+            _close_bar(self._bar, leave)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(leave=exc[0] is None)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced stderr without isatty, or a closed one
+        return False
+
+
+def _bar(total: int, start: int):
+    from tqdm import tqdm  # only where a bar is shown
+
+    # file: the stderr of now, as the log lines (ganlint.logs writes above the bar while it lives); the
+    # steps/s is ours, in the postfix (tqdm's own rate turns into "s/it" below one step per second).
+    # A terminal that reports no size (a pty nobody sized, some container consoles) says 0x0, which tqdm
+    # reads as -1 columns and rows and then draws nothing: then a fixed 80x24.
+    try:
+        sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (AttributeError, ValueError, OSError):
+        sized = False
+    return tqdm(total=total, initial=start, file=sys.stderr, desc="ganlint", dynamic_ncols=sized,
+                ncols=None if sized else 80, nrows=None if sized else 24, leave=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+
+def _close_bar(bar, leave: bool) -> None:
+    try:
+        bar.leave = leave
+        bar.close()
+    except Exception:  # a closed terminal at exit: nothing left to clean
+        pass
 
 
 def non_finite_stop(bad: tuple[int, str] | None) -> tuple[str, int] | None:
