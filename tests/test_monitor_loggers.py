@@ -142,3 +142,28 @@ def test_an_unknown_logger_is_a_config_error():
         ganlint.Monitor(G, D, loggers=[{"not": "a logger"}])
     with pytest.raises(ConfigError, match="valid forms"):
         ganlint.Monitor(G, D, loggers="tensorbored:runs")
+
+
+def test_mlflow_users_active_run(tmp_path, monkeypatch):
+    """The way MLflow users write it: mlflow.start_run() around their loop, the mlflow module as the logger.
+    ganlint writes into their run (metrics at the Monitor's steps, the label as a tag) and leaves it open."""
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3's file store, refused by default
+    uri = (tmp_path / "mlruns").as_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run(run_name="my-gan") as active:
+            mon = train(mlflow, steps=200)
+            final = mon.diagnose()
+            mon.close()
+            assert mlflow.active_run().info.run_id == active.info.run_id  # still theirs, still open
+            mlflow.log_metric("user/after_close", 1.0)
+        client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+        run = client.get_run(active.info.run_id)
+        assert run.data.tags["ganlint.label"] == final.label
+        history = sorted((m.step, m.value) for m in client.get_metric_history(active.info.run_id, "ganlint/loss_d"))
+        assert [s for s, _ in history] == list(range(1, 201))
+        np.testing.assert_allclose([v for _, v in history], mon.telemetry["loss_d"], rtol=1e-6)
+        assert "user/after_close" in run.data.metrics
+    finally:
+        mlflow.set_tracking_uri(None)

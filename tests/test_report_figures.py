@@ -427,3 +427,13 @@ def test_screenshot_script_in_chromium(tmp_path, train_tiny):
     shot = check_png(tmp_path / "t_page.png", min_kb=5, max_kb=20_000)
     assert shot.shape[1] == 1280
     check_png(tmp_path / "t_fig0.png", min_kb=5, max_kb=5_000)
+
+
+def test_overview_tick_labels_of_a_diverged_critic_are_short():
+    """A critic's scores reaching 1e19 (exploding_critic): each tick carries its exponent, no offset text
+    above the axis (it landed on the cell's title), and every label fits the cell's margin."""
+    from ganlint.report.figures import _short
+
+    labels = [_short(v) for v in (0.0, 0.5, 12.0, 9999.0, 3e4, -4e18, 1.5e-5, -8e18)]
+    assert labels == ["0", "0.5", "12", "1e4", "3e4", "-4e18", "1.5e-5", "-8e18"]
+    assert max(map(len, labels)) <= 6

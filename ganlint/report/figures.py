@@ -426,9 +426,23 @@ def _overview_cell(ax, item: dict) -> None:
     else:
         show_flat_as_flat(ax, *drawn)
         ax.yaxis.set_major_locator(_few(3))
+        # Each tick carries its own exponent ("-1e+19"): matplotlib's offset text ("1e19" above the axis)
+        # lands on the cell's two-line title, and a diverged critic's scores reach 1e19.
+        from matplotlib.ticker import FuncFormatter
+
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
     ax.xaxis.set_major_locator(_few(3, integer=True))
     _onset(ax, _step_or_none(item.get("onset_step")))
     ax.tick_params(labelsize=TICK_PT, length=2, pad=1)
+
+
+def _short(v: float) -> str:
+    """A tick label of at most ~6 characters, its exponent included: 0.5, 12, 3e4, -4e18, 1.5e-5."""
+    text = f"{v:.2g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def _few(n: int, integer: bool = False):
@@ -453,7 +467,8 @@ def overview_png(items: list[dict], path: str | Path, *, title: str = "") -> Pat
     full = FIGURE_WIDTH_PX / DPI
     width = full if ncols >= 4 else min(full, 3.0 * ncols + 1.5)
     row_h = max(1.3, min(max(2.0, 0.7 * width / ncols), 3.0, 23 / nrows))
-    head, foot = (0.5 if title else 0.1) + 0.45, 0.5 if items else 0.1  # title + first panel titles; legend
+    # The title and the first row's panel titles; the legend (two lines of it under fewer than 3 columns).
+    head, foot = (0.5 if title else 0.1) + 0.45, (0.5 if ncols >= 3 else 0.75) if items else 0.1
     height = row_h * nrows + head + foot
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
     # A fixed layout, not constrained: the cells are all alike, so the margins are known in inches, and

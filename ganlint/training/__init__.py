@@ -15,6 +15,7 @@
     checkpoint.py  saving and reading the run's own checkpoints
     device.py      choosing and validating the device
     monitor.py     Monitor: the same telemetry and evaluation for a user's own loop
+    monitor_feed.py  what a Monitor sends to the user's loggers (TensorBoard, W&B, MLflow), and when
 
 Nothing is imported here: `ganlint.training` is a folder, `ganlint.train` is the function.
 """

@@ -121,9 +121,6 @@ MAXIMA = {
 }
 MNIST_MODES = 10  # 1x28x28 samples are read by the shipped MNIST classifier: ten digits
 PICTURES = 6  # evaluated batches kept for the sample pictures (the report's strip shows at most 6)
-# A picture for the loggers waits this many times the last one's drawing time: drawing stays under ~5% of
-# the run (see Monitor._send_picture).
-LOGGER_PICTURE_SHARE = 20
 STOP_LABELS = tuple(label for label in LABELS if label != PASSING_LABEL)
 
 
@@ -196,7 +193,7 @@ class Monitor:
             SummaryWriter, wandb run, mlflow module or run, Lightning logger). Sent there: the telemetry rows
             as scalars `ganlint/<column>` at each flush (no extra host sync), the label (text, index,
             confidence, findings) at each diagnosis and at `diagnose()`, and sample pictures `ganlint/samples`
-            (see LOGGER_PICTURE_SHARE). Opened here (an unknown item is a ConfigError); `close()` finishes
+            (ganlint.training.monitor_feed.PICTURE_SHARE). Opened here (an unknown item is a ConfigError); `close()` finishes
             what ganlint opened and only flushes your own objects. A failing logger is switched off with a
             warning: it never disables the Monitor nor stops the loop. Default: none.
     """
@@ -266,16 +263,11 @@ class Monitor:
             else:
                 self._probes[side] = _Probe(opt, self.cfg["ratio_every"], self._fail)
         self._dist = _dist_info()
-        self._loggers = None  # ganlint.integrations.sinks.Loggers: last, once every argument is known good
-        self._sent_step = 0  # the last step whose row went to the loggers
-        self._sent_diagnosis: tuple[int, str, float] | None = None  # (step, label, confidence) last sent
-        self._pictured: set[int] = set()  # steps whose samples went to the loggers as a picture
-        self._next_picture = 0.0  # perf_counter time before which no picture is drawn (LOGGER_PICTURE_SHARE)
+        self._feed = None  # ganlint.training.monitor_feed.LoggerFeed: last, once every argument is known good
         if loggers is not None and self._dist.rank == 0:  # under DDP rank 0 alone writes, as save() does
-            from ganlint.integrations.sinks import Loggers
+            from ganlint.training.monitor_feed import LoggerFeed
 
-            items = list(loggers) if isinstance(loggers, list | tuple) else [loggers]
-            self._loggers = Loggers.open(items, run_name="ganlint", config={
+            self._feed = LoggerFeed.open(loggers, say=self._say, config={
                 "source": "ganlint.Monitor", "outputs": self.outputs, "g_loss": self.g_loss, "schedule": self.cfg,
                 "eval_schedule": "adaptive" if self.adaptive else "fixed"})
 
@@ -435,8 +427,8 @@ class Monitor:
         (first and last kept; on overflow the inner one nearest its predecessor goes)."""
         self._samples[step] = fake[:SAVED_SAMPLES].clone()  # a copy: the user may reuse the tensor
         self._picture_real = real[:SAVED_SAMPLES].clone()
-        if self._loggers:  # before the overflow below may drop this batch again
-            self._send_picture(step)
+        if self._feed:  # before the overflow below may drop this batch again
+            self._feed.picture(step, self._samples[step], self._picture_real)
         if len(self._samples) > PICTURES:
             steps = sorted(self._samples)
             del self._samples[min((steps[i] - steps[i - 1], steps[i]) for i in range(1, len(steps) - 1))[1]]
@@ -454,8 +446,8 @@ class Monitor:
         except Exception as e:
             self._fail(e)
             return
-        if self._loggers and step <= self._sent_step:
-            self._send_late_evaluation(step)
+        if self._feed:
+            self._feed.late_evaluation(step, self._recorder.evaluation(step))
 
     # -- host side ----------------------------------------------------------------------------------------
     def _flush(self, collective: bool = True) -> None:
@@ -463,74 +455,9 @@ class Monitor:
         # the user's loop's business (the engine labels such a run diverged).
         reduce = self._mean_over_ranks if collective and self._dist.world > 1 else None
         self._recorder.flush(reduce)
-        if self._loggers:
-            self._send_rows()  # before trim: a window shorter than a flush must not drop unsent rows
+        if self._feed:
+            self._feed.rows(self._recorder)  # before trim: a window shorter than a flush must not drop unsent rows
         self._recorder.trim(self.cfg["window"])
-
-    # -- the loggers (ganlint.integrations.sinks.Loggers): on the host only, never on the Monitor's _fail path
-    def _to_loggers(self, what: str, send: Callable[[], None]) -> None:
-        """Loggers switches off a failing sink itself; this also keeps the Monitor's own part of the work
-        (building the rows, drawing a picture) from disabling the Monitor: said once, the loop goes on."""
-        try:
-            send()
-        except Exception as e:
-            self._say(f"{what} not sent to the loggers ({type(e).__name__}: {e})")
-
-    def _send_rows(self) -> None:
-        """The rows flushed since the last call (the recorder hands each out once), already on the host."""
-        from ganlint.training.telemetry import COLUMNS
-
-        def send() -> None:
-            rows = self._recorder.take_unwritten()
-            if rows:
-                self._loggers.telemetry(pd.DataFrame(rows, columns=list(COLUMNS)).astype({"step": "int64"}))
-                self._sent_step = int(rows[-1][0])
-
-        self._to_loggers("telemetry rows", send)
-
-    def _send_late_evaluation(self, step: int) -> None:
-        """An evaluation recorded at a step whose row was sent already (_evaluate_last): its columns alone."""
-        from ganlint.training.telemetry import COLUMNS, EVAL_COLUMNS
-
-        metrics = self._recorder._evals.get(step)
-        if not metrics:
-            return
-        row = {c: np.nan for c in COLUMNS} | {"step": step} | {c: float(metrics.get(c, np.nan)) for c in EVAL_COLUMNS}
-        self._to_loggers("the last evaluation", lambda: self._loggers.telemetry(
-            pd.DataFrame([row], columns=list(COLUMNS)).astype({"step": "int64"})))
-
-    def _send_diagnosis(self, step: int, d) -> None:
-        key = (step, d.label, float(d.confidence))
-        if self._loggers and key != self._sent_diagnosis:  # diagnose() called twice at one step: sent once
-            self._sent_diagnosis = key
-            self._to_loggers("the diagnosis", lambda: self._loggers.diagnosis(step, d))
-
-    def _send_picture(self, step: int, force: bool = False) -> None:
-        """Draw the kept samples of `step` as the saved pictures are drawn (ganlint.report.plots.plot_samples)
-        and send the PNG. Drawing costs ~0.5-1 s on a CPU (matplotlib), 50-100 steps of a small GAN: the
-        first evaluation is drawn, later ones once LOGGER_PICTURE_SHARE times the last drawing's time has
-        passed (<5% of the run's time), and close() draws the last one kept."""
-        fake, real = self._samples.get(step), self._picture_real
-        now = time.perf_counter()
-        if fake is None or real is None or step in self._pictured or (not force and now < self._next_picture):
-            return
-        self._pictured.add(step)
-        if not torch.isfinite(fake).all():
-            return
-
-        def send() -> None:
-            import tempfile
-
-            from ganlint.check.reference import from_tensor
-            from ganlint.report.plots import plot_samples
-
-            with tempfile.TemporaryDirectory(prefix="ganlint-") as tmp:
-                png = plot_samples(fake, real, from_tensor("real", real).dataset,
-                                   f"samples at step {step} (ganlint.Monitor)", Path(tmp) / f"step_{step:06d}.png")
-                self._loggers.picture(step, png)
-
-        self._to_loggers("a sample picture", send)
-        self._next_picture = time.perf_counter() + LOGGER_PICTURE_SHARE * (time.perf_counter() - now)
 
     def _mean_over_ranks(self, rows: torch.Tensor) -> torch.Tensor:
         """Batch statistics differ between ranks (gradients do not, DDP synchronised them): their mean."""
@@ -554,8 +481,8 @@ class Monitor:
         where a raise would lose the run's own results."""
         self._evaluate_last()
         d = self._diagnose()
-        if self._loggers and self.n:
-            self._send_diagnosis(self.n, d)
+        if self._feed and self.n:
+            self._feed.diagnosis(self.n, d)
         return d
 
     def _diagnose(self):
@@ -591,7 +518,8 @@ class Monitor:
         if self._dist.rank == 0:
             d = self._diagnose()  # on the schedule's evaluations only: a live decision adds none
             self.last_diagnosis, label = d, d.label
-            self._send_diagnosis(self.n, d)
+            if self._feed:
+                self._feed.diagnosis(self.n, d)
         label = self._dist.broadcast_label(label)
         if label != self.status:
             previous, self.status = self.status, label
@@ -637,7 +565,7 @@ class Monitor:
 
         from ganlint.check.reference import from_tensor
         from ganlint.report.plots import plot_samples
-        from ganlint.training.run import SAMPLES_DIR
+        from ganlint.training.run import SAMPLES_DIR, sample_file
 
         out = folder / SAMPLES_DIR
         out.mkdir(exist_ok=True)
@@ -645,28 +573,29 @@ class Monitor:
         save_file({"real": real.float().contiguous()}, str(out / "real.safetensors"))
         dataset = from_tensor("real", real).dataset
         for step, fake in sorted(self._samples.items()):
-            save_file({"fake": fake.float().contiguous()}, str(out / f"step_{step:06d}.safetensors"))
+            save_file({"fake": fake.float().contiguous()}, str(sample_file(folder, step, ".safetensors")))
             if torch.isfinite(fake).all():
-                plot_samples(fake, real, dataset, f"samples at step {step} (ganlint.Monitor)", out / f"step_{step:06d}.png")
+                plot_samples(fake, real, dataset, f"samples at step {step} (ganlint.Monitor)", sample_file(folder, step))
 
     def close(self) -> None:
         """Remove the optimizer hooks; with loggers, send them the last samples' picture and the final
         diagnosis (unless diagnose() just sent it), then close them: what ganlint opened is finished, the
         objects you passed are flushed and stay open."""
         self._remove_hooks()
-        loggers = self._loggers
-        if loggers is None:
+        feed = self._feed
+        if feed is None:
             return
         try:
-            if loggers and self.n:
+            if feed and self.n:
                 self.diagnose()  # evaluates the last batch first when stale; sends the label unless sent
                 if self._samples:
-                    self._send_picture(max(self._samples), force=True)
+                    last = max(self._samples)
+                    feed.picture(last, self._samples[last], self._picture_real, force=True)
         except Exception as e:  # the engine at the end of the user's loop: say it, never raise from close()
             self._say(f"the final diagnosis not sent to the loggers ({type(e).__name__}: {e})")
         finally:
-            self._loggers = None
-            self._to_loggers("the end of the run", loggers.close)
+            self._feed = None
+            feed.close()
 
     def _remove_hooks(self) -> None:
         for p in self._probes.values():

@@ -33,7 +33,7 @@ import torch
 from ganlint.training.config import MAX_SEED, TrainConfig
 from ganlint.training.device import describe
 from ganlint.training.evaluation import evaluate
-from ganlint.training.run import SAMPLES_DIR, SAVED_SAMPLES
+from ganlint.training.run import SAMPLES_DIR, SAVED_SAMPLES, sample_file
 from ganlint.training.telemetry import EVAL_COLUMNS, TelemetryRecorder
 
 log = logging.getLogger(__name__)
@@ -156,9 +156,9 @@ def save_picture(fake: torch.Tensor, real: torch.Tensor, dataset, step: int, out
 
     samples = out / SAMPLES_DIR
     samples.mkdir(exist_ok=True)
-    save_file({"fake": fake[:SAVED_SAMPLES].detach().float().cpu().contiguous()}, str(samples / f"step_{step:06d}.safetensors"))
+    save_file({"fake": fake[:SAVED_SAMPLES].detach().float().cpu().contiguous()}, str(sample_file(out, step, ".safetensors")))
     if torch.isfinite(fake).all():
-        plot_samples(fake[:1000], real[:1000], dataset, f"{dataset.name}: samples at step {step}", samples / f"step_{step:06d}.png")
+        plot_samples(fake[:1000], real[:1000], dataset, f"{dataset.name}: samples at step {step}", sample_file(out, step))
 
 
 class Evaluations:

@@ -246,6 +246,10 @@ class TelemetryRecorder:
     def record_eval(self, step: int, metrics: dict[str, float]) -> None:
         self._evals[step] = metrics
 
+    def evaluation(self, step: int) -> dict[str, float] | None:
+        """The metrics recorded for `step` by record_eval, or None."""
+        return self._evals.get(step)
+
     def take_unwritten(self) -> list[list[float]]:
         """The flushed rows not yet handed out, as COLUMNS-ordered lists (for the journal); each row once."""
         rows = np.concatenate(self._rows[self._written_blocks:]) if len(self._rows) > self._written_blocks else []
