@@ -131,3 +131,30 @@ def test_bad_log_to_is_one_line_exit_2_and_nothing_written(tmp_path: Path) -> No
         assert p.returncode == 2, p.stderr
         assert p.stderr.count("\n") == 1 and "tensorboard:DIR" in p.stderr, p.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == []
+
+
+def test_run_log_to_wandb_offline_one_run_per_scenario_and_seed_grouped_by_suite(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("wandb")
+    from wandb_helpers import history, offline, records
+
+    env = offline(tmp_path, monkeypatch)
+    next(env)  # the environment is set for this process, and so for the CLI's subprocess
+    try:
+        (tmp_path / "tiny_a.toml").write_text(SCENARIO.format(name="tiny_a"))
+        p = _ganlint(tmp_path, "run", "tiny_a.toml", "--seeds", "2", "--jobs", "1", "--out", "suite", "--no-report",
+                     "--log-to", "wandb:ganlint-tests", "--format", "json")
+        assert p.returncode in (0, 1), p.stderr
+        results = {f"{r['scenario']}--seed{r['seed']}": r for r in json.loads(p.stdout)["results"]}
+        runs = {}
+        for run_file in tmp_path.glob("wandb/offline-run-*/run-*.wandb"):
+            (run,) = [r.run for r in records(run_file) if r.WhichOneof("record_type") == "run"][:1]
+            runs[run.display_name] = (run, history(run_file))
+        assert sorted(runs) == sorted(results) == ["tiny_a--seed0", "tiny_a--seed1"]
+        for name, (run, rows) in runs.items():
+            assert run.run_group == "suite" and run.project == "ganlint-tests"
+            telemetry = pd.read_csv(tmp_path / "suite" / results[name]["run_dir"] / "telemetry.csv")
+            assert [h["ganlint/step"] for h in rows if "ganlint/loss_d" in h] == telemetry["step"].tolist()
+            (verdict,) = [h for h in rows if "ganlint/label" in h]
+            assert (verdict["ganlint/step"], verdict["ganlint/label"]) == (30, results[name]["label"])
+    finally:
+        next(env, None)  # stops the W&B service the subprocess may have left

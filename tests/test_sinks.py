@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from wandb_helpers import offline, records
 
 from ganlint.diagnostics import diagnose
 from ganlint.errors import ConfigError
@@ -220,43 +220,10 @@ def test_publish_run_folder(tmp_path, frame, diagnosis, png):
 # ---------------------------------------------------------------- W&B
 
 
-def _wandb_records(path: Path):
-    """The records of a W&B run file: a 7-byte header (":W&B", 0xBEE1, version 1), then LevelDB log blocks of
-    32 KiB whose chunks (crc32c 4, length 2, type 1: full/first/middle/last) hold serialized Record protos."""
-    from wandb.proto import wandb_internal_pb2
-
-    data = path.read_bytes()
-    assert data[:4] == b":W&B"
-    pos, block, pending = 7, 32768, b""
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # a block's tail too short for a chunk header is padding
-            pos += block - pos % block
-            continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7])
-        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
-        if kind == 0 and length == 0:
-            continue
-        pending = chunk if kind in (1, 2) else pending + chunk
-        if kind in (1, 4):
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pending)
-            yield record
-
-
 @pytest.fixture
 def wandb_offline(tmp_path, monkeypatch):
-    """W&B writing only under tmp_path: offline, silent, no git/code capture, no key, no ~/.config/wandb."""
-    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true",
-                        "WANDB_CONFIG_DIR": str(tmp_path / "config"), "WANDB_CACHE_DIR": str(tmp_path / "cache"),
-                        "WANDB_DATA_DIR": str(tmp_path / "data"), "WANDB_DISABLE_GIT": "true",
-                        "WANDB_DISABLE_CODE": "true", "WANDB_CONSOLE": "off", "WANDB_X_DISABLE_STATS": "true"}.items():
-        monkeypatch.setenv(name, value)
-    for name in ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT", "WANDB_RUN_ID"):
-        monkeypatch.delenv(name, raising=False)
-    import wandb
-
-    yield wandb
-    wandb.teardown()  # stops the wandb-core service this test started: no process left behind
+    """W&B writing only under tmp_path (wandb_helpers.offline)."""
+    yield from offline(tmp_path, monkeypatch)
 
 
 def test_wandb_offline(tmp_path, wandb_offline, frame, diagnosis, png):
@@ -267,7 +234,7 @@ def test_wandb_offline(tmp_path, wandb_offline, frame, diagnosis, png):
     wandb_offline.teardown()
     (run_file,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
     history, config, summary, metrics = [], {}, {}, []
-    for r in _wandb_records(run_file):
+    for r in records(run_file):
         kind = r.WhichOneof("record_type")
         if kind == "history":
             history.append({i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in r.history.item})
