@@ -118,7 +118,7 @@ def test_run_log_to_tensorboard_writes_one_logger_run_per_scenario_and_seed(tmp_
     results = {(r["scenario"], r["seed"]): r for r in json.loads(p.stdout)["results"]}
     assert sorted(results) == [("tiny_a", 0), ("tiny_a", 1)]
     for (name, seed), row in results.items():
-        acc = _events(tmp_path / "tb" / f"{name}--seed{seed}")
+        acc = _events(tmp_path / "tb" / "suite" / f"{name}--seed{seed}")  # DIR/<suite folder>/<run>
         telemetry = pd.read_csv(tmp_path / "suite" / row["run_dir"] / "telemetry.csv")
         assert [e.step for e in acc.Scalars("ganlint/loss_d")] == telemetry["step"].tolist()
         assert _text(acc, "ganlint/label") == [(30, row["label"])]

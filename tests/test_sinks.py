@@ -311,6 +311,20 @@ def test_mlflow_target(mlflow_store, frame, diagnosis, png):
     _check_mlflow(client, run_id, frame, diagnosis)
 
 
+def test_mlflow_module_without_an_active_run_gets_a_run_of_ganlints_own(mlflow_store, frame):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    assert mlflow.active_run() is None
+    with Loggers.open(mlflow, run_name="own", config={"lr": 2e-4}, group="suite-a") as lg:
+        lg.telemetry(frame)
+        run_id = lg.sinks[0].run_id
+        assert mlflow.active_run() is None  # made through the client: never the process's active run
+    run = MlflowClient(tracking_uri=mlflow_store).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "own"  # ended on close: ganlint started it
+    assert run.data.params == {"lr": "0.0002"} and "ganlint/loss_d" in run.data.metrics
+
+
 def test_mlflow_users_active_run_stays_theirs(mlflow_store, frame, diagnosis, png):
     import mlflow
     from mlflow.tracking import MlflowClient

@@ -175,10 +175,13 @@ class _TensorBoard(_Sink):
         self.w = writer
 
     @classmethod
-    def open(cls, folder: str, run_name: str, config: Mapping | None) -> _TensorBoard:
+    def open(cls, folder: str, run_name: str, group: str | None, config: Mapping | None) -> _TensorBoard:
         from torch.utils.tensorboard import SummaryWriter
 
-        sink = cls(SummaryWriter(log_dir=str(Path(folder) / run_name) if run_name else folder), owned=True)
+        # DIR/<group>/<run>: two suites logged to one DIR each keep their runs (TensorBoard shows the
+        # folders as runs, and a second writer in one folder would interleave two runs' curves).
+        log_dir = Path(folder).joinpath(*[p for p in (group, run_name) if p])
+        sink = cls(SummaryWriter(log_dir=str(log_dir)), owned=True)
         if config:
             sink.w.add_text(f"{PREFIX}config", "```\n" + json.dumps(dict(config), indent=2, default=str) + "\n```", 0)
         return sink
@@ -279,7 +282,7 @@ class _Mlflow(_Sink):
         self.run_id = run_id
 
     @classmethod
-    def start(cls, uri: str | None, run_name: str, config: Mapping | None) -> _Mlflow:
+    def start(cls, uri: str | None, run_name: str, group: str | None, config: Mapping | None) -> _Mlflow:
         """A run of ganlint's own, made with the client so the user's active run stays theirs (mlflow.log_*
         in their code keeps writing to it). When a run is active in this process, ganlint's is nested under
         it (mlflow.parentRunId), in the same experiment."""
@@ -289,6 +292,8 @@ class _Mlflow(_Sink):
         client = MlflowClient(tracking_uri=uri or mlflow.get_tracking_uri())
         active = mlflow.active_run() if uri is None else None
         tags = {"mlflow.parentRunId": active.info.run_id} if active else {}
+        if group:
+            tags["ganlint.group"] = group  # a suite's runs: search_runs(filter_string="tags.`ganlint.group` = ...")
         if active:
             experiment = active.info.experiment_id
         elif uri is None:
@@ -387,7 +392,7 @@ def _adopt(obj: Any, run_name: str = "ganlint", config: Mapping | None = None) -
     if _is_module(obj, "mlflow"):
         active = obj.active_run()
         if active is None:  # start one of ganlint's own, ended on close
-            return _Mlflow.start(None, run_name, config)
+            return _Mlflow.start(None, run_name, None, config)
         from mlflow.tracking import MlflowClient
 
         return _Mlflow(MlflowClient(tracking_uri=obj.get_tracking_uri()), active.info.run_id, owned=False)
@@ -423,7 +428,8 @@ class Loggers:
                 a Lightning TensorBoardLogger / WandbLogger / MLFlowLogger); one item alone is accepted too.
             run_name: the run's name: TensorBoard's sub-folder DIR/run_name, W&B's and MLflow's run name.
             config: the run's config: W&B's run config, MLflow's params (dotted keys), TensorBoard text.
-            group: W&B's run group (a suite's runs together).
+            group: what the run belongs to (a suite's folder name): W&B's run group, TensorBoard's
+                DIR/group/run_name, MLflow's tag ganlint.group.
 
         A Target ganlint opens (a TensorBoard writer, a W&B run, an MLflow run, nested under the active MLflow
         run if there is one) is closed by `close`; objects users pass are flushed, never closed.
@@ -441,11 +447,11 @@ class Loggers:
                     t = parse_target(item) if isinstance(item, str) else _check_target(item)
                     try:
                         if t.kind == "tensorboard":
-                            sink: _Sink = _TensorBoard.open(t.where, run_name, config)
+                            sink: _Sink = _TensorBoard.open(t.where, run_name, group, config)
                         elif t.kind == "wandb":
                             sink = _Wandb.open(t.where, run_name, group, config)
                         else:
-                            sink = _Mlflow.start(t.where, run_name, config)
+                            sink = _Mlflow.start(t.where, run_name, group, config)
                     except Exception as e:
                         # Before anything trains (train, the Monitor) or after a run is saved (a suite): the caller
                         # loses nothing by stopping, and a logger the user asked for is never silently missing.
