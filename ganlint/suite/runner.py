@@ -322,15 +322,23 @@ def _execute(spec: dict[str, Any], out: Path, jobs: int | None, progress: bool, 
         with worker_pool(jobs, starts) as pool:
             futures = [pool.submit(announced, (sc["name"], seed), _LOCAL[kind], sc, seed, device, str(out), threads,
                                    report) for kind, sc, seed in calls]
+            tags = {fut: (sc["name"], seed) for fut, (_, sc, seed) in zip(futures, calls, strict=True)}
+            order = {fut: i for i, fut in enumerate(futures)}
             try:
                 pending = set(futures)
                 while pending:
                     ended, pending = wait(pending, timeout=STARTS_POLL_S, return_when=FIRST_COMPLETED)
-                    for name, seeds in starts.taken():  # before the results: a run's start is in the queue first
+                    # A worker takes its next run once it has finished one, so the starts read in the same poll
+                    # as some results are mostly of the runs after them: the ended runs' own starts (always
+                    # queued before their results) first, then the results, then the other starts.
+                    taken, ending = starts.taken(), [tags[f] for f in ended]
+                    for name, seeds in (t for t in taken if t in ending):
                         started(name, seeds)
-                    for fut in sorted(ended, key=futures.index):
+                    for fut in sorted(ended, key=order.__getitem__):
                         for row in _rows(fut.result()):
                             note(row)
+                    for name, seeds in (t for t in taken if t not in ending):
+                        started(name, seeds)
             except BaseException:
                 for f in futures:  # do not start more runs after an interrupt or a crash
                     f.cancel()
