@@ -72,8 +72,9 @@ class Target:
 
     Attributes:
         kind: one of KINDS.
-        where: tensorboard: the log folder (required; the run writes DIR/<run name>); wandb: the project
-            (optional); mlflow: the tracking URI (optional; default: MLflow's own, MLFLOW_TRACKING_URI).
+        where: tensorboard: the log folder (required; a run writes DIR/<run name>, a suite's run
+            DIR/<suite>/<run>); wandb: the project (optional); mlflow: the tracking URI (optional; default:
+            MLflow's own, MLFLOW_TRACKING_URI).
     """
 
     kind: str
