@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from ganlint.data import get_dataset
@@ -38,7 +37,6 @@ from ganlint.files import write_json
 from ganlint.lock import FolderLock
 from ganlint.logs import NOTICE
 from ganlint.nets import build_models
-from ganlint.schema import COLUMNS
 from ganlint.training.checkpoint import (
     CHECKPOINT_FILE,
     TrainState,
@@ -70,7 +68,7 @@ from ganlint.training.skeleton import (
     run_meta,
     summary,
 )
-from ganlint.training.telemetry import TelemetryJournal, TelemetryRecorder, read_journal
+from ganlint.training.telemetry import TelemetryJournal, TelemetryRecorder, read_journal, rows_frame
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +310,7 @@ def _train(cfg: TrainConfig, parts: _Parts, out: Path, progress: bool, state: Tr
                     rows = recorder.take_unwritten()
                     journal.append(rows, sync=evaluated or due)
                     if sinks:
-                        sinks.telemetry(pd.DataFrame(rows, columns=list(COLUMNS)).astype({"step": "int64"}))
+                        sinks.telemetry(rows_frame(rows))
                         if evaluated and step in evals.pictures and sample_file(out, step).is_file():
                             sinks.picture(step, sample_file(out, step))
                     if bad is not None:

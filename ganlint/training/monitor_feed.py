@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from ganlint.schema import COLUMNS, EVAL_COLUMNS
+from ganlint.training.telemetry import rows_frame
 
 # A picture waits this many times the last one's drawing time: drawing (matplotlib, 0.5-1.3 s on a CPU,
 # 50-100 steps of a small GAN) stays under ~5% of the run.
@@ -64,7 +64,7 @@ class LoggerFeed:
         def send() -> None:
             rows = recorder.take_unwritten()
             if rows:
-                self.loggers.telemetry(pd.DataFrame(rows, columns=list(COLUMNS)).astype({"step": "int64"}))
+                self.loggers.telemetry(rows_frame(rows))
                 self.sent_step = int(rows[-1][0])
 
         self._guard("telemetry rows", send)
@@ -76,8 +76,7 @@ class LoggerFeed:
             return  # not sent yet: it goes with its row
         row = {c: float("nan") for c in COLUMNS} | {"step": step} | {c: float(metrics.get(c, float("nan")))
                                                                     for c in EVAL_COLUMNS}
-        self._guard("the last evaluation", lambda: self.loggers.telemetry(
-            pd.DataFrame([row], columns=list(COLUMNS)).astype({"step": "int64"})))
+        self._guard("the last evaluation", lambda: self.loggers.telemetry(rows_frame([row])))
 
     def diagnosis(self, step: int, d: Any) -> None:
         """`d` at `step`, unless that same verdict went out at that step already (diagnose() called twice)."""

@@ -180,6 +180,12 @@ def first_non_finite(steps: list[int], rows: np.ndarray) -> tuple[int, str] | No
     return None
 
 
+def rows_frame(rows: list[list[float]] | list[dict[str, float]]) -> pd.DataFrame:
+    """Rows as TelemetryRecorder.take_unwritten hands them out (COLUMNS-ordered lists, or dicts by column)
+    as a telemetry DataFrame: the trainer and the Monitor send them to the loggers this way."""
+    return pd.DataFrame(rows, columns=list(COLUMNS)).astype({"step": "int64"})
+
+
 class TelemetryRecorder:
     """Collects per-step rows on the device (DeviceRows) and evaluation rows on the host; builds the DataFrame.
 
